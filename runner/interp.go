@@ -1,0 +1,234 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Interpreter is one Python installation, identified by running it.
+type Interpreter struct {
+	Path           string `json:"path"`    // resolved executable
+	Prefix         string `json:"prefix"`  // sys.prefix: the tree mounted read-only into sandboxes
+	Version        string `json:"version"` // "3.11.7"
+	Minor          string `json:"minor"`   // "3.11": the report column
+	Implementation string `json:"implementation"`
+	Setuptools     string `json:"setuptools,omitempty"` // version, empty when absent
+	Lib2to3        bool   `json:"lib2to3"`
+}
+
+// probe prints what pysmoke needs to know about an interpreter. It must
+// run unchanged on Python 2.7 and on every 3.x, and import nothing that
+// could be missing without catching it.
+const probe = `
+import json, platform, sys
+info = {"prefix": sys.prefix, "executable": sys.executable,
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": platform.python_implementation()}
+try:
+    import setuptools
+    info["setuptools"] = getattr(setuptools, "__version__", "unknown")
+except Exception:
+    info["setuptools"] = ""
+try:
+    import lib2to3.main
+    info["lib2to3"] = True
+except Exception:
+    info["lib2to3"] = False
+sys.stdout.write(json.dumps(info))
+`
+
+// Identify runs the interpreter at path (on the host: the interpreter is
+// trusted, no package code runs) and returns what it says of itself.
+func Identify(ctx context.Context, path string) (Interpreter, error) {
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return Interpreter{}, fmt.Errorf("interpreter %s: %w", path, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, resolved, "-I", "-c", probe)
+	if strings.Contains(filepath.Base(resolved), "python2") {
+		// Python 2 has no -I; -E -s give the same isolation for a probe.
+		cmd = exec.CommandContext(ctx, resolved, "-E", "-s", "-c", probe)
+	}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+	out, err := cmd.Output()
+	if err != nil && strings.Contains(string(errOutput(err)), "-I") {
+		cmd = exec.CommandContext(ctx, resolved, "-E", "-s", "-c", probe)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+		out, err = cmd.Output()
+	}
+	if err != nil {
+		return Interpreter{}, fmt.Errorf("interpreter %s did not answer the probe: %w: %s", path, err, errOutput(err))
+	}
+	var info struct {
+		Prefix, Executable, Version, Implementation, Setuptools string
+		Lib2to3                                                 bool
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		return Interpreter{}, fmt.Errorf("interpreter %s: unreadable probe output: %w", path, err)
+	}
+	parts := strings.Split(info.Version, ".")
+	if len(parts) < 2 {
+		return Interpreter{}, fmt.Errorf("interpreter %s: odd version %q", path, info.Version)
+	}
+	prefix, err := filepath.EvalSymlinks(info.Prefix)
+	if err != nil {
+		return Interpreter{}, fmt.Errorf("interpreter %s: prefix: %w", path, err)
+	}
+	return Interpreter{
+		Path:           resolved,
+		Prefix:         prefix,
+		Version:        info.Version,
+		Minor:          parts[0] + "." + parts[1],
+		Implementation: info.Implementation,
+		Setuptools:     info.Setuptools,
+		Lib2to3:        info.Lib2to3,
+	}, nil
+}
+
+func errOutput(err error) []byte {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.Stderr
+	}
+	return nil
+}
+
+// DiscoverOptions says where to look for interpreters.
+type DiscoverOptions struct {
+	// PyenvRoot is pyenv's root; empty means $PYENV_ROOT, else ~/.pyenv.
+	PyenvRoot string
+	// Paths are further interpreter executables to consider (a config list).
+	Paths []string
+	// AllPatches keeps every patch release instead of the newest per minor.
+	AllPatches bool
+}
+
+// Discover finds interpreters under pyenv's versions folder and in
+// opts.Paths, resolves symlinks and shims, removes duplicates, and keeps
+// the newest patch release of each minor version (unless AllPatches).
+// The result is ordered oldest minor first. Unusable candidates are
+// skipped; an error is returned only when none is found.
+func Discover(ctx context.Context, opts DiscoverOptions) ([]Interpreter, []error) {
+	root := opts.PyenvRoot
+	if root == "" {
+		root = os.Getenv("PYENV_ROOT")
+	}
+	if root == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			root = filepath.Join(home, ".pyenv")
+		}
+	}
+	var candidates []string
+	if root != "" {
+		dirs, _ := filepath.Glob(filepath.Join(root, "versions", "*"))
+		for _, d := range dirs {
+			// pyenv versions hold python3 or python2 (and python); take the
+			// most specific name that exists.
+			for _, name := range []string{"python3", "python2", "python"} {
+				p := filepath.Join(d, "bin", name)
+				if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+					candidates = append(candidates, p)
+					break
+				}
+			}
+		}
+	}
+	candidates = append(candidates, opts.Paths...)
+
+	var found []Interpreter
+	var problems []error
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		real, err := filepath.EvalSymlinks(c)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("interpreter %s: %w", c, err))
+			continue
+		}
+		if seen[real] {
+			continue
+		}
+		seen[real] = true
+		in, err := Identify(ctx, real)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		found = append(found, in)
+	}
+	sort.Slice(found, func(i, j int) bool { return compareVersion(found[i].Version, found[j].Version) < 0 })
+	if !opts.AllPatches {
+		var newest []Interpreter
+		for _, in := range found {
+			if n := len(newest); n > 0 && newest[n-1].Minor == in.Minor {
+				newest[n-1] = in // sorted ascending: the later one is newer
+				continue
+			}
+			newest = append(newest, in)
+		}
+		found = newest
+	}
+	if len(found) == 0 {
+		problems = append(problems, fmt.Errorf("no Python interpreter found (looked in %s/versions and %d configured paths)", root, len(opts.Paths)))
+	}
+	return found, problems
+}
+
+// compareVersion compares dotted numeric versions ("3.9.18" < "3.10.1").
+func compareVersion(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// SelectMinors keeps the interpreters whose minor version is listed (all
+// when the list is empty); it reports which listed versions were not found.
+func SelectMinors(ins []Interpreter, minors []string) ([]Interpreter, error) {
+	if len(minors) == 0 {
+		return ins, nil
+	}
+	want := map[string]bool{}
+	for _, m := range minors {
+		want[m] = true
+	}
+	var out []Interpreter
+	for _, in := range ins {
+		if want[in.Minor] {
+			out = append(out, in)
+			delete(want, in.Minor)
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for m := range want {
+			missing = append(missing, m)
+		}
+		sort.Strings(missing)
+		return out, fmt.Errorf("no interpreter for Python %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}

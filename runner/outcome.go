@@ -1,0 +1,80 @@
+package runner
+
+// Status is the outcome of one step, or of a whole cell (one release on one
+// interpreter). The statuses keep apart whose fault a result is: only Failed
+// is the package's; ResourceLimit counts against the package only when a
+// retry reproduces it; Machinery is never the package's.
+type Status string
+
+const (
+	// Passed: the step ran and succeeded.
+	Passed Status = "passed"
+	// Failed: the step ran and failed for the package's own reasons (a
+	// non-zero exit, a syntax error, a removed module, reaching for the
+	// network from a sealed build).
+	Failed Status = "failed"
+	// NoTests: the test step found nothing to run; not a pass.
+	NoTests Status = "no-tests"
+	// ResourceLimit: a limit of the sandbox ended the step (timeout, memory,
+	// log size).
+	ResourceLimit Status = "resource-limit"
+	// Machinery: pysmoke could not run the step (toolchain missing, sandbox
+	// failure, unreadable sdist). Never counted against the package.
+	Machinery Status = "machinery-error"
+	// NotAvailable: the step does not apply on this interpreter (2to3 where
+	// the interpreter has no lib2to3).
+	NotAvailable Status = "not-available"
+	// Rejected: the sdist broke an unpacking rule; nothing of it ran.
+	Rejected Status = "rejected"
+)
+
+// Reason codes say why a step has its status. They are stable identifiers:
+// the store, the reports and the hand-written expected outcomes use them.
+const (
+	ReasonOK               = ""
+	ReasonExitStatus       = "exit-status"       // non-zero exit, no better explanation found
+	ReasonSyntaxError      = "syntax-error"      // the interpreter could not parse the package
+	ReasonModuleRemoved    = "module-removed"    // imports a stdlib module this Python removed
+	ReasonImportError      = "import-error"      // imports something that is not there
+	ReasonTestFailure      = "test-failure"      // the test runner reported failures or errors
+	ReasonNeedsNetwork     = "needs-network"     // reached for the network from the sealed build
+	ReasonNoTests          = "no-tests"          // the test runner ran no test
+	ReasonTimeout          = "timeout"           // wall-clock limit hit
+	ReasonToolchainMissing = "toolchain-missing" // the interpreter lacks what the step needs
+	ReasonNoLib2to3        = "no-lib2to3"        // this interpreter has no lib2to3
+	ReasonSandbox          = "sandbox-error"     // the sandbox itself failed
+	ReasonBadSdist         = "bad-sdist"         // the sdist could not be read or unpacked safely
+	ReasonNoSetupPy        = "no-setup-py"       // no setup.py to run
+	ReasonSkipped          = "skipped"           // an earlier step made this one impossible
+)
+
+// severity orders statuses from most to least telling, so that a cell
+// takes the status of its most telling step.
+var severity = map[Status]int{
+	Failed:        0,
+	Rejected:      1,
+	ResourceLimit: 2,
+	Machinery:     3,
+	NoTests:       4,
+	Passed:        5,
+	NotAvailable:  6,
+}
+
+// Worst returns the most telling of the given statuses (NotAvailable for
+// none), e.g. the status of a cell from those of its steps.
+func Worst(statuses ...Status) Status {
+	worst := NotAvailable
+	for _, s := range statuses {
+		if severity[s] < severity[worst] {
+			worst = s
+		}
+	}
+	return worst
+}
+
+// PackageFault reports whether a status counts against the package.
+func (s Status) PackageFault() bool { return s == Failed || s == Rejected }
+
+// MachineryFault reports whether a status says pysmoke, not the package,
+// could not produce a result.
+func (s Status) MachineryFault() bool { return s == Machinery }

@@ -1,0 +1,352 @@
+// Package store keeps what pysmoke knows: the releases it found, the
+// outcome of every step of every cell (one release on one interpreter) with
+// its log, and the crawler's per-project state. It is the only package that
+// speaks SQL. The embedded default is one SQLite file (modernc.org/sqlite,
+// no cgo) opened in WAL mode with a busy timeout, so that the service's
+// writers (crawler, workers) and readers (reports) share it safely.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+// ErrNotFound is returned when the thing asked for is not stored.
+var ErrNotFound = errors.New("not found")
+
+// Store is a handle on the database. Safe for concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the SQLite database at path and brings its
+// schema up to date. A file that is not a pysmoke database, or is corrupt,
+// gives an error that says so; nothing is overwritten.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// SQLite has one writer; a small pool keeps readers concurrent while
+	// the busy timeout serialises writers instead of failing them.
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DB exposes the connection pool for the job queue, which keeps its own
+// tables in the same database so that enqueueing can share a transaction
+// with the store's writes.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+var migrations = []string{
+	`CREATE TABLE releases (
+		project       TEXT NOT NULL,
+		version       TEXT NOT NULL,
+		display_name  TEXT NOT NULL,
+		sdist_file    TEXT NOT NULL DEFAULT '',
+		sdist_sha256  TEXT NOT NULL DEFAULT '',
+		sdist_url     TEXT NOT NULL DEFAULT '',
+		uploaded_at   INTEGER NOT NULL DEFAULT 0,
+		discovered_at INTEGER NOT NULL,
+		prerelease    INTEGER NOT NULL DEFAULT 0,
+		yanked        INTEGER NOT NULL DEFAULT 0,
+		state         TEXT NOT NULL DEFAULT 'found',
+		state_reason  TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (project, version)
+	);
+	CREATE TABLE cells (
+		project       TEXT NOT NULL,
+		version       TEXT NOT NULL,
+		python        TEXT NOT NULL,
+		interpreter   TEXT NOT NULL DEFAULT '',
+		full_version  TEXT NOT NULL DEFAULT '',
+		backend       TEXT NOT NULL DEFAULT '',
+		status        TEXT NOT NULL,
+		reason        TEXT NOT NULL DEFAULT '',
+		started_at    INTEGER NOT NULL DEFAULT 0,
+		finished_at   INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (project, version, python),
+		FOREIGN KEY (project, version) REFERENCES releases (project, version)
+	);
+	CREATE TABLE steps (
+		project       TEXT NOT NULL,
+		version       TEXT NOT NULL,
+		python        TEXT NOT NULL,
+		seq           INTEGER NOT NULL,
+		name          TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		reason        TEXT NOT NULL DEFAULT '',
+		detail        TEXT NOT NULL DEFAULT '',
+		exit_code     INTEGER NOT NULL DEFAULT 0,
+		duration_ms   INTEGER NOT NULL DEFAULT 0,
+		log           BLOB,
+		log_truncated INTEGER NOT NULL DEFAULT 0,
+		artifacts     TEXT NOT NULL DEFAULT '[]',
+		PRIMARY KEY (project, version, python, name),
+		FOREIGN KEY (project, version, python) REFERENCES cells (project, version, python) ON DELETE CASCADE
+	);
+	CREATE TABLE pythons (
+		python        TEXT PRIMARY KEY,
+		full_version  TEXT NOT NULL,
+		path          TEXT NOT NULL
+	);
+	CREATE TABLE crawl_state (
+		project       TEXT PRIMARY KEY,
+		etag          TEXT NOT NULL DEFAULT '',
+		last_serial   INTEGER NOT NULL DEFAULT 0,
+		checked_at    INTEGER NOT NULL DEFAULT 0,
+		last_error    TEXT NOT NULL DEFAULT ''
+	);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("not a readable SQLite database: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this pysmoke knows (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromUnix(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// Python is one interpreter column of the reports.
+type Python struct {
+	Python      string // minor version, the column key: "2.7", "3.13"
+	FullVersion string // "3.13.0"
+	Path        string
+}
+
+// SetPythons records the interpreters this service runs on, in order; the
+// reports show one column for each.
+func (s *Store) SetPythons(ctx context.Context, pys []Python) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pythons`); err != nil {
+		return err
+	}
+	for _, p := range pys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pythons (python, full_version, path) VALUES (?, ?, ?)`,
+			p.Python, p.FullVersion, p.Path); err != nil {
+			return fmt.Errorf("record python %s: %w", p.Python, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Pythons returns the interpreters recorded by SetPythons, oldest first.
+func (s *Store) Pythons(ctx context.Context) ([]Python, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT python, full_version, path FROM pythons`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Python
+	for rows.Next() {
+		var p Python
+		if err := rows.Scan(&p.Python, &p.FullVersion, &p.Path); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	sortPythons(out)
+	return out, rows.Err()
+}
+
+// Release states.
+const (
+	StateFound   = "found"    // known, sdist not fetched yet
+	StateQueued  = "queued"   // sdist in the mirror, jobs enqueued
+	StateNoSdist = "no-sdist" // no sdist, and none can be added any more
+	StateBad     = "bad"      // the sdist could not be used (hash mismatch, ...)
+)
+
+// Release is one version of a project.
+type Release struct {
+	Project      string // normalised name
+	Version      string
+	DisplayName  string
+	SdistFile    string
+	SdistSHA256  string
+	SdistURL     string
+	UploadedAt   time.Time
+	DiscoveredAt time.Time
+	Prerelease   bool
+	Yanked       bool
+	State        string
+	StateReason  string
+}
+
+// AddRelease records a release unless it is already known; it reports
+// whether it was new.
+func (s *Store) AddRelease(ctx context.Context, r Release) (bool, error) {
+	if r.State == "" {
+		r.State = StateFound
+	}
+	if r.DiscoveredAt.IsZero() {
+		r.DiscoveredAt = time.Now()
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO releases
+		(project, version, display_name, sdist_file, sdist_sha256, sdist_url, uploaded_at, discovered_at, prerelease, yanked, state, state_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, version) DO NOTHING`,
+		r.Project, r.Version, r.DisplayName, r.SdistFile, r.SdistSHA256, r.SdistURL, unix(r.UploadedAt), unix(r.DiscoveredAt),
+		r.Prerelease, r.Yanked, r.State, r.StateReason)
+	if err != nil {
+		return false, fmt.Errorf("add release %s %s: %w", r.Project, r.Version, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// UpdateRelease overwrites the mutable fields of a known release (sdist,
+// state, yank).
+func (s *Store) UpdateRelease(ctx context.Context, r Release) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE releases SET sdist_file = ?, sdist_sha256 = ?, sdist_url = ?,
+		uploaded_at = ?, yanked = ?, state = ?, state_reason = ? WHERE project = ? AND version = ?`,
+		r.SdistFile, r.SdistSHA256, r.SdistURL, unix(r.UploadedAt), r.Yanked, r.State, r.StateReason, r.Project, r.Version)
+	if err != nil {
+		return fmt.Errorf("update release %s %s: %w", r.Project, r.Version, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update release %s %s: %w", r.Project, r.Version, ErrNotFound)
+	}
+	return nil
+}
+
+const releaseCols = `project, version, display_name, sdist_file, sdist_sha256, sdist_url, uploaded_at, discovered_at, prerelease, yanked, state, state_reason`
+
+func scanRelease(sc interface{ Scan(...any) error }) (Release, error) {
+	var r Release
+	var up, disc int64
+	err := sc.Scan(&r.Project, &r.Version, &r.DisplayName, &r.SdistFile, &r.SdistSHA256, &r.SdistURL, &up, &disc,
+		&r.Prerelease, &r.Yanked, &r.State, &r.StateReason)
+	r.UploadedAt, r.DiscoveredAt = fromUnix(up), fromUnix(disc)
+	return r, err
+}
+
+// Release returns one release.
+func (s *Store) Release(ctx context.Context, project, version string) (Release, error) {
+	r, err := scanRelease(s.db.QueryRowContext(ctx, `SELECT `+releaseCols+` FROM releases WHERE project = ? AND version = ?`, project, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("release %s %s: %w", project, version, ErrNotFound)
+	}
+	return r, err
+}
+
+// Releases returns a project's releases, newest (by PEP 440) first.
+func (s *Store) Releases(ctx context.Context, project string) ([]Release, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+releaseCols+` FROM releases WHERE project = ?`, project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Release
+	for rows.Next() {
+		r, err := scanRelease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sortReleases(out)
+	return out, rows.Err()
+}
+
+// Projects returns the normalised names of every project with a release,
+// sorted.
+func (s *Store) Projects(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT project FROM releases ORDER BY project`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Artifact is one file a step produced.
+type Artifact = runner.Artifact
+
+// Step is the stored outcome of one step of a cell.
+type Step struct {
+	Name         string
+	Status       runner.Status
+	Reason       string
+	Detail       string
+	ExitCode     int
+	Duration     time.Duration
+	LogTruncated bool
+	Artifacts    []Artifact
+}
+
+// Cell is the outcome of one release on one interpreter.
+type Cell struct {
+	Project     string
+	Version     string
+	Python      string // minor version, e.g. "3.12"
+	Interpreter string // path of the interpreter
+	FullVersion string
+	Backend     string
+	Status      runner.Status
+	Reason      string
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Steps       []Step
+}
