@@ -117,8 +117,8 @@ func (r *Runner) Backend() string { return r.opts.Backend.Name() }
 // Run runs a job. Every outcome, the machinery's failures included, is in
 // the Result; the error is non-nil only when ctx ended, so that the job is
 // tried again later instead of recorded half done.
-func (r *Runner) Run(ctx context.Context, job Job) (Result, error) {
-	res := Result{Backend: r.opts.Backend.Name(), Started: time.Now()}
+func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
+	res = Result{Backend: r.opts.Backend.Name(), Started: time.Now()}
 	defer func() {
 		res.Finished = time.Now()
 		var sts []Status

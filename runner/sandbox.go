@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -67,4 +69,36 @@ type Sandbox interface {
 	// Close ends every process of the sandbox and releases it. The caller
 	// removes the scratch directory.
 	Close() error
+}
+
+// Select picks a backend by name, or with "auto" the first of backends
+// that is available, and says why it chose it. When none can run, the
+// error lists what each one is missing.
+func Select(ctx context.Context, name string, backends ...Backend) (Backend, string, error) {
+	var missing []string
+	for _, b := range backends {
+		if name != "auto" && b.Name() != name {
+			continue
+		}
+		err := b.Available(ctx)
+		if err == nil {
+			if name == "auto" {
+				why := "the first available backend"
+				if len(missing) > 0 {
+					why += " (" + strings.Join(missing, "; ") + ")"
+				}
+				return b, why, nil
+			}
+			return b, "asked for by name", nil
+		}
+		missing = append(missing, b.Name()+": "+err.Error())
+	}
+	if len(missing) == 0 {
+		var names []string
+		for _, b := range backends {
+			names = append(names, b.Name())
+		}
+		return nil, "", fmt.Errorf("unknown sandbox %q (choose auto or one of: %s)", name, strings.Join(names, ", "))
+	}
+	return nil, "", fmt.Errorf("no sandbox can run here: %s", strings.Join(missing, "; "))
 }

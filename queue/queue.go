@@ -1,0 +1,177 @@
+// Package queue carries build jobs from the crawler to the workers. It is
+// River: on the embedded default its tables live in the store's SQLite
+// database; scaled out, in Postgres, shared by workers on many machines.
+// One job is one cell: one release on one interpreter.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Build is the job to run one release on one interpreter.
+type Build struct {
+	Project     string `json:"project"`
+	Version     string `json:"version"`
+	SdistFile   string `json:"sdist_file"`
+	SdistSHA256 string `json:"sdist_sha256"`
+	Python      string `json:"python"` // minor version, e.g. "3.12"
+}
+
+// Kind implements river.JobArgs.
+func (Build) Kind() string { return "pysmoke.build" }
+
+// InsertOpts makes a cell's job unique while it waits or runs, so that a
+// release seen twice by the crawler is built once.
+func (Build) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+		}},
+	}
+}
+
+// Handler runs one build. An error means the build must be tried again
+// (the service stopped, the store failed); outcomes of any kind, the
+// package's failures included, are recorded by the handler and return nil.
+type Handler func(ctx context.Context, b Build) error
+
+// Options configure a Queue.
+type Options struct {
+	// Workers is how many builds run at once; default 1.
+	Workers int
+	// JobTimeout bounds one build (all its steps); default 1 hour. River's
+	// own default of one minute would cut builds short.
+	JobTimeout time.Duration
+	// Handler runs builds; nil makes an insert-only queue (no workers).
+	Handler Handler
+	// PollInterval is how often workers look for new jobs; default 200 ms.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Queue is a River client.
+type Queue struct {
+	client  *river.Client[*sql.Tx]
+	working bool
+}
+
+type worker struct {
+	river.WorkerDefaults[Build]
+	handle  Handler
+	timeout time.Duration
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[Build]) error {
+	return w.handle(ctx, job.Args)
+}
+
+func (w *worker) Timeout(*river.Job[Build]) time.Duration { return w.timeout }
+
+// OpenSQLite migrates River's tables into the SQLite database db and
+// returns a queue on it.
+func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
+	driver := riversqlite.New(db)
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("queue: migrate: %w", err)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = time.Hour
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	cfg := &river.Config{
+		Logger:            quiet(opts.Logger),
+		JobTimeout:        opts.JobTimeout,
+		FetchPollInterval: opts.PollInterval,
+		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
+		// SQLite has no LISTEN/NOTIFY; River polls.
+		PollOnly: true,
+	}
+	if opts.Handler != nil {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &worker{handle: opts.Handler, timeout: opts.JobTimeout})
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return &Queue{client: client, working: opts.Handler != nil}, nil
+}
+
+// quiet keeps River's routine chatter out of pysmoke's log.
+func quiet(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		l = slog.Default()
+	}
+	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+// Start starts the workers (a no-op for an insert-only queue).
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop waits for running builds to finish (until ctx ends, then cancels
+// them: they are retried on the next start).
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.client.Stop(ctx); err != nil {
+		if err := q.client.StopAndCancel(context.Background()); err != nil {
+			return fmt.Errorf("queue: stop: %w", err)
+		}
+	}
+	return nil
+}
+
+// Enqueue adds builds; ones already waiting or running are not added twice.
+func (q *Queue) Enqueue(ctx context.Context, builds ...Build) error {
+	if len(builds) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(builds))
+	for i, b := range builds {
+		params[i] = river.InsertManyParams{Args: b}
+	}
+	if _, err := q.client.InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("queue: enqueue %d builds: %w", len(builds), err)
+	}
+	return nil
+}
