@@ -1,0 +1,225 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pysmoke/pysmoke/feeds"
+	"github.com/pysmoke/pysmoke/store"
+)
+
+// Schema names the version of the project JSON document (see SCHEMA.md).
+const Schema = "pysmoke.project/v1"
+
+// The JSON document of a project. Field names and meanings are fixed by
+// SCHEMA.md; add fields, never change them, within one schema version.
+type (
+	projectJSON struct {
+		Schema      string        `json:"schema"`
+		Project     string        `json:"project"`
+		DisplayName string        `json:"display_name"`
+		URLs        projectURLs   `json:"urls"`
+		Pythons     []pythonJSON  `json:"pythons"`
+		Releases    []releaseJSON `json:"releases"`
+	}
+	projectURLs struct {
+		HTML  string `json:"html"`
+		Badge string `json:"badge"`
+		RSS   string `json:"rss"`
+		Atom  string `json:"atom"`
+	}
+	pythonJSON struct {
+		Python      string `json:"python"`
+		FullVersion string `json:"full_version"`
+	}
+	releaseJSON struct {
+		Version      string     `json:"version"`
+		URL          string     `json:"url"`
+		State        string     `json:"state"`
+		StateReason  string     `json:"state_reason"`
+		Yanked       bool       `json:"yanked"`
+		Prerelease   bool       `json:"prerelease"`
+		UploadedAt   string     `json:"uploaded_at,omitempty"`
+		DiscoveredAt string     `json:"discovered_at,omitempty"`
+		Cells        []cellJSON `json:"cells"`
+	}
+	cellJSON struct {
+		Python      string     `json:"python"`
+		Status      string     `json:"status"`
+		Reason      string     `json:"reason"`
+		FailingStep string     `json:"failing_step,omitempty"`
+		FullVersion string     `json:"full_version,omitempty"`
+		Backend     string     `json:"backend,omitempty"`
+		StartedAt   string     `json:"started_at,omitempty"`
+		FinishedAt  string     `json:"finished_at,omitempty"`
+		Steps       []stepJSON `json:"steps"`
+	}
+	stepJSON struct {
+		Name         string           `json:"name"`
+		Status       string           `json:"status"`
+		Reason       string           `json:"reason"`
+		Detail       string           `json:"detail"`
+		ExitCode     int              `json:"exit_code"`
+		DurationMS   int64            `json:"duration_ms"`
+		LogURL       string           `json:"log_url"`
+		LogTruncated bool             `json:"log_truncated"`
+		Artifacts    []store.Artifact `json:"artifacts"`
+	}
+)
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func (h *Handler) projectJSON(pd *projectData) projectJSON {
+	name := pd.Name
+	doc := projectJSON{
+		Schema: Schema, Project: name, DisplayName: pd.DisplayName,
+		URLs: projectURLs{
+			HTML: h.base + projectPath(name), Badge: h.base + badgePath(name),
+			RSS: h.base + rssPath(name), Atom: h.base + atomPath(name),
+		},
+		Pythons:  []pythonJSON{},
+		Releases: []releaseJSON{},
+	}
+	for _, p := range pd.Pythons {
+		doc.Pythons = append(doc.Pythons, pythonJSON{Python: p.Python, FullVersion: p.FullVersion})
+	}
+	for _, rd := range pd.Releases {
+		rj := releaseJSON{
+			Version: rd.Version, URL: h.base + projectPath(name) + "#v" + url.PathEscape(rd.Version),
+			State: rd.State, StateReason: rd.StateReason, Yanked: rd.Yanked, Prerelease: rd.Prerelease,
+			UploadedAt: rfc3339(rd.UploadedAt), DiscoveredAt: rfc3339(rd.DiscoveredAt),
+			Cells: []cellJSON{},
+		}
+		for _, c := range rd.Cells {
+			cj := cellJSON{Python: c.Python, Status: c.Status(), Steps: []stepJSON{}}
+			if c.Cell != nil {
+				cj.Reason, cj.FullVersion, cj.Backend = c.Cell.Reason, c.Cell.FullVersion, c.Cell.Backend
+				cj.StartedAt, cj.FinishedAt = rfc3339(c.Cell.StartedAt), rfc3339(c.Cell.FinishedAt)
+				if st := c.FailingStep(); st != nil {
+					cj.FailingStep = st.Name
+				}
+				for _, st := range c.Cell.Steps {
+					arts := st.Artifacts
+					if arts == nil {
+						arts = []store.Artifact{}
+					}
+					cj.Steps = append(cj.Steps, stepJSON{
+						Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
+						ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(),
+						LogURL:       h.base + logPath(name, rd.Version, c.Python, st.Name),
+						LogTruncated: st.LogTruncated, Artifacts: arts,
+					})
+				}
+			}
+			rj.Cells = append(rj.Cells, cj)
+		}
+		doc.Releases = append(doc.Releases, rj)
+	}
+	return doc
+}
+
+func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
+	raw, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	if !ok {
+		notFound(w)
+		return
+	}
+	name, ok := h.projectName(w, r, raw, jsonPath)
+	if !ok {
+		return
+	}
+	pd, err := loadProject(r.Context(), h.src, name)
+	if errors.Is(err, errNoProject) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := json.MarshalIndent(h.projectJSON(pd), "", "  ")
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("encode %s: %w", name, err))
+		return
+	}
+	serve(w, r, "application/json", "max-age=60", append(body, '\n'))
+}
+
+func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	var raw, ext string
+	if n, ok := strings.CutSuffix(file, ".rss"); ok {
+		raw, ext = n, ".rss"
+	} else if n, ok := strings.CutSuffix(file, ".atom"); ok {
+		raw, ext = n, ".atom"
+	} else {
+		notFound(w)
+		return
+	}
+	name, ok := h.projectName(w, r, raw, func(n string) string { return "/feed/" + url.PathEscape(n) + ext })
+	if !ok {
+		return
+	}
+	f, err := feeds.Project(r.Context(), h.src, h.base, name)
+	if errors.Is(err, feeds.ErrNotFound) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var body, ctype string
+	if ext == ".rss" {
+		body, err = feeds.RSS(f)
+		ctype = "application/rss+xml; charset=utf-8"
+	} else {
+		body, err = feeds.Atom(f)
+		ctype = "application/atom+xml; charset=utf-8"
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("render feed of %s: %w", name, err))
+		return
+	}
+	serve(w, r, ctype, "max-age=300", []byte(body))
+}
+
+func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
+	version, python := r.PathValue("version"), r.PathValue("python")
+	step, ok := strings.CutSuffix(r.PathValue("file"), ".log")
+	if !ok {
+		notFound(w)
+		return
+	}
+	if !versionRE.MatchString(version) || !pythonRE.MatchString(python) || !stepRE.MatchString(step) {
+		http.Error(w, "invalid version, python or step", http.StatusBadRequest)
+		return
+	}
+	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return logPath(n, version, python, step) })
+	if !ok {
+		return
+	}
+	log, err := h.src.StepLog(r.Context(), name, version, python, step)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// Logs are the package's output: never let a browser read them as
+	// anything but text.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	serve(w, r, "text/plain; charset=utf-8", "max-age=60", log)
+}

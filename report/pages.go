@@ -1,0 +1,255 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/store"
+)
+
+// The pages are html/template (everything package-controlled is escaped by
+// context) with one small stylesheet inlined and allowed by its hash in the
+// Content-Security-Policy, so a page needs no other request, runs no script
+// and works without JavaScript.
+
+//go:embed templates/*.html templates/style.css
+var files embed.FS
+
+var (
+	css     = mustRead("templates/style.css")
+	pageCSP = "default-src 'none'; img-src 'self'; style-src 'sha256-" + hashB64(css) + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	pages   = map[string]*template.Template{
+		"overview": parsePage("overview.html"),
+		"project":  parsePage("project.html"),
+	}
+)
+
+func mustRead(name string) string {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func hashB64(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func parsePage(name string) *template.Template {
+	return template.Must(template.New("base.html").Funcs(template.FuncMap{
+		"shorten": shorten,
+	}).ParseFS(files, "templates/base.html", "templates/"+name))
+}
+
+// page is the data of every page: the base template's fields and one
+// page's view.
+type page struct {
+	Title    string
+	CSS      template.CSS
+	Prefix   string
+	Overview []overviewRow
+	Project  *projectView
+}
+
+// render executes a page into a buffer first, so that a template error is a
+// clean 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, p page) {
+	p.CSS, p.Prefix = template.CSS(css), h.prefix
+	var buf bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
+		h.fail(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	serve(w, r, "text/html; charset=utf-8", "max-age=60", buf.Bytes())
+}
+
+type overviewRow struct {
+	Name, URL         string
+	Latest, LatestURL string
+	Date, Note        string
+	Summary           []summaryPart
+	BadgeURL, RSSURL  string
+	AtomURL, JSONURL  string
+}
+
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	names, err := h.src.Projects(ctx)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("projects: %w", err))
+		return
+	}
+	pys, err := h.src.Pythons(ctx)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("pythons: %w", err))
+		return
+	}
+	var rows []overviewRow
+	for _, name := range names {
+		rels, err := h.src.Releases(ctx, name)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("releases of %s: %w", name, err))
+			return
+		}
+		if len(rels) == 0 {
+			continue // removed since Projects
+		}
+		rd, err := loadRelease(ctx, h.src, pys, rels[0])
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		row := overviewRow{
+			Name: name, URL: h.prefix + projectPath(name),
+			Latest: rels[0].Version, LatestURL: h.prefix + projectPath(name) + "#v" + url.PathEscape(rels[0].Version),
+			Date: releaseDate(rels[0]), Note: releaseNote(rd),
+			BadgeURL: h.prefix + badgePath(name), RSSURL: h.prefix + rssPath(name),
+			AtomURL: h.prefix + atomPath(name), JSONURL: h.prefix + jsonPath(name),
+		}
+		row.Summary = summarize(pys, rd.Cells)
+		rows = append(rows, row)
+	}
+	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows})
+}
+
+type projectView struct {
+	Name, DisplayName string
+	Pythons           []store.Python
+	Releases          []releaseView
+	BadgeURL, RSSURL  string
+	AtomURL, JSONURL  string
+	BadgeMarkdown     string
+}
+
+type releaseView struct {
+	Version, Anchor, Date, Note string
+	Flags                       []string
+	Cells                       []cellView
+}
+
+type cellView struct {
+	Python, Status, Class, Reason string
+	FailStep, Detail              string
+	Steps                         []stepView
+}
+
+type stepView struct {
+	Name, Status, Class, Reason, Detail, LogURL, Duration string
+	ExitCode                                              int
+	Truncated                                             bool
+}
+
+func (h *Handler) projectNoSlash(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("name")
+	if !dist.ValidName(raw) {
+		http.Error(w, "invalid project name", http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, h.prefix+projectPath(dist.Normalize(raw)), http.StatusMovedPermanently)
+}
+
+func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
+	name, ok := h.projectName(w, r, r.PathValue("name"), projectPath)
+	if !ok {
+		return
+	}
+	pd, err := loadProject(r.Context(), h.src, name)
+	if errors.Is(err, errNoProject) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := &projectView{
+		Name: pd.Name, DisplayName: pd.DisplayName, Pythons: pd.Pythons,
+		BadgeURL: h.prefix + badgePath(name), RSSURL: h.prefix + rssPath(name),
+		AtomURL: h.prefix + atomPath(name), JSONURL: h.prefix + jsonPath(name),
+		BadgeMarkdown: fmt.Sprintf("[![smoke](%s)](%s)", h.base+badgePath(name), h.base+projectPath(name)),
+	}
+	for _, rd := range pd.Releases {
+		rv := releaseView{Version: rd.Version, Anchor: "v" + rd.Version, Date: releaseDate(rd.Release), Note: releaseNote(rd)}
+		if rd.Yanked {
+			rv.Flags = append(rv.Flags, "yanked")
+		}
+		if rd.Prerelease {
+			rv.Flags = append(rv.Flags, "pre-release")
+		}
+		for _, c := range rd.Cells {
+			cv := cellView{Python: c.Python, Status: c.Status(), Class: statusClass(c.Status())}
+			if c.Cell != nil {
+				cv.Reason = c.Cell.Reason
+				if st := c.FailingStep(); st != nil {
+					cv.FailStep, cv.Detail = st.Name, st.Detail
+				}
+				for _, st := range c.Cell.Steps {
+					cv.Steps = append(cv.Steps, stepView{
+						Name: st.Name, Status: string(st.Status), Class: statusClass(string(st.Status)),
+						Reason: st.Reason, Detail: st.Detail, ExitCode: st.ExitCode, Truncated: st.LogTruncated,
+						Duration: st.Duration.Round(100 * time.Millisecond).String(),
+						LogURL:   h.prefix + logPath(name, rd.Version, c.Python, st.Name),
+					})
+				}
+			}
+			rv.Cells = append(rv.Cells, cv)
+		}
+		v.Releases = append(v.Releases, rv)
+	}
+	h.render(w, r, "project", page{Title: name + " - pysmoke", Project: v})
+}
+
+func releaseDate(r store.Release) string {
+	t := r.UploadedAt
+	if t.IsZero() {
+		t = r.DiscoveredAt
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// releaseNote says why a release without cells will get none.
+func releaseNote(rd releaseData) string {
+	note := ""
+	switch rd.State {
+	case store.StateNoSdist:
+		note = "no sdist"
+	case store.StateBad:
+		note = "unusable sdist"
+	default:
+		return ""
+	}
+	if rd.StateReason != "" {
+		note += ": " + rd.StateReason
+	}
+	return note
+}
+
+// shorten cuts text shown in a table cell; the full text is in the log
+// and the JSON.
+func shorten(s string) string {
+	const max = 160
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return strings.TrimSpace(s[:cut]) + "…"
+}

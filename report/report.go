@@ -1,0 +1,174 @@
+// Package report serves pysmoke's results over HTTP: an overview of every
+// project, a release x Python matrix per project with links to each step's
+// log, SVG badges, RSS and Atom feeds (built by package feeds) and a JSON
+// document per project (schema in SCHEMA.md).
+//
+// URLs (all GET or HEAD; every path value is validated before use, because
+// ServeMux decodes %2F inside one):
+//
+//	/                                          overview
+//	/project/{name}/                           release x Python matrix
+//	/project/{name}/{version}/{python}/{step}.log  one step's log, text/plain
+//	/badge/{name}.svg                          flat SVG badge
+//	/feed/{name}.rss, /feed/{name}.atom        feeds
+//	/api/v1/project/{name}.json                everything the project page shows
+//
+// A name that is valid but not normalised ("Foo_Bar") is redirected (301)
+// to the normalised URL ("foo-bar"); an invalid name, version, Python or
+// step is a 400; a project without releases is a 404, except for badges:
+// an unknown project's badge is a 200 with a grey "smoke | unknown" SVG, so
+// that a README linking it before the first crawl shows an honest badge
+// instead of a broken image (image proxies such as GitHub's may drop error
+// responses).
+//
+// The columns of every view are the interpreters recorded with
+// store.SetPythons; a stored cell of an interpreter no longer recorded is
+// not shown anywhere (page, JSON, badge, feed).
+//
+// Reading the store fails as a 500 with the reason logged; the response
+// never carries the error text.
+package report
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/feeds"
+	"github.com/pysmoke/pysmoke/store"
+)
+
+// Source is what the reports read from the store; *store.Store satisfies
+// it. It includes feeds.Source.
+type Source interface {
+	feeds.Source
+	// Projects returns the normalised names of all projects, sorted.
+	Projects(ctx context.Context) ([]string, error)
+	// StepLog returns one step's log; an error wrapping store.ErrNotFound
+	// when there is no such step.
+	StepLog(ctx context.Context, project, version, python, step string) ([]byte, error)
+}
+
+var _ Source = (*store.Store)(nil)
+
+// Options configure a Handler.
+type Options struct {
+	// BaseURL is the external URL of the handler's root, e.g.
+	// "https://pysmoke.example.org" or "https://example.org/pysmoke" (a
+	// trailing slash is ignored). Feeds and JSON carry absolute links built
+	// from it; HTML links and redirects use its path, so the handler can be
+	// mounted under a prefix with http.StripPrefix. Default "": links are
+	// root-relative, which suits tests and local use but not feed readers.
+	BaseURL string
+	// Logger receives the reasons of 500 responses. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the reports. Safe for concurrent use.
+type Handler struct {
+	src    Source
+	base   string // absolute base URL, no trailing slash
+	prefix string // path of base, no trailing slash
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New returns a Handler reading from src.
+func New(src Source, opts Options) *Handler {
+	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if u, err := url.Parse(h.base); err == nil {
+		h.prefix = strings.TrimRight(u.Path, "/")
+	} else {
+		h.log.Warn("report: base URL does not parse; HTML links are root-relative", "base_url", opts.BaseURL, "err", err)
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("GET /{$}", h.overview)
+	h.mux.HandleFunc("GET /project/{name}", h.projectNoSlash)
+	h.mux.HandleFunc("GET /project/{name}/{$}", h.project)
+	h.mux.HandleFunc("GET /project/{name}/{version}/{python}/{file}", h.stepLog)
+	h.mux.HandleFunc("GET /badge/{file}", h.badge)
+	h.mux.HandleFunc("GET /feed/{file}", h.feed)
+	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// Strict patterns for the path values that are not project names (those
+// follow dist.ValidName). Versions are PEP 440 shaped; Pythons are minor
+// versions ("3.13", "3.13t"); steps are the runner's step names.
+var (
+	versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}$`)
+	pythonRE  = regexp.MustCompile(`^[0-9]{1,2}\.[0-9]{1,3}[a-z]?$`)
+	stepRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// projectName checks a project name taken from the path. It answers 400
+// for an invalid name and 301 to url(normalised) for a name that is not
+// normalised, and then returns ok == false.
+func (h *Handler) projectName(w http.ResponseWriter, r *http.Request, raw string, url func(name string) string) (string, bool) {
+	if !dist.ValidName(raw) {
+		http.Error(w, "invalid project name", http.StatusBadRequest)
+		return "", false
+	}
+	name := dist.Normalize(raw)
+	if name != raw {
+		loc := h.prefix + url(name)
+		if r.URL.RawQuery != "" {
+			loc += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, loc, http.StatusMovedPermanently)
+		return "", false
+	}
+	return name, true
+}
+
+// Paths of the pages, relative to the root; names are normalised and
+// versions, Pythons and steps are escaped as path segments.
+func projectPath(name string) string { return "/project/" + url.PathEscape(name) + "/" }
+func badgePath(name string) string   { return "/badge/" + url.PathEscape(name) + ".svg" }
+func rssPath(name string) string     { return "/feed/" + url.PathEscape(name) + ".rss" }
+func atomPath(name string) string    { return "/feed/" + url.PathEscape(name) + ".atom" }
+func jsonPath(name string) string    { return "/api/v1/project/" + url.PathEscape(name) + ".json" }
+func logPath(name, version, python, step string) string {
+	return projectPath(name) + url.PathEscape(version) + "/" + url.PathEscape(python) + "/" + url.PathEscape(step) + ".log"
+}
+
+// fail answers 500 and logs why.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	level := slog.LevelError
+	if errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug // the client went away
+	}
+	h.log.Log(r.Context(), level, "report: request failed", "path", r.URL.Path, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func notFound(w http.ResponseWriter) { http.Error(w, "not found", http.StatusNotFound) }
+
+// serve writes a complete body with a strong ETag, answering conditional
+// requests (If-None-Match -> 304) and HEAD through http.ServeContent.
+func serve(w http.ResponseWriter, r *http.Request, contentType, cacheControl string, body []byte) {
+	sum := sha256.Sum256(body)
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Cache-Control", cacheControl)
+	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
