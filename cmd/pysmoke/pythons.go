@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+// pythonFlags are the interpreter-selection flags shared by the commands.
+type pythonFlags struct {
+	pyenvRoot string
+	only      string
+	extra     string
+}
+
+func (p *pythonFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&p.pyenvRoot, "pyenv-root", "", "pyenv's root folder (default: $PYENV_ROOT, else ~/.pyenv)")
+	fs.StringVar(&p.only, "python", "", "comma-separated minor versions to use, e.g. 2.7,3.12 (default: every one found)")
+	fs.StringVar(&p.extra, "interpreters", "", "comma-separated paths of further interpreters to consider")
+}
+
+func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]runner.Interpreter, error) {
+	var extra, only []string
+	if p.extra != "" {
+		extra = strings.Split(p.extra, ",")
+	}
+	if p.only != "" {
+		only = strings.Split(p.only, ",")
+	}
+	ins, problems := runner.Discover(ctx, runner.DiscoverOptions{PyenvRoot: p.pyenvRoot, Paths: extra})
+	for _, err := range problems {
+		fmt.Fprintln(stderr, "pysmoke: warning:", err)
+	}
+	ins, err := runner.SelectMinors(ins, only)
+	if err != nil {
+		return nil, err
+	}
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("no Python interpreter to run on")
+	}
+	return ins, nil
+}
+
+func cmdPythons(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("pythons", "Usage: pysmoke pythons [flags]\n\nLists the interpreters pysmoke finds (newest patch release of each minor version) and what each has.", stderr)
+	var pf pythonFlags
+	pf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ins, err := pf.discover(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ins)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PYTHON\tVERSION\tIMPLEMENTATION\tSETUPTOOLS\tLIB2TO3\tPATH")
+	for _, in := range ins {
+		st := in.Setuptools
+		if st == "" {
+			st = "-"
+		}
+		l2 := "no"
+		if in.Lib2to3 {
+			l2 = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Minor, in.Version, in.Implementation, st, l2, in.Path)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+const runSynopsis = `Usage: pysmoke run [flags] SDIST
+
+Runs the steps (unpack, setup.py sdist, setup.py bdist, tests, 2to3) of one
+sdist on every Python of this machine, each in a fresh sealed sandbox, and
+prints the matrix.
+
+Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
+for the package's reasons (or hit a resource limit); 2 when only the
+machinery failed (a toolchain missing, the sandbox) or on bad usage.`
+
+// sandboxFlags select the sandbox backend.
+type sandboxFlags struct {
+	name string
+}
+
+func (s *sandboxFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&s.name, "sandbox", "auto", "sandbox backend: auto or namespace")
+}
+
+func (s *sandboxFlags) backend(ctx context.Context, stderr io.Writer) (runner.Backend, error) {
+	b, why, err := runner.Select(ctx, s.name, &runner.Namespace{})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "pysmoke: sandbox %s: %s\n", b.Name(), why)
+	return b, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", runSynopsis, stderr)
+	var pf pythonFlags
+	pf.register(fs)
+	var sf sandboxFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print the matrix as JSON")
+	jobs := fs.Int("j", runtime.NumCPU(), "how many jobs run at once")
+	timeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitError{2}
+	}
+	sdist := fs.Arg(0)
+	df, err := dist.ParseFilename(filepath.Base(sdist))
+	if err != nil || df.Kind != dist.Sdist {
+		return fmt.Errorf("%s: not an sdist file name (want NAME-VERSION.tar.gz, .zip, .tar.bz2 or .tgz)", sdist)
+	}
+	if fi, err := os.Stat(sdist); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a readable file", sdist)
+	}
+	abs, _ := filepath.Abs(sdist)
+	ins, err := pf.discover(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	backend, err := sf.backend(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if *jobs < 1 {
+		*jobs = 1
+	}
+	r := runner.New(runner.Options{Backend: backend, StepTimeout: *timeout})
+	results := make([]runner.Result, len(ins))
+	sem := make(chan struct{}, *jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var runErr error
+	for i, in := range ins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := r.Run(ctx, runner.Job{Project: dist.Normalize(df.Name), Version: df.Version, Sdist: abs, Interpreter: in})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				runErr = err
+				return
+			}
+			results[i] = res
+			fmt.Fprintf(stderr, "pysmoke: %s %s on Python %s: %s\n", df.Name, df.Version, in.Minor, describe(res.Status, res.Reason))
+		}()
+	}
+	wg.Wait()
+	if runErr != nil {
+		return runErr
+	}
+	if *asJSON {
+		if err := printRunJSON(stdout, df, ins, results); err != nil {
+			return err
+		}
+	} else {
+		printRunTable(stdout, ins, results)
+	}
+	if code := exitCode(results); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+func describe(s runner.Status, reason string) string {
+	if reason == "" {
+		return string(s)
+	}
+	return string(s) + " (" + reason + ")"
+}
+
+func exitCode(results []runner.Result) int {
+	code := 0
+	for _, res := range results {
+		for _, st := range res.Steps {
+			switch {
+			case st.Status.PackageFault() || st.Status == runner.ResourceLimit:
+				return 1
+			case st.Status.MachineryFault():
+				code = 2
+			}
+		}
+	}
+	return code
+}
+
+func printRunTable(w io.Writer, ins []runner.Interpreter, results []runner.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "PYTHON")
+	for _, s := range runner.Steps {
+		fmt.Fprintf(tw, "\t%s", s)
+	}
+	fmt.Fprintln(tw)
+	for i, in := range ins {
+		fmt.Fprint(tw, in.Minor)
+		byName := map[string]runner.StepResult{}
+		for _, st := range results[i].Steps {
+			byName[st.Name] = st
+		}
+		for _, s := range runner.Steps {
+			st, ok := byName[s]
+			if !ok {
+				fmt.Fprint(tw, "\t-")
+				continue
+			}
+			fmt.Fprintf(tw, "\t%s", describe(st.Status, st.Reason))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// runJSON is the schema of "pysmoke run --json" (pysmoke.run/v1).
+type runJSON struct {
+	Schema  string        `json:"schema"`
+	Project string        `json:"project"`
+	Version string        `json:"version"`
+	Cells   []runCellJSON `json:"cells"`
+}
+
+type runCellJSON struct {
+	Python      string        `json:"python"`
+	FullVersion string        `json:"full_version"`
+	Interpreter string        `json:"interpreter"`
+	Backend     string        `json:"backend"`
+	Status      runner.Status `json:"status"`
+	Reason      string        `json:"reason"`
+	Steps       []runStepJSON `json:"steps"`
+}
+
+type runStepJSON struct {
+	Name       string            `json:"name"`
+	Status     runner.Status     `json:"status"`
+	Reason     string            `json:"reason"`
+	Detail     string            `json:"detail"`
+	ExitCode   int               `json:"exit_code"`
+	DurationMS int64             `json:"duration_ms"`
+	Artifacts  []runner.Artifact `json:"artifacts"`
+}
+
+func printRunJSON(w io.Writer, df dist.File, ins []runner.Interpreter, results []runner.Result) error {
+	out := runJSON{Schema: "pysmoke.run/v1", Project: dist.Normalize(df.Name), Version: df.Version}
+	for i, in := range ins {
+		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
+			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}}
+		for _, st := range results[i].Steps {
+			arts := st.Artifacts
+			if arts == nil {
+				arts = []runner.Artifact{}
+			}
+			c.Steps = append(c.Steps, runStepJSON{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
+				ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), Artifacts: arts})
+		}
+		out.Cells = append(out.Cells, c)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pysmoke/pysmoke/internal/expected"
+	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+func requireSandbox(t *testing.T) {
+	t.Helper()
+	if err := (&runner.Namespace{}).Available(context.Background()); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("sandbox unavailable in CI: %v", err)
+		}
+		t.Skipf("sandbox unavailable: %v", err)
+	}
+}
+
+func exitStatus(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return 2 // main prints the error and exits 2
+}
+
+// TestRunCommand runs "pysmoke run --json" on each sample and checks the
+// matrix against the hand-written expected outcomes and the exit status
+// against the rule in the command's help.
+func TestRunCommand(t *testing.T) {
+	requireSandbox(t)
+	want, err := expected.Load("../../testdata/expected-outcomes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exit statuses by hand: smokegood only misses the toolchain on
+	// 3.12/3.13 (machinery: 2); the others fail for their own reasons (1).
+	wantExit := map[string]int{"smokegood": 2, "py2only": 1, "usesimp": 1, "phonehome": 1}
+	dir := t.TempDir()
+	for _, sample := range want.Samples() {
+		t.Run(sample, func(t *testing.T) {
+			sdist, err := localindex.WriteSdist(dir, filepath.Join("../../testdata/samples", sample), sample, "1.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			err = dispatch(context.Background(), []string{"run", "--json", sdist}, &stdout, &stderr)
+			if got := exitStatus(err); got != wantExit[sample] {
+				t.Errorf("exit status %d (%v), want %d; stderr:\n%s", got, err, wantExit[sample], stderr.String())
+			}
+			var out runJSON
+			if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
+			}
+			if out.Schema != "pysmoke.run/v1" || out.Project != sample || out.Version != "1.0" {
+				t.Errorf("header = %+v", out)
+			}
+			got := expected.Table{}
+			var pythons []string
+			for _, c := range out.Cells {
+				pythons = append(pythons, c.Python)
+				for _, st := range c.Steps {
+					got[expected.Key{Sample: sample, Python: c.Python, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
+				}
+			}
+			for _, d := range want.Compare(got, []string{sample}, pythons) {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+func TestRunTableAndBadInput(t *testing.T) {
+	requireSandbox(t)
+	dir := t.TempDir()
+	sdist, err := localindex.WriteSdist(dir, "../../testdata/samples/usesimp", "usesimp", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = dispatch(context.Background(), []string{"run", "--python", "3.11,3.12", sdist}, &stdout, &stderr)
+	if exitStatus(err) != 1 {
+		t.Fatalf("exit %v", err)
+	}
+	table := stdout.String()
+	for _, want := range []string{"PYTHON", "3.11", "3.12", "failed (module-removed)", "machinery-error (toolchain-missing)"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "2.7") {
+		t.Errorf("--python 3.11,3.12 ran 2.7:\n%s", table)
+	}
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{"run", filepath.Join(dir, "nope-1.0.tar.gz")}, "not a readable file"},
+		{"not an sdist name", []string{"run", filepath.Join(dir, "README.txt")}, "not an sdist file name"},
+		{"unknown python", []string{"run", "--python", "1.5", sdist}, "no interpreter for Python 1.5"},
+		{"unknown sandbox", []string{"run", "--sandbox", "chroot", sdist}, "unknown sandbox"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := dispatch(context.Background(), c.args, &out, &errb)
+			if exitStatus(err) != 2 || err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want exit 2 with %q", err, c.want)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if err := dispatch(context.Background(), []string{"run", "--no-such-flag"}, &out, &errb); exitStatus(err) != 2 {
+		t.Errorf("bad flag: %v", err)
+	}
+	if !strings.Contains(errb.String(), "Exit status:") {
+		t.Errorf("bad flag does not print the help:\n%s", errb.String())
+	}
+}
+
+// TestRunRejectsHostileSdist: an sdist that breaks an unpacking rule is the
+// package's failure (exit 1), with the rule named, and nothing of it runs.
+func TestRunRejectsHostileSdist(t *testing.T) {
+	requireSandbox(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "evil-1.0.tar.gz")
+	if err := os.WriteFile(p, tarGz(t, map[string]string{"evil-1.0/setup.py": "print('hi')\n", "../escaped.txt": "x"}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := dispatch(context.Background(), []string{"run", "--json", "--python", "3.11", p}, &stdout, &stderr)
+	if exitStatus(err) != 1 {
+		t.Fatalf("exit %v, want 1", err)
+	}
+	var out runJSON
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	c := out.Cells[0]
+	if c.Status != runner.Rejected || len(c.Steps) != 1 || !strings.Contains(c.Steps[0].Detail, "'..' component") {
+		t.Fatalf("cell = %+v", c)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escaped.txt")); err == nil {
+		t.Fatal("the traversal member was written")
+	}
+}
