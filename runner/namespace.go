@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -87,6 +90,9 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 		args = append(args, "--ro-bind", p, p)
 	}
 	args = append(args, "--bind", spec.Scratch, BuildRoot)
+	// The root is a tmpfs the sandbox's uid owns: without this, /, /etc and
+	// /root would be writable too, not only the scratch and /tmp.
+	args = append(args, "--remount-ro", "/")
 	return &nsSandbox{bwrap: bw, args: args}, nil
 }
 
@@ -114,9 +120,18 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	if c.Dir != "" {
 		args = append(args, "--chdir", c.Dir)
 	}
+	// bwrap reports {"exit-code": N} on this fd only once the command has
+	// run; without it the sandbox failed (or was killed), whatever the
+	// command printed.
+	args = append(args, "--json-status-fd", "3")
 	// umask is inherited, not a bwrap option: set it in a shell that then
-	// becomes the command.
-	args = append(args, "--", "/bin/sh", "-c", `umask 022 && exec "$0" "$@"`)
+	// becomes the command. The shell exports PWD: drop it unless asked for,
+	// so that the environment is exactly c.Env.
+	script := `umask 022 && exec "$0" "$@"`
+	if !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") }) {
+		script = "unset PWD; " + script
+	}
+	args = append(args, "--", "/bin/sh", "-c", script)
 	args = append(args, c.Argv...)
 
 	if c.Timeout <= 0 {
@@ -136,13 +151,26 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("sandbox: status pipe: %w", err)
+	}
+	defer statusR.Close()
+	cmd.ExtraFiles = []*os.File{statusW} // fd 3
+
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	statusW.Close()
+	if err != nil {
 		return ExecResult{}, fmt.Errorf("sandbox: start bubblewrap: %w", err)
 	}
 	s.track(cmd, true)
-	err := cmd.Wait()
+	err = cmd.Wait()
 	s.track(cmd, false)
+	// bwrap has exited and the pid namespace's processes with it; the
+	// deadline only guards against a holder of the fd we do not know of.
+	statusR.SetReadDeadline(time.Now().Add(time.Second))
+	status, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
 	res := ExecResult{Log: log.buf.Bytes(), LogTruncated: log.dropped > 0, Duration: time.Since(start)}
 	if log.dropped > 0 {
 		res.Log = append(res.Log, fmt.Sprintf("\n[pysmoke: log truncated, %d more bytes dropped]\n", log.dropped)...)
@@ -159,10 +187,15 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	case err == nil:
 	case errors.As(err, &ee):
 		res.ExitCode = ee.ExitCode()
-		// bwrap itself reports setup failures with exit 1 and a "bwrap:"
-		// line before anything ran: that is the machinery's failure.
-		if bytes.HasPrefix(res.Log, []byte("bwrap: ")) {
-			return res, fmt.Errorf("sandbox: %s", bytes.TrimSpace(firstLine(res.Log)))
+		// No exit code from bwrap: it failed to set the sandbox up (and
+		// said why in a "bwrap:" line before anything ran) or was killed
+		// by Close. Either is the machinery's failure; a command's own
+		// "bwrap:" line is not.
+		if !bytes.Contains(status, []byte(`"exit-code"`)) {
+			if bytes.HasPrefix(res.Log, []byte("bwrap: ")) {
+				return res, fmt.Errorf("sandbox: %s", bytes.TrimSpace(firstLine(res.Log)))
+			}
+			return res, fmt.Errorf("sandbox: bubblewrap: %w", err)
 		}
 	default:
 		return res, fmt.Errorf("sandbox: wait: %w", err)

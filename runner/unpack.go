@@ -112,24 +112,73 @@ func clean(name string) (string, error) {
 	return c, nil
 }
 
-// linkInside reports whether a symlink at member name with the given target
-// stays inside the tree, resolving through links met so far.
-func (u *unpacker) linkInside(name, target string) bool {
+// placeLink checks a symlink at member name with the given target: it
+// returns where the link really lands (its directory may pass through
+// earlier links) and whether its target stays inside the tree. Paths are
+// followed through the links met so far the way the kernel would, never
+// cleaned lexically first: "a/.." is not "." when a is a link.
+func (u *unpacker) placeLink(name, target string) (string, bool) {
 	if target == "" || strings.HasPrefix(target, "/") {
-		return false
+		return "", false
 	}
-	p := path.Join(path.Dir(name), target)
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return false
+	dir, ok := u.resolve(path.Dir(name))
+	if !ok {
+		return "", false
 	}
-	// A link through an earlier link could still leave; refuse targets that
-	// pass through a known link rather than resolve chains.
-	for dir := p; dir != "." && dir != "/"; dir = path.Dir(dir) {
-		if _, ok := u.links[dir]; ok {
-			return false
+	_, ok = u.resolve(dir + "/" + target)
+	return path.Join(dir, path.Base(name)), ok
+}
+
+// resolve follows p, relative to the root and possibly holding ".."
+// components, through the links in u.links (this archive made the tree,
+// so they are all its links) and returns the result relative to the root;
+// false when it leaves the tree or loops.
+func (u *unpacker) resolve(p string) (string, bool) {
+	hops := 0
+	var walk func(p string) ([]string, bool)
+	walk = func(p string) ([]string, bool) {
+		var stack []string
+		for _, part := range strings.Split(p, "/") {
+			switch part {
+			case "", ".":
+				continue
+			case "..":
+				if len(stack) == 0 {
+					return nil, false
+				}
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			stack = append(stack, part)
+			target, isLink := u.links[strings.Join(stack, "/")]
+			if !isLink {
+				continue
+			}
+			if hops++; hops > 40 || strings.HasPrefix(target, "/") {
+				return nil, false
+			}
+			r, ok := walk(strings.Join(stack[:len(stack)-1], "/") + "/" + target)
+			if !ok {
+				return nil, false
+			}
+			stack = r
+		}
+		return stack, true
+	}
+	stack, ok := walk(p)
+	return strings.Join(stack, "/"), ok
+}
+
+// checkLinks re-checks every link once the tree is complete: a link made
+// later can change where an earlier one leads ("a" -> "x/.." is the root
+// until "x" -> "." makes it the root's parent).
+func (u *unpacker) checkLinks() error {
+	for at, target := range u.links {
+		if _, ok := u.resolve(path.Dir(at) + "/" + target); !ok {
+			return reject("symlink %q -> %q leaves the tree", at, target)
 		}
 	}
-	return true
+	return nil
 }
 
 func (u *unpacker) count() error {
@@ -188,7 +237,7 @@ func (u *unpacker) tar(r io.Reader) error {
 			if u.files == 0 {
 				return reject("empty archive")
 			}
-			return nil
+			return u.checkLinks()
 		}
 		if err != nil {
 			return reject("corrupt tar: %v", err)
@@ -213,7 +262,8 @@ func (u *unpacker) tar(r io.Reader) error {
 				return err
 			}
 		case tar.TypeSymlink:
-			if !u.linkInside(name, h.Linkname) {
+			at, ok := u.placeLink(name, h.Linkname)
+			if !ok {
 				return reject("symlink %q -> %q leaves the tree", h.Name, h.Linkname)
 			}
 			if err := u.mkdirs(path.Dir(name)); err != nil {
@@ -222,17 +272,31 @@ func (u *unpacker) tar(r io.Reader) error {
 			if err := u.root.Symlink(h.Linkname, name); err != nil {
 				return reject("symlink %q: %v", h.Name, err)
 			}
-			u.links[name] = h.Linkname
+			u.links[at] = h.Linkname
 		case tar.TypeLink:
 			target, err := clean(h.Linkname)
 			if err != nil || target == "" {
 				return reject("hard link %q -> %q leaves the tree", h.Name, h.Linkname)
+			}
+			// A hard link to a symlink is a second symlink with the same
+			// target, which may lead elsewhere from its new place.
+			var at, ltarget string
+			if tdir, ok := u.resolve(path.Dir(target)); ok {
+				if lt, isLink := u.links[path.Join(tdir, path.Base(target))]; isLink {
+					if at, ok = u.placeLink(name, lt); !ok {
+						return reject("hard link %q -> %q leaves the tree (it copies a symlink to %q)", h.Name, h.Linkname, lt)
+					}
+					ltarget = lt
+				}
 			}
 			if err := u.mkdirs(path.Dir(name)); err != nil {
 				return err
 			}
 			if err := u.root.Link(target, name); err != nil {
 				return reject("hard link %q -> %q: %v", h.Name, h.Linkname, err)
+			}
+			if at != "" {
+				u.links[at] = ltarget
 			}
 		case tar.TypeXGlobalHeader, tar.TypeXHeader:
 			// Metadata only.
