@@ -6,7 +6,7 @@ BIN     := bin/pysmoke
 PORT    ?= 8080
 INDEX_PORT ?= 8081
 
-.PHONY: all build deps demo test test-full bench vet fmt clean
+.PHONY: all build deps test-deps demo test test-full bench vet fmt clean
 
 all: build
 
@@ -27,7 +27,13 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: deps vet
+# The tests also drive a real browser (Debian's chromium) over the pages.
+test-deps: deps
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (browser tests of the reports)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: test-deps vet
 	$(GO) test -count=1 -timeout 25m ./...
 
 test-full: test

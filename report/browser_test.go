@@ -1,0 +1,101 @@
+package report_test
+
+// The pages as a person sees them: a real headless Chromium (Debian's
+// chromium, driven by chromedp) loads them from the real handler.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pysmoke/pysmoke/report"
+)
+
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not installed in CI")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+func TestProjectPageInBrowser(t *testing.T) {
+	ctx := browser(t)
+	srv := serve(t, standard(t), report.Options{})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/project/foo/"),
+		chromedp.WaitVisible("table.matrix"),
+	))
+	columns, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("table.matrix thead th")].map(th => th.textContent.trim())`))
+	must(err)
+	failCell, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`(() => { const td = document.getElementById("v1.1").querySelectorAll("td")[1];
+			return td.className + " | " + td.textContent.replace(/\s+/g, " ").trim(); })()`))
+	must(err)
+	// The hostile step detail is text, never markup: the page runs no script.
+	scripts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scripts.length`))
+	must(err)
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	must(err)
+	if dir := os.Getenv("PYSMOKE_SCREENSHOTS"); dir != "" {
+		os.WriteFile(filepath.Join(dir, "project-page.png"), shot, 0o644)
+	}
+	// The log link of the failing step leads to its log.
+	must(chromedp.Do(ctx,
+		chromedp.Click(`[id="v1.1"] td:nth-of-type(2) a[href$="test.log"]`),
+		chromedp.WaitReady("body"),
+	))
+	logText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	must(err)
+	// The badge renders as an image of the width it declares.
+	must(chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")))
+	badgeWidth, err := chromedp.Run(ctx, chromedp.Evaluate[int](
+		`new Promise(r => { const i = new Image(); i.onload = () => r(i.naturalWidth); i.onerror = () => r(0); i.src = "/badge/foo.svg"; })`,
+		chromedp.EvalAwaitPromise))
+	must(err)
+
+	if strings.Join(columns, ",") != "Release,2.7,3.12" {
+		t.Errorf("matrix columns %q, want Release,2.7,3.12", columns)
+	}
+	if !strings.Contains(failCell, "s-fail") || !strings.Contains(failCell, "module-removed") {
+		t.Errorf("1.1 on 3.12 shows %q, want a red cell saying module-removed", failCell)
+	}
+	if scripts != 0 {
+		t.Errorf("page holds %d scripts; the hostile detail was not escaped", scripts)
+	}
+	if !strings.Contains(logText, `Traceback: <script>alert("x")</script>`) {
+		t.Errorf("log page shows %q", logText)
+	}
+	// foo's newest release fails on 3.12: the badge says so and the
+	// browser draws it at the width the SVG declares.
+	svg := get(t, srv.URL+"/badge/foo.svg").body
+	if !strings.Contains(svg, "failing 3.12") || !strings.Contains(svg, fmt.Sprintf(`width="%d"`, badgeWidth)) || badgeWidth < 100 {
+		t.Errorf("badge renders %d px wide; SVG: %.200s", badgeWidth, svg)
+	}
+}
