@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/store"
+)
+
+// syncBuffer is a log sink safe for the service's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeRestartLosesNothing stops the service while builds are queued
+// and running, starts it again on the same data folder, and checks that
+// every cell ends up recorded exactly once.
+func TestServeRestartLosesNothing(t *testing.T) {
+	requireSandbox(t)
+	tmp := t.TempDir()
+	ix, err := localindex.New(filepath.Join(tmp, "index"), localindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	defer srv.Close()
+	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
+	for _, s := range samples {
+		if _, err := localindex.WriteSdist(filepath.Join(tmp, "index"), filepath.Join("../../testdata/samples", s), s, "1.0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	allow := filepath.Join(tmp, "allow.txt")
+	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(tmp, "data")
+	pythons := []string{"2.7", "3.11", "3.12"}
+	args := func(port int) []string {
+		return []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "1",
+			"--interval", "2s", "--hint-interval", "1s"}
+	}
+	cells := func() int {
+		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			return 0
+		}
+		defer st.Close()
+		n := 0
+		for _, s := range samples {
+			cs, _ := st.Cells(context.Background(), s, "1.0")
+			n += len(cs)
+		}
+		return n
+	}
+	run := func(stopWhen func() bool) string {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var logs syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- dispatch(ctx, args(freePort(t)), &logs, &logs) }()
+		deadline := time.Now().Add(3 * time.Minute)
+		for !stopWhen() {
+			if time.Now().After(deadline) {
+				cancel()
+				<-done
+				t.Fatalf("service did not get there; log:\n%s", tail(logs.String(), 30))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve returned %v; log:\n%s", err, tail(logs.String(), 30))
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop within 30 s of being told to")
+		}
+		return logs.String()
+	}
+	// First life: stop as soon as the first cell is in, with the rest of
+	// the builds queued or running.
+	run(func() bool { return cells() >= 1 })
+	first := cells()
+	if first >= len(samples)*len(pythons) {
+		t.Skipf("all %d cells finished before the stop; nothing to test", first)
+	}
+	// Second life: everything is finished, nothing twice.
+	logs := run(func() bool { return cells() == len(samples)*len(pythons) })
+	if n := cells(); n != len(samples)*len(pythons) {
+		t.Fatalf("%d cells, want %d", n, len(samples)*len(pythons))
+	}
+	if strings.Contains(logs, "level=ERROR") {
+		t.Errorf("errors logged on restart:\n%s", logs)
+	}
+}
