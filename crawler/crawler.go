@@ -1,28 +1,36 @@
 // Package crawler finds new releases of allowlisted projects on a Python
-// package index and fetches their sdists into the mirror. The index's
-// updates feed is only a low-latency hint; each project's simple page,
-// polled with conditional requests, is the truth. A release enters the
-// queue once its sdist is in the mirror and verified against the index's
-// SHA-256; nothing of it is used otherwise.
+// package index and fetches their sdists into the mirror.
+//
+// Each project's simple page (PEP 691 JSON, or PEP 503 HTML from a static
+// mirror), read with conditional requests on a schedule spread over
+// Options.Interval, is the truth; the per-project state in the store (last
+// serial, ETag, every file the index listed) is what a page is compared
+// with. The updates and newest-packages feeds are only low-latency hints:
+// they say which project to look at now, never what is there. A release
+// enters the queue once its sdist is in the mirror and verified against
+// the index's SHA-256; nothing of it is used otherwise.
+//
+// What a poll can find: new releases (held without an sdist until one
+// arrives, and recorded as "no sdist" once no file can be added, 14 days
+// after the release), files added late, several sdists (the .tar.gz is
+// taken), yanks and un-yanks (marked; results kept), removed files and
+// releases (recorded; results kept), pre-releases (tested and flagged). A
+// page whose serial is lower than one already seen is stale (a CDN copy):
+// it is fetched again after 1, 2 and 4 s and otherwise left for the next
+// round, so a stale page never reads as a removal.
 package crawler
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -34,14 +42,22 @@ import (
 // Store is what the crawler needs of the store.
 type Store interface {
 	Release(ctx context.Context, project, version string) (store.Release, error)
+	Releases(ctx context.Context, project string) ([]store.Release, error)
 	AddRelease(ctx context.Context, r store.Release) (bool, error)
 	UpdateRelease(ctx context.Context, r store.Release) error
-	CrawlState(ctx context.Context, project string) (store.CrawlState, error)
-	SaveCrawlState(ctx context.Context, cs store.CrawlState) error
+	ProjectState(ctx context.Context, project string) (store.ProjectState, error)
+	ProjectStates(ctx context.Context) ([]store.ProjectState, error)
+	SaveProjectState(ctx context.Context, ps store.ProjectState, files ...store.KnownFile) error
+	TouchProject(ctx context.Context, project string, checkedAt time.Time) (bool, error)
+	KnownFiles(ctx context.Context, project string) ([]store.KnownFile, error)
+	BadFiles(ctx context.Context, project string) ([]store.BadFile, error)
+	RecordBadFile(ctx context.Context, b store.BadFile) error
 }
 
+var _ Store = (*store.Store)(nil)
+
 // Enqueuer takes a release whose sdist is in the mirror and queues its
-// builds.
+// builds. An error leaves the release to be handed on again later.
 type Enqueuer interface {
 	EnqueueRelease(ctx context.Context, r store.Release) error
 }
@@ -49,40 +65,76 @@ type Enqueuer interface {
 // Options configure a Crawler; zero fields take their defaults.
 type Options struct {
 	// IndexURL is the index's root, e.g. "https://pypi.org/"; the simple
-	// API is under IndexURL + "simple/", the feeds under "rss/".
+	// API is under IndexURL + "simple/", the feeds under "rss/", the JSON
+	// API under "pypi/".
 	IndexURL string
 	// MirrorDir keeps downloaded files by SHA-256.
 	MirrorDir string
-	// Interval is how often every project's page is checked; the checks
-	// are spread evenly over it. Default 10 minutes.
+	// Interval bounds how long a change may go unseen when the feeds miss
+	// it: every project's page is checked once per 0.95 Interval, in a
+	// fixed slot (from a hash of its name), so checks are spread evenly
+	// and a change is found within one Interval even when a check runs a
+	// little late. Default 10 minutes.
 	Interval time.Duration
-	// HintInterval is how often the updates feed is read; default 1 minute.
+	// HintInterval is how often the updates feed is read (and the newest
+	// packages feed, while an allowlisted project is not on the index yet);
+	// default 1 minute; negative: never.
 	HintInterval time.Duration
 	// Backfill is how many of a project's latest releases are taken when
 	// it joins the allowlist; default 3.
 	Backfill int
-	// Timeout bounds each HTTP request; default 60 s.
-	Timeout time.Duration
+	// Timeout bounds each attempt of a page request; default 60 s.
+	// FileTimeout bounds each attempt of a download; default 10 minutes.
+	Timeout, FileTimeout time.Duration
+	// Retries is how often a failed request for a page or a file is
+	// retried; default 4. Feeds and the JSON API, being hints, are retried
+	// once: a failing feed must not hold up the schedule.
+	Retries int
 	// MaxRetryWait caps backoff and Retry-After; default 30 s.
 	MaxRetryWait time.Duration
-	// MaxPageBytes and MaxFileBytes cap response sizes; defaults 32 MiB and
-	// 512 MiB.
+	// RateLimit is the most requests per second to any one host (the
+	// index, its file host), with bursts of up to RateLimit; default 5;
+	// negative: no limit.
+	RateLimit float64
+	// StaleRetryDelays are the waits before fetching a stale page again;
+	// default 1, 2 and 4 s.
+	StaleRetryDelays []time.Duration
+	// HTMLOnly asks for PEP 503 HTML only, for indexes or proxies that
+	// mishandle PEP 691 JSON.
+	HTMLOnly bool
+	// MaxPageBytes and MaxFileBytes cap response sizes; defaults 64 MiB
+	// and 512 MiB.
 	MaxPageBytes, MaxFileBytes int64
 	Logger                     *slog.Logger
-	// Now is the clock; default time.Now.
+	// Now is the clock for what is recorded (discovery times, the 14-day
+	// window); default time.Now. Waiting always uses the real clock.
 	Now func() time.Time
 }
 
 // Crawler polls an index. Safe for concurrent use.
 type Crawler struct {
-	opts    Options
-	index   *url.URL
-	http    *retryablehttp.Client
-	store   Store
-	enq     Enqueuer
-	allow   func() []string
-	log     *slog.Logger
-	feedTag string // ETag of the last updates feed read
+	opts   Options
+	index  *url.URL
+	pages  *retryablehttp.Client // project pages: the truth, retried in full
+	files  *retryablehttp.Client // downloads: the same, with a longer timeout
+	hinter *retryablehttp.Client // feeds and the JSON API: hints, retried once
+	limit  *hostLimiter
+	store  Store
+	enq    Enqueuer
+	allow  func() []string
+	log    *slog.Logger
+
+	locks sync.Map // project -> *sync.Mutex: one poll of a project at a time
+
+	mu          sync.Mutex
+	feedTag     string          // ETag of the last updates feed read
+	feedLinks   map[string]bool // its item links
+	pkgTag      string          // ETag of the last newest-packages feed read
+	missing     map[string]bool // allowlisted projects the index did not have
+	hints       map[string]int  // "project version" named by the feed but not found yet -> tries left
+	uploadTried map[string]bool // "project version" whose upload time was looked up
+
+	requests, polls, notModified, stale, overflows, downloads, mismatches, errors atomic.Int64
 }
 
 // New returns a crawler of the index for the projects allow returns
@@ -102,7 +154,7 @@ func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler,
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Minute
 	}
-	if opts.HintInterval <= 0 {
+	if opts.HintInterval == 0 {
 		opts.HintInterval = time.Minute
 	}
 	if opts.Backfill <= 0 {
@@ -111,11 +163,23 @@ func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler,
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
+	if opts.FileTimeout <= 0 {
+		opts.FileTimeout = 10 * time.Minute
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 4
+	}
 	if opts.MaxRetryWait <= 0 {
 		opts.MaxRetryWait = 30 * time.Second
 	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 5
+	}
+	if opts.StaleRetryDelays == nil {
+		opts.StaleRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+	}
 	if opts.MaxPageBytes <= 0 {
-		opts.MaxPageBytes = 32 << 20
+		opts.MaxPageBytes = 64 << 20
 	}
 	if opts.MaxFileBytes <= 0 {
 		opts.MaxFileBytes = 512 << 20
@@ -126,50 +190,37 @@ func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	limit := newHostLimiter(opts.RateLimit, int(max(1, opts.RateLimit)))
+	transport := newTransport(limit)
 	return &Crawler{
-		opts: opts, index: u, store: st, enq: enq, allow: allow, log: opts.Logger,
-		http: newHTTPClient(opts.Timeout, opts.MaxRetryWait, opts.Logger),
+		opts: opts, index: u, store: st, enq: enq, allow: allow, log: opts.Logger, limit: limit,
+		pages:       newHTTPClient(transport, opts.Timeout, opts.MaxRetryWait, opts.Retries, limit, opts.Logger),
+		files:       newHTTPClient(transport, opts.FileTimeout, opts.MaxRetryWait, opts.Retries, limit, opts.Logger),
+		hinter:      newHTTPClient(transport, opts.Timeout, opts.MaxRetryWait, 1, limit, opts.Logger),
+		feedLinks:   map[string]bool{},
+		missing:     map[string]bool{},
+		hints:       map[string]int{},
+		uploadTried: map[string]bool{},
 	}, nil
 }
 
-// Run polls until ctx ends: every project once per Interval, spread over
-// it, and the updates feed every HintInterval, polling at once the
-// allowlisted projects it mentions.
-func (c *Crawler) Run(ctx context.Context) {
-	hint := time.NewTicker(c.opts.HintInterval)
-	defer hint.Stop()
-	var queue []string
-	next := time.Now()
-	for {
-		if len(queue) == 0 {
-			queue = c.allow()
-		}
-		var wait time.Duration
-		if len(queue) > 0 {
-			wait = c.opts.Interval / time.Duration(len(queue))
-		} else {
-			wait = c.opts.Interval
-		}
-		if d := time.Until(next); d > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hint.C:
-				if err := c.PollUpdates(ctx); err != nil && ctx.Err() == nil {
-					c.log.Warn("updates feed", "err", err)
-				}
-				continue
-			case <-time.After(d):
-			}
-		}
-		if len(queue) > 0 {
-			name := queue[0]
-			queue = queue[1:]
-			if err := c.PollProject(ctx, name); err != nil && ctx.Err() == nil {
-				c.log.Warn("poll project", "project", name, "err", err)
-			}
-		}
-		next = time.Now().Add(wait)
+// Stats counts what a crawler did since it was made.
+type Stats struct {
+	Requests    int64 // HTTP requests made (not counting retries)
+	Polls       int64 // project pages polled
+	NotModified int64 // of which answered 304
+	Stale       int64 // stale pages seen (each retry counts)
+	Overflows   int64 // updates feeds that had moved on past everything seen before
+	Downloads   int64 // file downloads started
+	Mismatches  int64 // downloads whose bytes did not match the index's hash
+	Errors      int64 // polls that failed
+}
+
+// Stats returns the crawler's counters.
+func (c *Crawler) Stats() Stats {
+	return Stats{
+		Requests: c.requests.Load(), Polls: c.polls.Load(), NotModified: c.notModified.Load(), Stale: c.stale.Load(),
+		Overflows: c.overflows.Load(), Downloads: c.downloads.Load(), Mismatches: c.mismatches.Load(), Errors: c.errors.Load(),
 	}
 }
 
@@ -188,346 +239,216 @@ func (c *Crawler) PollAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// rss is the part of an RSS 2.0 feed the crawler reads.
-type rss struct {
-	Items []struct {
-		Link string `xml:"link"`
-	} `xml:"channel>item"`
+func (c *Crawler) lock(name string) func() {
+	m, _ := c.locks.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
-// PollUpdates reads the index's updates feed and polls each allowlisted
-// project it names. The feed holds only the newest releases of the whole
-// index, so it only makes discovery faster; the per-project polls find
-// everything it misses.
-func (c *Crawler) PollUpdates(ctx context.Context) error {
-	req, err := newRequest(ctx, c.index.JoinPath("rss", "updates.xml").String())
-	if err != nil {
-		return err
-	}
-	if c.feedTag != "" {
-		req.Header.Set("If-None-Match", c.feedTag)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("updates feed: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotModified {
-		return nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("updates feed: HTTP %s", resp.Status)
-	}
-	// encoding/xml expands no entities but has no size limit of its own.
-	var feed rss
-	if err := xml.NewDecoder(io.LimitReader(resp.Body, c.opts.MaxPageBytes)).Decode(&feed); err != nil {
-		return fmt.Errorf("updates feed: malformed XML: %w", err)
-	}
-	c.feedTag = resp.Header.Get("ETag")
-	allowed := map[string]bool{}
-	for _, n := range c.allow() {
-		allowed[n] = true
-	}
-	seen := map[string]bool{}
-	for _, it := range feed.Items {
-		// Name and version come from the link path, never the title:
-		// /project/<name>/<version>/.
-		u, err := url.Parse(strings.TrimSpace(it.Link))
-		if err != nil {
-			continue
-		}
-		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-		if len(parts) < 3 || parts[len(parts)-3] != "project" {
-			continue
-		}
-		name := dist.Normalize(parts[len(parts)-2])
-		if allowed[name] && !seen[name] {
-			seen[name] = true
-			if err := c.PollProject(ctx, name); err != nil {
-				c.log.Warn("poll project", "project", name, "err", err)
-			}
-		}
-	}
-	return nil
+// errStale is a page older than one already seen.
+type errStale struct{ got, seen int64 }
+
+func (e *errStale) Error() string {
+	return fmt.Sprintf("stale page: serial %d is lower than %d already seen", e.got, e.seen)
 }
 
-// fileClosedAfter is how long after a release's first upload files may
-// still be added to it (the index's rule since 2026).
-const fileClosedAfter = 14 * 24 * time.Hour
+// errNotOnIndex is a project the index does not have (404).
+var errNotOnIndex = errors.New("not on the index")
 
 // PollProject reads one project's simple page (conditionally) and acts on
 // what changed: new releases are recorded, and each release whose sdist has
-// appeared is fetched, verified and queued.
+// appeared is fetched, verified and queued. After an error nothing false
+// is recorded: the page is read again in full next time.
 func (c *Crawler) PollProject(ctx context.Context, name string) error {
 	name = dist.Normalize(name)
-	state, err := c.store.CrawlState(ctx, name)
+	defer c.lock(name)()
+	c.polls.Add(1)
+	st, err := c.store.ProjectState(ctx, name)
 	if err != nil {
 		return err
 	}
-	first := state.CheckedAt.IsZero()
-	page := c.index.JoinPath("simple", name) // JoinPath drops the trailing slash
-	pageURL := page.String() + "/"
-	req, err := newRequest(ctx, pageURL)
+	pg, resp, err := c.readPage(ctx, name, st)
+	now := c.opts.Now()
+	switch {
+	case errors.Is(err, errNotOnIndex):
+		return c.notOnIndex(ctx, st, err)
+	case err != nil:
+		return c.fail(ctx, st, err)
+	case resp.status == http.StatusNotModified:
+		c.notModified.Add(1)
+		c.setMissing(name, false)
+		st.CheckedAt, st.LastError = now, ""
+		if !st.Pending {
+			_, err := c.store.TouchProject(ctx, name, now)
+			return err
+		}
+		// Nothing changed on the page, but a release waits on time or
+		// on a retry: look at it again from the files already known.
+		files, err := c.knownAsFiles(ctx, name)
+		if err != nil {
+			return c.fail(ctx, st, err)
+		}
+		res, err := c.apply(ctx, st, files, false)
+		if err != nil {
+			return c.fail(ctx, st, err)
+		}
+		st.Pending = res.pending
+		return c.store.SaveProjectState(ctx, st, res.files...)
+	}
+	c.setMissing(name, false)
+	res, err := c.apply(ctx, st, pg.files, true)
+	st.CheckedAt, st.LastError, st.Pending = now, "", res.pending
 	if err != nil {
-		return err
+		st.LastError, st.Pending = err.Error(), true
+		c.errors.Add(1)
 	}
-	req.Header.Set("Accept", acceptSimple)
-	if state.ETag != "" {
-		req.Header.Set("If-None-Match", state.ETag)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.fail(ctx, state, fmt.Errorf("GET %s: %w", pageURL, err))
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNotModified:
-		state.CheckedAt, state.LastError = c.opts.Now(), ""
-		return c.store.SaveCrawlState(ctx, state)
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return c.fail(ctx, state, fmt.Errorf("project %s is not on the index", name))
-	default:
-		return c.fail(ctx, state, fmt.Errorf("GET %s: HTTP %s", pageURL, resp.Status))
-	}
-	serial, _ := strconv.ParseInt(resp.Header.Get("X-PyPI-Last-Serial"), 10, 64)
-	if serial > 0 && serial < state.LastSerial {
-		// A stale copy (a CDN behind the index): what it lacks is not gone.
-		return c.fail(ctx, state, fmt.Errorf("stale page: serial %d < %d already seen", serial, state.LastSerial))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxPageBytes+1))
-	if err != nil {
-		return c.fail(ctx, state, fmt.Errorf("read %s: %w", pageURL, err))
-	}
-	if int64(len(body)) > c.opts.MaxPageBytes {
-		return c.fail(ctx, state, fmt.Errorf("%s is larger than %d bytes", pageURL, c.opts.MaxPageBytes))
-	}
-	base, _ := url.Parse(pageURL)
-	var files []File
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/vnd.pypi.simple.v1+json") {
-		files, err = parseSimpleJSON(body, base)
-	} else {
-		files, err = parseSimpleHTML(bytes.NewReader(body), base)
-	}
-	if err != nil {
-		return c.fail(ctx, state, fmt.Errorf("%s: %w", pageURL, err))
-	}
-	if err := c.apply(ctx, name, files, first); err != nil {
-		return c.fail(ctx, state, err)
-	}
-	state.ETag, state.CheckedAt, state.LastError = resp.Header.Get("ETag"), c.opts.Now(), ""
-	if serial > state.LastSerial {
-		state.LastSerial = serial
-	}
-	return c.store.SaveCrawlState(ctx, state)
-}
-
-// fail records why a poll failed (keeping the ETag, so the next poll is
-// not fooled into a 304 over a page it never read) and returns err.
-func (c *Crawler) fail(ctx context.Context, state store.CrawlState, err error) error {
-	state.LastError = err.Error()
-	state.CheckedAt = c.opts.Now()
-	if serr := c.store.SaveCrawlState(ctx, state); serr != nil {
+	if res.recorded {
+		st.ETag = resp.header.Get("ETag")
+		if pg.serial > st.LastSerial {
+			st.LastSerial = pg.serial
+		}
+		if st.SyncedAt.IsZero() {
+			st.SyncedAt = now
+		}
+	} // else the old ETag stays: the next poll reads the page in full again
+	if serr := c.store.SaveProjectState(ctx, st, res.files...); serr != nil {
 		return errors.Join(err, serr)
 	}
 	return err
 }
 
-type release struct {
-	version string
-	files   []File
-}
-
-// apply acts on a project's file list.
-func (c *Crawler) apply(ctx context.Context, name string, files []File, first bool) error {
-	byVersion := map[string]*release{}
-	for _, f := range files {
-		df, err := dist.ParseFilename(f.Filename)
-		if err != nil || dist.Normalize(df.Name) != name {
-			c.log.Debug("ignoring file", "project", name, "file", f.Filename)
-			continue
-		}
-		v := df.Version
-		if pv, err := dist.ParseVersion(v); err == nil {
-			v = pv.Canonical()
-		}
-		r := byVersion[v]
-		if r == nil {
-			r = &release{version: v}
-			byVersion[v] = r
-		}
-		r.files = append(r.files, f)
+// readPage fetches and parses a project's page; a stale one is fetched
+// again after each of StaleRetryDelays. A 304 gives a nil page.
+func (c *Crawler) readPage(ctx context.Context, name string, st store.ProjectState) (*page, *response, error) {
+	pageURL := c.index.JoinPath("simple", name).String() + "/" // JoinPath drops the trailing slash
+	accept := acceptSimple
+	if c.opts.HTMLOnly {
+		accept = acceptSimpleHTML
 	}
-	versions := make([]string, 0, len(byVersion))
-	for v := range byVersion {
-		versions = append(versions, v)
-	}
-	sort.Slice(versions, func(i, j int) bool { return dist.CompareVersions(versions[i], versions[j]) > 0 })
-	var errs []error
-	for i, v := range versions {
-		known, err := c.store.Release(ctx, name, v)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			if first && i >= c.opts.Backfill {
-				// A project joining the allowlist brings only its latest
-				// releases; older ones are history, not news.
+	for attempt := 0; ; attempt++ {
+		resp, err := c.get(ctx, c.pages, pageURL, accept, st.ETag, c.opts.MaxPageBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch resp.status {
+		case http.StatusOK:
+		case http.StatusNotModified:
+			return nil, resp, nil
+		case http.StatusNotFound, http.StatusGone:
+			return nil, resp, fmt.Errorf("project %s is %w", name, errNotOnIndex)
+		default:
+			return nil, resp, fmt.Errorf("GET %s: HTTP %d", pageURL, resp.status)
+		}
+		var pg page
+		if strings.HasPrefix(resp.header.Get("Content-Type"), mimeSimpleJSON) {
+			pg, err = parseSimpleJSON(resp.body, resp.url)
+		} else {
+			pg, err = parseSimpleHTML(resp.body, resp.url)
+		}
+		if err != nil {
+			return nil, resp, fmt.Errorf("%s: %w", pageURL, err)
+		}
+		// The header is authoritative when present; a static mirror has
+		// only the page's own record of it.
+		if s, err := strconv.ParseInt(resp.header.Get("X-PyPI-Last-Serial"), 10, 64); err == nil && s > 0 {
+			pg.serial = s
+		}
+		if pg.serial > 0 && pg.serial < st.LastSerial {
+			c.stale.Add(1)
+			if attempt < len(c.opts.StaleRetryDelays) {
+				c.log.Debug("stale page; fetching it again", "project", name, "serial", pg.serial, "seen", st.LastSerial,
+					"after", c.opts.StaleRetryDelays[attempt])
+				if err := sleep(ctx, c.opts.StaleRetryDelays[attempt]); err != nil {
+					return nil, nil, err
+				}
 				continue
 			}
-			known = store.Release{Project: name, Version: v, DisplayName: name, State: store.StateFound, DiscoveredAt: c.opts.Now()}
-			pv, _ := dist.ParseVersion(v)
-			known.Prerelease = pv.IsPrerelease()
-			if _, err := c.store.AddRelease(ctx, known); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			c.log.Info("new release", "project", name, "version", v)
-		case err != nil:
-			errs = append(errs, err)
+			// A stale copy: what it lacks is not gone. Left for the next round.
+			return nil, resp, &errStale{pg.serial, st.LastSerial}
+		}
+		return &pg, resp, nil
+	}
+}
+
+// notOnIndex handles a 404 for a project's page. For a project whose page
+// was read before, a second 404 after a pause confirms that the project
+// was removed from the index: its files are recorded as removed.
+func (c *Crawler) notOnIndex(ctx context.Context, st store.ProjectState, err error) error {
+	c.setMissing(st.Project, true)
+	if st.SyncedAt.IsZero() {
+		return c.fail(ctx, st, err)
+	}
+	if len(c.opts.StaleRetryDelays) > 0 {
+		if serr := sleep(ctx, c.opts.StaleRetryDelays[0]); serr != nil {
+			return serr
+		}
+	}
+	if _, resp, rerr := c.readPage(ctx, st.Project, store.ProjectState{CrawlState: store.CrawlState{Project: st.Project}}); !errors.Is(rerr, errNotOnIndex) {
+		if rerr == nil {
+			rerr = fmt.Errorf("project page answered %d after a 404", resp.status)
+		}
+		return c.fail(ctx, st, rerr) // not confirmed: try again next round
+	}
+	res, aerr := c.apply(ctx, st, nil, true)
+	if aerr != nil {
+		return c.fail(ctx, st, errors.Join(err, aerr))
+	}
+	st.LastError, st.CheckedAt, st.ETag, st.Pending = err.Error(), c.opts.Now(), "", false
+	c.errors.Add(1)
+	if serr := c.store.SaveProjectState(ctx, st, res.files...); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// fail records why a poll failed (keeping the ETag, so the next poll is
+// not fooled into a 304 over a page it never read) and returns err.
+func (c *Crawler) fail(ctx context.Context, st store.ProjectState, err error) error {
+	c.errors.Add(1)
+	st.LastError = err.Error()
+	st.CheckedAt = c.opts.Now()
+	if serr := c.store.SaveProjectState(ctx, st); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+func (c *Crawler) setMissing(name string, missing bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if missing {
+		c.missing[name] = true
+	} else {
+		delete(c.missing, name)
+	}
+}
+
+// knownAsFiles returns the files the index listed at the last poll.
+func (c *Crawler) knownAsFiles(ctx context.Context, name string) ([]File, error) {
+	known, err := c.store.KnownFiles(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, k := range known {
+		if !k.RemovedAt.IsZero() {
 			continue
 		}
-		if err := c.advance(ctx, known, byVersion[v].files); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", name, v, err))
-		}
+		files = append(files, File{Filename: k.Filename, URL: k.URL, SHA256: k.SHA256, Size: k.Size,
+			RequiresPython: k.RequiresPython, Yanked: k.Yanked, YankedReason: k.YankedReason, UploadTime: k.UploadedAt})
 	}
-	return errors.Join(errs...)
+	return files, nil
 }
 
-// advance moves a release on from what its files now are.
-func (c *Crawler) advance(ctx context.Context, r store.Release, files []File) error {
-	allYanked := len(files) > 0
-	var firstUpload time.Time
-	for _, f := range files {
-		allYanked = allYanked && f.Yanked
-		if !f.UploadTime.IsZero() && (firstUpload.IsZero() || f.UploadTime.Before(firstUpload)) {
-			firstUpload = f.UploadTime
-		}
-	}
-	changed := false
-	if allYanked != r.Yanked {
-		r.Yanked, changed = allYanked, true // results are kept either way
-	}
-	if r.UploadedAt.IsZero() && !firstUpload.IsZero() {
-		r.UploadedAt, changed = firstUpload, true
-	}
-	if r.State != store.StateFound {
-		if changed {
-			return c.store.UpdateRelease(ctx, r)
-		}
+// sleep waits d unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
 		return nil
 	}
-	sdist, ok := pickSdist(files)
-	if !ok {
-		if !r.UploadedAt.IsZero() && c.opts.Now().Sub(r.UploadedAt) > fileClosedAfter {
-			r.State, r.StateReason = store.StateNoSdist, "no sdist was uploaded, and none can be added any more"
-			changed = true
-		}
-		if changed {
-			return c.store.UpdateRelease(ctx, r)
-		}
-		return nil // hold it: the sdist often comes after the wheels
-	}
-	r.SdistFile, r.SdistURL, r.SdistSHA256 = sdist.Filename, sdist.URL, sdist.SHA256
-	if err := c.fetch(ctx, sdist); err != nil {
-		var bad *badFileError
-		if errors.As(err, &bad) {
-			r.State, r.StateReason = store.StateBad, bad.Error()
-			c.log.Error("sdist refused", "project", r.Project, "version", r.Version, "err", err)
-			return c.store.UpdateRelease(ctx, r)
-		}
-		return err // transient: try again on the next poll
-	}
-	r.State = store.StateQueued
-	if err := c.enq.EnqueueRelease(ctx, r); err != nil {
-		return err
-	}
-	return c.store.UpdateRelease(ctx, r)
-}
-
-// pickSdist chooses the sdist to build: .tar.gz first (PEP 625), then the
-// legacy forms.
-func pickSdist(files []File) (File, bool) {
-	best, found := File{}, false
-	for _, f := range files {
-		df, err := dist.ParseFilename(f.Filename)
-		if err != nil || df.Kind != dist.Sdist {
-			continue
-		}
-		if !found || dist.SdistPreference(df.Ext) < dist.SdistPreference(mustExt(best.Filename)) {
-			best, found = f, true
-		}
-	}
-	return best, found
-}
-
-func mustExt(filename string) string {
-	df, _ := dist.ParseFilename(filename)
-	return df.Ext
-}
-
-// badFileError is a file the index serves that can never be used: its
-// bytes do not match its hash, or it has no hash to check.
-type badFileError struct{ msg string }
-
-func (e *badFileError) Error() string { return e.msg }
-
-// MirrorPath is where the mirror keeps a file: by hash, under its own
-// name (the name's extension tells how to unpack it).
-func MirrorPath(mirrorDir, sha256hex, filename string) string {
-	return filepath.Join(mirrorDir, sha256hex[:2], sha256hex, filepath.Base(filename))
-}
-
-// fetch downloads a file into the mirror unless it is there, verifying
-// its SHA-256 before it is moved into place: no one ever sees bytes that
-// do not match.
-func (c *Crawler) fetch(ctx context.Context, f File) error {
-	if !hexSHA256.MatchString(f.SHA256) {
-		return &badFileError{fmt.Sprintf("%s: the index gives no SHA-256 to verify it", f.Filename)}
-	}
-	if _, err := dist.ParseFilename(f.Filename); err != nil {
-		return &badFileError{err.Error()}
-	}
-	dst := MirrorPath(c.opts.MirrorDir, f.SHA256, f.Filename)
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("mirror: %w", err)
-	}
-	req, err := newRequest(ctx, f.URL)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("download %s: %w", f.Filename, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download %s: HTTP %s", f.Filename, resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".part-*")
-	if err != nil {
-		return fmt.Errorf("mirror: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, c.opts.MaxFileBytes+1))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("download %s: %w", f.Filename, err)
-	}
-	if n > c.opts.MaxFileBytes {
-		return &badFileError{fmt.Sprintf("%s is larger than %d bytes", f.Filename, c.opts.MaxFileBytes)}
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
-		// A truncated transfer also lands here; both are refused, and a
-		// later poll tries again only if the index's hash changes.
-		return &badFileError{fmt.Sprintf("%s: SHA-256 mismatch: index says %s, bytes are %s", f.Filename, f.SHA256, got)}
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("mirror: %w", err)
-	}
-	return nil
 }

@@ -1,20 +1,25 @@
 package crawler_test
 
 // The crawler is tested over real HTTP against the project's own local
-// index, with a recording wrapper in front of it to count requests and to
-// inject faults.
+// index, in both its modes: as pypi.org (PEP 691 JSON and PEP 503 HTML,
+// feeds, JSON API, files from a second address) and as a static mirror
+// (HTML only, relative links, the serial only in the page). A recorder in
+// front of the index counts requests per path and notes what clients sent.
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +28,34 @@ import (
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// recorder counts requests and lets a test rewrite them.
+// mode is how the local index behaves.
+type mode struct {
+	name   string
+	static bool
+}
+
+var (
+	pypiMode   = mode{"pypi", false}
+	staticMode = mode{"static-mirror", true}
+	modes      = []mode{pypiMode, staticMode}
+)
+
+// recorder counts requests per path with their statuses, and notes the
+// User-Agent and Accept headers clients sent.
 type recorder struct {
 	next     http.Handler
 	mu       sync.Mutex
-	statuses map[string][]int // path -> statuses answered
-	rewrite  func(w http.ResponseWriter, r *http.Request) bool
+	statuses map[string][]int
+	agents   map[string]bool
+	accepts  map[string]bool
+	observe  func(w http.ResponseWriter, r *http.Request) // after each answer, if set
+}
+
+// setObserve installs a function called after each answer.
+func (rc *recorder) setObserve(f func(w http.ResponseWriter, r *http.Request)) {
+	rc.mu.Lock()
+	rc.observe = f
+	rc.mu.Unlock()
 }
 
 type statusWriter struct {
@@ -36,21 +63,46 @@ type statusWriter struct {
 	code int
 }
 
-func (s *statusWriter) WriteHeader(c int) { s.code = c; s.ResponseWriter.WriteHeader(c) }
-
-func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w, code: 200}
-	rc.mu.Lock()
-	rw := rc.rewrite
-	rc.mu.Unlock()
-	if rw == nil || !rw(sw, r) {
-		rc.next.ServeHTTP(sw, r)
+func (s *statusWriter) WriteHeader(c int) {
+	if s.code == 0 {
+		s.code = c
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.statuses[r.URL.Path] = append(rc.statuses[r.URL.Path], sw.code)
+	s.ResponseWriter.WriteHeader(c)
 }
 
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() { s.ResponseWriter.(http.Flusher).Flush() }
+
+func newRecorder(next http.Handler) *recorder {
+	return &recorder{next: next, statuses: map[string][]int{}, agents: map[string]bool{}, accepts: map[string]bool{}}
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		code := sw.code
+		if code == 0 {
+			code = -1 // connection dropped
+		}
+		rc.statuses[r.URL.Path] = append(rc.statuses[r.URL.Path], code)
+		rc.agents[r.UserAgent()] = true
+		rc.accepts[r.Header.Get("Accept")] = true
+		if rc.observe != nil {
+			rc.observe(w, r)
+		}
+	}()
+	rc.next.ServeHTTP(sw, r)
+}
+
+// count is the number of requests for paths starting with prefix.
 func (rc *recorder) count(prefix string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -63,6 +115,7 @@ func (rc *recorder) count(prefix string) int {
 	return n
 }
 
+// last is the status of the last request for path.
 func (rc *recorder) last(path string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -73,10 +126,23 @@ func (rc *recorder) last(path string) int {
 	return s[len(s)-1]
 }
 
-func (rc *recorder) setRewrite(f func(w http.ResponseWriter, r *http.Request) bool) {
-	rc.mu.Lock()
-	rc.rewrite = f
-	rc.mu.Unlock()
+// clock is a settable clock shared by the index (upload times) and the
+// crawler (discovery times, the 14-day window).
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // queued records what the crawler hands on (a fake of the consumer: the
@@ -84,11 +150,17 @@ func (rc *recorder) setRewrite(f func(w http.ResponseWriter, r *http.Request) bo
 type queued struct {
 	mu       sync.Mutex
 	releases []store.Release
+	fail     error
 }
+
+var _ crawler.Enqueuer = (*queued)(nil)
 
 func (q *queued) EnqueueRelease(_ context.Context, r store.Release) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
 	q.releases = append(q.releases, r)
 	return nil
 }
@@ -103,28 +175,77 @@ func (q *queued) versions() []string {
 	return out
 }
 
+func (q *queued) setFail(err error) {
+	q.mu.Lock()
+	q.fail = err
+	q.mu.Unlock()
+}
+
 type fixture struct {
+	mode    mode
 	ix      *localindex.Index
-	rec     *recorder
+	rec     *recorder // in front of the index's address
+	filesRc *recorder // in front of the files' address (pypi mode)
 	srv     *httptest.Server
+	files   *httptest.Server // nil in static-mirror mode: files come from srv
 	st      *store.Store
 	q       *queued
 	c       *crawler.Crawler
+	opts    crawler.Options
+	clock   *clock
 	mirror  string
-	samples string
 	tmp     string
+
+	allowMu sync.Mutex
+	allow   []string
 }
 
-func newFixture(t *testing.T, allow ...string) *fixture {
+// testOptions are quick: tiny retry waits and stale-page delays, no rate
+// limit.
+func testOptions(indexURL, mirror string) crawler.Options {
+	return crawler.Options{
+		IndexURL: indexURL, MirrorDir: mirror,
+		MaxRetryWait:     20 * time.Millisecond,
+		RateLimit:        -1,
+		StaleRetryDelays: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+	}
+}
+
+// testLogger writes the crawler's log to the test's log (shown on
+// failure or with -v).
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
+}
+
+func newFixture(t *testing.T, m mode, allow []string, tweak ...func(*crawler.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{tmp: t.TempDir(), samples: "../testdata/samples"}
+	f := &fixture{mode: m, tmp: t.TempDir(), allow: allow, q: &queued{},
+		clock: &clock{t: time.Date(2026, 8, 21, 16, 57, 37, 0, time.UTC)}}
+	opts := localindex.Options{StaticMirror: m.static, Now: f.clock.Now}
+	if !m.static {
+		// Files from a second address, as pypi.org links files.pythonhosted.org.
+		f.filesRc = newRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.ix.FilesHandler().ServeHTTP(w, r)
+		}))
+		f.files = httptest.NewServer(f.filesRc)
+		t.Cleanup(f.files.Close)
+		opts.FilesBaseURL = f.files.URL
+	}
 	var err error
-	f.ix, err = localindex.New(filepath.Join(f.tmp, "index"), localindex.Options{})
+	f.ix, err = localindex.New(filepath.Join(f.tmp, "index"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.rec = &recorder{next: f.ix.Handler(), statuses: map[string][]int{}}
+	f.rec = newRecorder(f.ix.Handler())
 	f.srv = httptest.NewServer(f.rec)
 	t.Cleanup(f.srv.Close)
 	f.st, err = store.Open(ctx, filepath.Join(f.tmp, "db.sqlite"))
@@ -132,26 +253,52 @@ func newFixture(t *testing.T, allow ...string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
-	f.q = &queued{}
 	f.mirror = filepath.Join(f.tmp, "mirror")
-	f.c, err = crawler.New(crawler.Options{IndexURL: f.srv.URL, MirrorDir: f.mirror, MaxRetryWait: 50 * time.Millisecond},
-		f.st, f.q, func() []string { return allow })
+	f.opts = testOptions(f.srv.URL, f.mirror)
+	f.opts.Now = f.clock.Now
+	f.opts.Logger = testLogger(t)
+	for _, tw := range tweak {
+		tw(&f.opts)
+	}
+	f.c, err = crawler.New(f.opts, f.st, f.q, f.allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// publish adds a sample's sdist (or wheel) to the index as version v.
-func (f *fixture) publish(t *testing.T, sample, v string, wheel bool) []byte {
+func (f *fixture) allowed() []string {
+	f.allowMu.Lock()
+	defer f.allowMu.Unlock()
+	return slices.Clone(f.allow)
+}
+
+func (f *fixture) setAllow(names ...string) {
+	f.allowMu.Lock()
+	f.allow = names
+	f.allowMu.Unlock()
+}
+
+// fileRequests counts downloads of files, wherever they are served.
+func (f *fixture) fileRequests() int {
+	if f.filesRc != nil {
+		return f.filesRc.count("/packages/") + f.rec.count("/packages/")
+	}
+	return f.rec.count("/packages/")
+}
+
+// publishSample adds a sample's real sdist (or wheel) to the index as
+// version v, and returns its bytes.
+func (f *fixture) publishSample(t *testing.T, sample, v string, wheel bool) []byte {
 	t.Helper()
 	out := filepath.Join(f.tmp, "built")
+	src := filepath.Join("../testdata/samples", sample)
 	var p string
 	var err error
 	if wheel {
-		p, err = localindex.WriteWheel(out, filepath.Join(f.samples, sample), sample, v)
+		p, err = localindex.WriteWheel(out, src, sample, v)
 	} else {
-		p, err = localindex.WriteSdist(out, filepath.Join(f.samples, sample), sample, v)
+		p, err = localindex.WriteSdist(out, src, sample, v)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +313,29 @@ func (f *fixture) publish(t *testing.T, sample, v string, wheel bool) []byte {
 	return data
 }
 
+// publish adds a small file (the crawler does not look inside) named for
+// project, version and kind: ".tar.gz", ".zip" or ".whl".
+func (f *fixture) publish(t *testing.T, project, version, kind string) (string, []byte) {
+	t.Helper()
+	stem := strings.ReplaceAll(project, "-", "_") + "-" + version
+	name := stem + kind
+	if kind == ".whl" {
+		name = stem + "-py3-none-any.whl"
+	}
+	data := []byte("the bytes of " + name + "\n")
+	if err := f.ix.AddFile(name, data); err != nil {
+		t.Fatal(err)
+	}
+	return name, data
+}
+
+func (f *fixture) pollAll(t *testing.T) {
+	t.Helper()
+	if err := f.c.PollAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) release(t *testing.T, project, version string) store.Release {
 	t.Helper()
 	r, err := f.st.Release(context.Background(), project, version)
@@ -175,190 +345,476 @@ func (f *fixture) release(t *testing.T, project, version string) store.Release {
 	return r
 }
 
-func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	data := f.publish(t, "smokegood", "1.0", false)
-	f.publish(t, "usesimp", "1.0", false) // not allowlisted
-	ctx := context.Background()
-	if err := f.c.PollAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.q.versions(); len(got) != 1 || got[0] != "smokegood 1.0" {
-		t.Fatalf("queued %v, want [smokegood 1.0]", got)
-	}
-	r := f.release(t, "smokegood", "1.0")
-	sum := sha256.Sum256(data)
-	if r.State != store.StateQueued || r.SdistSHA256 != hex.EncodeToString(sum[:]) || r.SdistFile != "smokegood-1.0.tar.gz" {
-		t.Fatalf("release = %+v", r)
-	}
-	mirrored, err := os.ReadFile(crawler.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile))
-	if err != nil || string(mirrored) != string(data) {
-		t.Fatalf("mirror copy differs or missing: %v", err)
-	}
-	// Nothing of a project off the allowlist is fetched.
-	if n := f.rec.count("/simple/usesimp"); n != 0 {
-		t.Errorf("%d requests for a project not on the allowlist", n)
-	}
-	files := f.rec.count("/packages/")
-	if files != 1 {
-		t.Errorf("%d file downloads, want 1", files)
-	}
-	// The second poll is conditional and answered 304; nothing is queued
-	// or downloaded again.
-	if err := f.c.PollAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
-		t.Errorf("second poll answered %d, want 304", code)
-	}
-	if n := len(f.q.versions()); n != 1 {
-		t.Errorf("queued %d times", n)
-	}
-	if n := f.rec.count("/packages/"); n != files {
-		t.Errorf("file downloaded again")
-	}
-	// A new release is found on the next poll.
-	f.publish(t, "smokegood", "1.1", false)
-	if err := f.c.PollAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.q.versions(); len(got) != 2 || got[1] != "smokegood 1.1" {
-		t.Fatalf("queued %v", got)
+func (f *fixture) noRelease(t *testing.T, project, version string) {
+	t.Helper()
+	if r, err := f.st.Release(context.Background(), project, version); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("release %s %s recorded: %+v (%v)", project, version, r, err)
 	}
 }
 
-func TestHTMLOnlyIndex(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	f.publish(t, "smokegood", "1.0", false)
-	// A static mirror serves only HTML whatever the client asks for.
-	f.rec.setRewrite(func(w http.ResponseWriter, r *http.Request) bool {
-		r.Header.Del("Accept")
-		return false
-	})
-	if err := f.c.PollAll(context.Background()); err != nil {
+func (f *fixture) state(t *testing.T, project string) store.ProjectState {
+	t.Helper()
+	ps, err := f.st.ProjectState(context.Background(), project)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.q.versions(); len(got) != 1 || got[0] != "smokegood 1.0" {
-		t.Fatalf("queued %v", got)
-	}
-	if r := f.release(t, "smokegood", "1.0"); len(r.SdistSHA256) != 64 {
-		t.Fatalf("hash not read from the HTML fragment: %+v", r)
-	}
+	return ps
 }
 
-func TestHashMismatchIsRefused(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	f.publish(t, "smokegood", "1.0", false)
-	f.rec.setRewrite(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.HasPrefix(r.URL.Path, "/packages/") {
-			w.Write([]byte("not the bytes the index hashed"))
-			return true
-		}
-		return false
-	})
-	if err := f.c.PollAll(context.Background()); err != nil {
+func (f *fixture) knownFiles(t *testing.T, project string) map[string]store.KnownFile {
+	t.Helper()
+	kf, err := f.st.KnownFiles(context.Background(), project)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.q.versions(); len(got) != 0 {
-		t.Fatalf("queued %v despite a hash mismatch", got)
+	out := map[string]store.KnownFile{}
+	for _, k := range kf {
+		out[k.Filename] = k
 	}
-	r := f.release(t, "smokegood", "1.0")
-	if r.State != store.StateBad || !strings.Contains(r.StateReason, "SHA-256 mismatch") {
-		t.Fatalf("release = %+v, want state bad with the mismatch", r)
-	}
+	return out
+}
+
+// mirrored lists the files in the mirror.
+func (f *fixture) mirrored(t *testing.T) []string {
+	t.Helper()
 	entries, _ := filepath.Glob(filepath.Join(f.mirror, "*", "*", "*"))
-	if len(entries) != 0 {
-		t.Fatalf("mismatching bytes left in the mirror: %v", entries)
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(filepath.Base(e), ".") {
+			out = append(out, filepath.Base(e))
+		}
 	}
+	return out
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func eachMode(t *testing.T, test func(t *testing.T, m mode)) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { test(t, m) })
+	}
+}
+
+func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		f := newFixture(t, m, []string{"smokegood"})
+		data := f.publishSample(t, "smokegood", "1.0", false)
+		f.publishSample(t, "usesimp", "1.0", false) // not allowlisted
+		f.pollAll(t)
+		if got := f.q.versions(); len(got) != 1 || got[0] != "smokegood 1.0" {
+			t.Fatalf("queued %v, want [smokegood 1.0]", got)
+		}
+		r := f.release(t, "smokegood", "1.0")
+		if r.State != store.StateQueued || r.SdistSHA256 != sha(data) || r.SdistFile != "smokegood-1.0.tar.gz" || r.Prerelease || r.Yanked {
+			t.Fatalf("release = %+v", r)
+		}
+		mirrored, err := os.ReadFile(crawler.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile))
+		if err != nil || string(mirrored) != string(data) {
+			t.Fatalf("mirror copy differs or missing: %v", err)
+		}
+		// Files come from the files address in pypi mode.
+		if m.static {
+			if !strings.HasPrefix(r.SdistURL, f.srv.URL+"/packages/") {
+				t.Errorf("sdist URL %s: the relative link was not resolved against the page", r.SdistURL)
+			}
+		} else if !strings.HasPrefix(r.SdistURL, f.files.URL+"/packages/") || f.filesRc.count("/packages/") != 1 {
+			t.Errorf("sdist URL %s, %d downloads from the files address", r.SdistURL, f.filesRc.count("/packages/"))
+		}
+		// Nothing of a project off the allowlist is fetched.
+		if n := f.rec.count("/simple/usesimp"); n != 0 {
+			t.Errorf("%d requests for a project not on the allowlist", n)
+		}
+		if n := f.fileRequests(); n != 1 {
+			t.Errorf("%d file downloads, want 1", n)
+		}
+		for ua := range f.rec.agents {
+			if ua != crawler.UserAgent {
+				t.Errorf("User-Agent %q", ua)
+			}
+		}
+		if ps := f.state(t, "smokegood"); ps.ETag == "" || ps.LastSerial == 0 || ps.SyncedAt.IsZero() || ps.Pending {
+			t.Errorf("project state %+v", ps)
+		}
+
+		// The second poll is conditional and answered 304; nothing is
+		// queued or downloaded again.
+		f.pollAll(t)
+		if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+			t.Errorf("second poll answered %d, want 304", code)
+		}
+		if n := len(f.q.versions()); n != 1 {
+			t.Errorf("queued %d times", n)
+		}
+		if n := f.fileRequests(); n != 1 {
+			t.Errorf("file downloaded again")
+		}
+		// A new release is found on the next poll.
+		f.publishSample(t, "smokegood", "1.1", false)
+		f.pollAll(t)
+		if got := f.q.versions(); len(got) != 2 || got[1] != "smokegood 1.1" {
+			t.Fatalf("queued %v", got)
+		}
+	})
+}
+
+// TestSimpleFormatsAgree reads one project through the JSON page, the
+// HTML page and the static mirror's relative HTML: the crawler must learn
+// the same files, hashes and releases from each.
+func TestSimpleFormatsAgree(t *testing.T) {
+	type view struct {
+		files   map[string]string // filename -> sha256
+		yanked  map[string]bool
+		rp      map[string]string
+		queued  []string
+		release map[string]string // version -> state
+	}
+	read := func(t *testing.T, m mode, htmlOnly bool) (view, *fixture) {
+		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options) { o.HTMLOnly = htmlOnly; o.Backfill = 10 })
+		f.publishSample(t, "smokegood", "1.0", false)
+		f.publishSample(t, "smokegood", "1.0", true)
+		f.publishSample(t, "smokegood", "2.0b1", false)
+		f.publishSample(t, "smokegood", "1.1", true) // wheel only
+		f.publish(t, "smokegood", "0.9", ".zip")
+		if err := f.ix.Yank("smokegood", "1.0", `broken "build" <x>`); err != nil {
+			t.Fatal(err)
+		}
+		f.pollAll(t)
+		v := view{files: map[string]string{}, yanked: map[string]bool{}, rp: map[string]string{}, release: map[string]string{}}
+		for name, k := range f.knownFiles(t, "smokegood") {
+			v.files[name], v.yanked[name], v.rp[name] = k.SHA256, k.Yanked, k.RequiresPython
+		}
+		v.queued = f.q.versions()
+		rels, _ := f.st.Releases(context.Background(), "smokegood")
+		for _, r := range rels {
+			v.release[r.Version] = r.State
+		}
+		return v, f
+	}
+	jsonView, f := read(t, pypiMode, false)
+	if !f.rec.accepts["application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"] {
+		t.Errorf("the crawler did not ask for JSON first: %v", f.rec.accepts)
+	}
+	htmlView, _ := read(t, pypiMode, true)
+	staticView, _ := read(t, staticMode, false)
+	if len(jsonView.files) != 5 || !jsonView.yanked["smokegood-1.0.tar.gz"] || jsonView.yanked["smokegood-1.1-py2.py3-none-any.whl"] {
+		t.Fatalf("JSON view %+v", jsonView)
+	}
+	want := map[string]string{"2.0b1": "queued", "1.1": "found", "1.0": "queued", "0.9": "queued"}
+	if fmt.Sprint(jsonView.release) != fmt.Sprint(want) {
+		t.Errorf("releases %v, want %v", jsonView.release, want)
+	}
+	for name, v := range map[string]view{"HTML": htmlView, "static HTML": staticView} {
+		if fmt.Sprint(v.files) != fmt.Sprint(jsonView.files) || fmt.Sprint(v.yanked) != fmt.Sprint(jsonView.yanked) ||
+			fmt.Sprint(v.rp) != fmt.Sprint(jsonView.rp) || fmt.Sprint(v.release) != fmt.Sprint(jsonView.release) ||
+			fmt.Sprint(v.queued) != fmt.Sprint(jsonView.queued) {
+			t.Errorf("%s view differs from JSON:\n%+v\n%+v", name, v, jsonView)
+		}
+	}
+}
+
+func TestBackfillTakesLatestOnlyAndHistoryStaysHistory(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		f := newFixture(t, m, []string{"smokegood"})
+		for _, v := range []string{"0.9", "1.0", "1.2", "1.10", "2.0rc1"} {
+			f.publish(t, "smokegood", v, ".tar.gz")
+		}
+		f.pollAll(t)
+		got := strings.Join(f.q.versions(), ",")
+		// PEP 440 order: 2.0rc1 > 1.10 > 1.2 > 1.0 > 0.9; default backfill 3.
+		if got != "smokegood 2.0rc1,smokegood 1.10,smokegood 1.2" {
+			t.Fatalf("backfilled %s", got)
+		}
+		if r := f.release(t, "smokegood", "2.0rc1"); !r.Prerelease {
+			t.Error("2.0rc1 not flagged as a pre-release")
+		}
+		// Older releases are history: a later change of the page (a file
+		// added to one of them, a new release) does not make them news.
+		f.publish(t, "smokegood", "1.0", ".whl")
+		f.publish(t, "smokegood", "2.0", ".tar.gz")
+		f.pollAll(t)
+		if got := strings.Join(f.q.versions(), ","); got != "smokegood 2.0rc1,smokegood 1.10,smokegood 1.2,smokegood 2.0" {
+			t.Fatalf("after a change: queued %s", got)
+		}
+		f.noRelease(t, "smokegood", "1.0")
+		f.noRelease(t, "smokegood", "0.9")
+		if k := f.knownFiles(t, "smokegood"); len(k) != 7 {
+			t.Errorf("%d known files, want all 7", len(k))
+		}
+	})
 }
 
 func TestWheelFirstSdistLater(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	f.publish(t, "smokegood", "1.0", true)
-	ctx := context.Background()
-	if err := f.c.PollAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.release(t, "smokegood", "1.0"); r.State != store.StateFound {
-		t.Fatalf("wheel-only release state %q, want held as found", r.State)
-	}
-	if got := f.q.versions(); len(got) != 0 {
-		t.Fatalf("queued %v before the sdist", got)
-	}
-	f.publish(t, "smokegood", "1.0", false)
-	if err := f.c.PollAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.q.versions(); len(got) != 1 {
-		t.Fatalf("queued %v after the sdist arrived", got)
-	}
-}
-
-func TestBackfillTakesLatestOnly(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	for _, v := range []string{"0.9", "1.0", "1.2", "1.10", "2.0rc1"} {
-		f.publish(t, "smokegood", v, false)
-	}
-	if err := f.c.PollAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(f.q.versions(), ",")
-	// PEP 440 order: 2.0rc1 > 1.10 > 1.2 > 1.0 > 0.9; default backfill 3.
-	if got != "smokegood 2.0rc1,smokegood 1.10,smokegood 1.2" {
-		t.Fatalf("backfilled %s", got)
-	}
-	if r := f.release(t, "smokegood", "2.0rc1"); !r.Prerelease {
-		t.Error("2.0rc1 not flagged as a pre-release")
-	}
-}
-
-func TestRetriesServerErrors(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	f.publish(t, "smokegood", "1.0", false)
-	var fails atomic.Int32
-	f.rec.setRewrite(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/simple/smokegood/" && fails.Add(1) <= 2 {
-			w.Header().Set("Retry-After", "3600") // capped by MaxRetryWait
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
+	eachMode(t, func(t *testing.T, m mode) {
+		f := newFixture(t, m, []string{"smokegood"})
+		f.publishSample(t, "smokegood", "1.0", false)
+		f.pollAll(t)
+		f.publishSample(t, "smokegood", "1.1", true)
+		f.pollAll(t)
+		if r := f.release(t, "smokegood", "1.1"); r.State != store.StateFound {
+			t.Fatalf("wheel-only release state %q, want held as found", r.State)
 		}
-		return false
+		if !f.state(t, "smokegood").Pending {
+			t.Error("a held release does not make the project pending")
+		}
+		if got := f.q.versions(); len(got) != 1 {
+			t.Fatalf("queued %v before the sdist", got)
+		}
+		f.clock.Advance(3 * 24 * time.Hour) // within the 14 days
+		f.publishSample(t, "smokegood", "1.1", false)
+		f.pollAll(t)
+		if got := f.q.versions(); len(got) != 2 || got[1] != "smokegood 1.1" {
+			t.Fatalf("queued %v after the sdist arrived", got)
+		}
+		if r := f.release(t, "smokegood", "1.1"); r.State != store.StateQueued {
+			t.Fatalf("state %q", r.State)
+		}
+		if f.state(t, "smokegood").Pending {
+			t.Error("still pending once queued")
+		}
 	})
-	start := time.Now()
-	if err := f.c.PollAll(context.Background()); err != nil {
-		t.Fatal(err)
+}
+
+// TestWheelOnlyRelease: a release that never gets an sdist is held, then
+// recorded as "no sdist" once files can no longer be added (14 days after
+// its first upload), never as a failure. The upload time comes from the
+// JSON page, else the JSON API, else the project feed, else (a static
+// mirror has none of them) the time the crawler first saw the release.
+func TestWheelOnlyRelease(t *testing.T) {
+	cases := []struct {
+		name     string
+		mode     mode
+		htmlOnly bool
+		noJSON   bool // the JSON API answers 404
+		source   string
+	}{
+		{"JSON page", pypiMode, false, false, ""},
+		{"HTML page and JSON API", pypiMode, true, false, "/pypi/"},
+		{"HTML page and project feed", pypiMode, true, true, "/rss/project/"},
+		{"static mirror", staticMode, false, false, ""},
 	}
-	if time.Since(start) > time.Minute {
-		t.Error("Retry-After was not capped")
-	}
-	if got := f.q.versions(); len(got) != 1 {
-		t.Fatalf("queued %v after retries", got)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, c.mode, []string{"smokegood"}, func(o *crawler.Options) { o.HTMLOnly = c.htmlOnly })
+			uploaded := f.clock.Now()
+			f.publishSample(t, "smokegood", "1.0", true)
+			if c.noJSON {
+				f.ix.InjectFault("/pypi/", localindex.Fault{Status: http.StatusNotFound})
+			}
+			// The crawler first sees it 10 days after the upload.
+			f.clock.Advance(10 * 24 * time.Hour)
+			f.pollAll(t)
+			r := f.release(t, "smokegood", "1.0")
+			if r.State != store.StateFound {
+				t.Fatalf("state %q, want held", r.State)
+			}
+			if c.mode.static {
+				if !r.UploadedAt.IsZero() {
+					t.Errorf("upload time %v from a static mirror that does not say", r.UploadedAt)
+				}
+			} else if !r.UploadedAt.Equal(uploaded) {
+				t.Errorf("upload time %v, want %v", r.UploadedAt, uploaded)
+			}
+			if c.source != "" && f.rec.count(c.source) == 0 {
+				t.Errorf("upload time not read from %s", c.source)
+			}
+			// 15 days after the upload: closed (except on the static
+			// mirror, where the window runs from discovery).
+			f.clock.Advance(5 * 24 * time.Hour)
+			f.pollAll(t)
+			if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+				t.Errorf("poll answered %d: the page did not change", code)
+			}
+			r = f.release(t, "smokegood", "1.0")
+			want := store.StateNoSdist
+			if c.mode.static {
+				want = store.StateFound
+			}
+			if r.State != want {
+				t.Fatalf("15 days after upload: state %q, want %q", r.State, want)
+			}
+			f.clock.Advance(10 * 24 * time.Hour)
+			f.pollAll(t)
+			if r = f.release(t, "smokegood", "1.0"); r.State != store.StateNoSdist || !strings.Contains(r.StateReason, "no sdist") {
+				t.Fatalf("25 days after upload: %+v", r)
+			}
+			if f.state(t, "smokegood").Pending {
+				t.Error("still pending after the end state")
+			}
+			if len(f.q.versions()) != 0 || f.fileRequests() != 0 {
+				t.Error("something was queued or downloaded")
+			}
+		})
 	}
 }
 
-func TestUpdatesFeedHint(t *testing.T) {
-	f := newFixture(t, "smokegood")
-	f.publish(t, "smokegood", "1.0", false)
-	f.publish(t, "usesimp", "1.0", false)
-	if err := f.c.PollUpdates(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.q.versions(); len(got) != 1 || got[0] != "smokegood 1.0" {
-		t.Fatalf("queued %v from the feed hint", got)
-	}
-	if n := f.rec.count("/simple/usesimp"); n != 0 {
-		t.Errorf("polled a project off the allowlist")
-	}
+func TestSeveralSdistsPreferTarGz(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		f := newFixture(t, m, []string{"multi"})
+		f.publish(t, "multi", "1.0", ".zip")
+		f.publish(t, "multi", "1.0", ".tar.gz")
+		f.publish(t, "multi", "1.0", ".whl")
+		f.pollAll(t)
+		if r := f.release(t, "multi", "1.0"); r.SdistFile != "multi-1.0.tar.gz" || r.State != store.StateQueued {
+			t.Fatalf("release %+v", r)
+		}
+		if n := f.fileRequests(); n != 1 {
+			t.Errorf("%d downloads, want only the .tar.gz", n)
+		}
+	})
+}
+
+func TestYankKeepsResults(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		ctx := context.Background()
+		f := newFixture(t, m, []string{"smokegood"})
+		f.publishSample(t, "smokegood", "1.0", false)
+		f.pollAll(t)
+		cell := store.Cell{Project: "smokegood", Version: "1.0", Python: "3.12", Status: "passed"}
+		if err := f.st.SaveCell(ctx, cell, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ix.Yank("smokegood", "1.0", "broken"); err != nil {
+			t.Fatal(err)
+		}
+		f.pollAll(t)
+		r := f.release(t, "smokegood", "1.0")
+		if !r.Yanked || r.State != store.StateQueued {
+			t.Fatalf("after the yank: %+v", r)
+		}
+		if k := f.knownFiles(t, "smokegood")["smokegood-1.0.tar.gz"]; !k.Yanked || (!m.static && k.YankedReason != "broken") {
+			t.Errorf("known file %+v", k)
+		}
+		if cells, _ := f.st.Cells(ctx, "smokegood", "1.0"); len(cells) != 1 {
+			t.Errorf("results lost: %v", cells)
+		}
+		if err := f.ix.Unyank("smokegood", "1.0"); err != nil {
+			t.Fatal(err)
+		}
+		f.pollAll(t)
+		if r := f.release(t, "smokegood", "1.0"); r.Yanked {
+			t.Error("still yanked after the yank was lifted")
+		}
+		if len(f.q.versions()) != 1 {
+			t.Errorf("queued again: %v", f.q.versions())
+		}
+	})
+}
+
+func TestRemovals(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		ctx := context.Background()
+		f := newFixture(t, m, []string{"smokegood"})
+		f.publishSample(t, "smokegood", "1.0", false)
+		f.publishSample(t, "smokegood", "1.0", true)
+		f.publishSample(t, "smokegood", "1.1", false)
+		f.pollAll(t)
+		if err := f.st.SaveCell(ctx, store.Cell{Project: "smokegood", Version: "1.0", Python: "3.12", Status: "passed"}, nil); err != nil {
+			t.Fatal(err)
+		}
+
+		// One file of a release goes.
+		if err := f.ix.Remove("smokegood-1.0-py2.py3-none-any.whl"); err != nil {
+			t.Fatal(err)
+		}
+		f.pollAll(t)
+		k := f.knownFiles(t, "smokegood")
+		if k["smokegood-1.0-py2.py3-none-any.whl"].RemovedAt.IsZero() || !k["smokegood-1.0.tar.gz"].RemovedAt.IsZero() {
+			t.Errorf("after removing the wheel: %+v", k)
+		}
+		if rm, _ := f.st.RemovedReleases(ctx, "smokegood"); len(rm) != 0 {
+			t.Errorf("removed releases %v after removing one file", rm)
+		}
+
+		// Then the whole release.
+		if err := f.ix.Remove("smokegood-1.0.tar.gz"); err != nil {
+			t.Fatal(err)
+		}
+		f.pollAll(t)
+		rm, _ := f.st.RemovedReleases(ctx, "smokegood")
+		if _, ok := rm["1.0"]; !ok || len(rm) != 1 {
+			t.Errorf("removed releases %v, want 1.0", rm)
+		}
+		r := f.release(t, "smokegood", "1.0")
+		if r.State != store.StateQueued {
+			t.Errorf("removed release's record changed: %+v", r)
+		}
+		if cells, _ := f.st.Cells(ctx, "smokegood", "1.0"); len(cells) != 1 {
+			t.Error("results of a removed release lost")
+		}
+		if _, err := os.Stat(crawler.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile)); err != nil {
+			t.Errorf("mirror copy of a removed release: %v", err)
+		}
+
+		// Then the project: a 404, confirmed, removes everything.
+		if err := f.ix.Remove("smokegood-1.1.tar.gz"); err != nil {
+			t.Fatal(err)
+		}
+		err := f.c.PollAll(ctx)
+		if err == nil || !strings.Contains(err.Error(), "not on the index") {
+			t.Fatalf("poll of a removed project: %v", err)
+		}
+		rm, _ = f.st.RemovedReleases(ctx, "smokegood")
+		if len(rm) != 2 {
+			t.Errorf("removed releases %v, want 1.0 and 1.1", rm)
+		}
+		if len(f.q.versions()) != 2 {
+			t.Errorf("queued %v", f.q.versions())
+		}
+		// It comes back: its new release is news, the old files are listed again.
+		f.publishSample(t, "smokegood", "1.2", false)
+		f.pollAll(t)
+		if got := f.q.versions(); len(got) != 3 || got[2] != "smokegood 1.2" {
+			t.Errorf("after the project came back: queued %v", got)
+		}
+	})
 }
 
 func TestUnknownProjectRecordsError(t *testing.T) {
-	f := newFixture(t, "no-such-project")
+	f := newFixture(t, pypiMode, []string{"no-such-project"})
 	err := f.c.PollAll(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not on the index") {
 		t.Fatalf("err = %v", err)
 	}
-	cs, _ := f.st.CrawlState(context.Background(), "no-such-project")
-	if !strings.Contains(cs.LastError, "not on the index") {
+	if cs := f.state(t, "no-such-project"); !strings.Contains(cs.LastError, "not on the index") || !cs.SyncedAt.IsZero() {
 		t.Fatalf("crawl state = %+v", cs)
 	}
+}
+
+// TestRedirectsAreFollowed: an index moved behind a 301 (here the whole
+// tree under /old/) is read through it, conditionally, and relative links
+// are resolved against the page's final URL.
+func TestRedirectsAreFollowed(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		f := newFixture(t, m, []string{"smokegood"})
+		moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rest, ok := strings.CutPrefix(r.URL.Path, "/old/"); ok {
+				http.Redirect(w, r, f.srv.URL+"/"+rest, http.StatusMovedPermanently)
+				return
+			}
+			http.NotFound(w, r) // /old/../packages/ would land here
+		}))
+		t.Cleanup(moved.Close)
+		opts := testOptions(moved.URL+"/old/", f.mirror)
+		opts.Logger = testLogger(t)
+		c, err := crawler.New(opts, f.st, f.q, f.allowed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.publishSample(t, "smokegood", "1.0", false)
+		if err := c.PollAll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.q.versions(); len(got) != 1 {
+			t.Fatalf("queued %v through a redirect", got)
+		}
+		if err := c.PollAll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+			t.Errorf("conditional request through the redirect answered %d", code)
+		}
+	})
 }

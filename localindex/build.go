@@ -48,7 +48,8 @@ type member struct {
 // byte-code caches excepted, as they are not part of a source tree), plus
 // "VERSION" (version and a newline, which the samples' setup.py reads) and
 // "PKG-INFO" (core metadata 2.1 with Name, Version and the Summary found in
-// setup.py's description="..." argument, if written that simply). The
+// setup.py's description="..." argument or pyproject.toml's description,
+// if written that simply). The
 // version is written in canonical form everywhere so the file name, the
 // directory and the metadata agree, which pip checks. Members are sorted,
 // owned by uid/gid 0, dated buildEpoch, mode 0644 (0755 for directories
@@ -122,7 +123,9 @@ func WriteSdist(dstDir, srcDir, name, version string) (string, error) {
 // "{name_}-{version}-py2.py3-none-any.whl" of the sample project in srcDir
 // and writes it into dstDir (created if missing), returning the path. It
 // holds the project's importable packages (every top-level directory of
-// srcDir with an __init__.py, except tests/, with all their files) and a
+// srcDir with an __init__.py, except tests/, with all their files) and
+// modules (every top-level .py file but setup.py and conftest.py, as a
+// single-module flit project has), and a
 // "{name_}-{version}.dist-info" with METADATA (as the sdist's PKG-INFO),
 // WHEEL and RECORD (sha256 digests in unpadded URL-safe base64), the
 // dist-info last as the wheel spec recommends. Members are sorted within
@@ -145,12 +148,14 @@ func WriteWheel(dstDir, srcDir, name, version string) (string, error) {
 	}
 	var members []member
 	for _, f := range files {
-		if pkg, _, ok := strings.Cut(f.name, "/"); ok && packages[pkg] {
+		pkg, _, ok := strings.Cut(f.name, "/")
+		module := !ok && strings.HasSuffix(f.name, ".py") && f.name != "setup.py" && f.name != "conftest.py"
+		if ok && packages[pkg] || module {
 			members = append(members, f)
 		}
 	}
-	if len(packages) == 0 {
-		return "", fmt.Errorf("localindex: write wheel: no package (directory with __init__.py) in %s", srcDir)
+	if len(members) == 0 {
+		return "", fmt.Errorf("localindex: write wheel: no package (directory with __init__.py) or module in %s", srcDir)
 	}
 	slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.name, b.name) })
 
@@ -255,14 +260,17 @@ func sourceFiles(srcDir string) ([]member, error) {
 // plain string literal; anything cleverer is left alone.
 var descriptionArg = regexp.MustCompile(`(?m)(?:^|[\s,(])description\s*=\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')`)
 
-// setupSummary is the summary written in setup.py, or "".
+// setupSummary is the summary written in setup.py, else in pyproject.toml
+// ([project] description = "..." reads the same), or "".
 func setupSummary(files []member) string {
-	for _, f := range files {
-		if f.name != "setup.py" {
-			continue
-		}
-		if m := descriptionArg.FindSubmatch(f.data); m != nil {
-			return string(m[1]) + string(m[2])
+	for _, name := range []string{"setup.py", "pyproject.toml"} {
+		for _, f := range files {
+			if f.name != name {
+				continue
+			}
+			if m := descriptionArg.FindSubmatch(f.data); m != nil {
+				return string(m[1]) + string(m[2])
+			}
 		}
 	}
 	return ""

@@ -43,12 +43,29 @@ const (
 //	/pypi/<name>/json, /pypi/<name>/<ver>/json JSON API
 //	/rss/updates.xml, /rss/packages.xml,
 //	/rss/project/<name>/releases.xml           RSS feeds
-//	/packages/<sha[0:2]>/<sha[2:4]>/<sha>/<f>  the files
+//	/packages/<sha[0:2]>/<sha[2:4]>/<sha>/<f>  the files, unless FilesBaseURL is set
 //
 // As on pypi.org, a known project named other than in normalised form
 // gets a 301 to the normalised path, an unknown one a 404; pages carry a
-// strong ETag and answer a matching If-None-Match with 304.
+// strong ETag and answer a matching If-None-Match with 304. In
+// StaticMirror mode only the HTML simple pages and the files are served.
+// Requests are counted (Stats) and may be answered by injected faults
+// (InjectFault).
 func (ix *Index) Handler() http.Handler {
+	return ix.instrument(ix.routes(ix.filesBase == ""))
+}
+
+// FilesHandler serves only the files, for a second address when
+// FilesBaseURL is set (as files.pythonhosted.org serves pypi.org's files).
+// It shares Handler's faults and counts.
+func (ix *Index) FilesHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /packages/{a}/{b}/{sha}/{filename}", ix.serveFile)
+	return ix.instrument(mux)
+}
+
+// routes is the index's mux without faults or counting.
+func (ix *Index) routes(withFiles bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /simple", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/simple/", http.StatusMovedPermanently)
@@ -56,12 +73,16 @@ func (ix *Index) Handler() http.Handler {
 	mux.HandleFunc("GET /simple/{$}", ix.serveSimpleIndex)
 	mux.HandleFunc("GET /simple/{name}", ix.serveSimpleDetail)
 	mux.HandleFunc("GET /simple/{name}/{$}", ix.serveSimpleDetail)
-	mux.HandleFunc("GET /pypi/{name}/json", ix.serveJSONAPI)
-	mux.HandleFunc("GET /pypi/{name}/{version}/json", ix.serveJSONAPI)
-	mux.HandleFunc("GET /rss/updates.xml", ix.serveUpdates)
-	mux.HandleFunc("GET /rss/packages.xml", ix.servePackages)
-	mux.HandleFunc("GET /rss/project/{name}/releases.xml", ix.serveProjectFeed)
-	mux.HandleFunc("GET /packages/{a}/{b}/{sha}/{filename}", ix.serveFile)
+	if !ix.static {
+		mux.HandleFunc("GET /pypi/{name}/json", ix.serveJSONAPI)
+		mux.HandleFunc("GET /pypi/{name}/{version}/json", ix.serveJSONAPI)
+		mux.HandleFunc("GET /rss/updates.xml", ix.serveUpdates)
+		mux.HandleFunc("GET /rss/packages.xml", ix.servePackages)
+		mux.HandleFunc("GET /rss/project/{name}/releases.xml", ix.serveProjectFeed)
+	}
+	if withFiles {
+		mux.HandleFunc("GET /packages/{a}/{b}/{sha}/{filename}", ix.serveFile)
+	}
 	return mux
 }
 
@@ -77,10 +98,29 @@ func (ix *Index) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// fileURL is a file's content-addressed URL: it names the bytes, so it
-// never changes while the file exists and never serves other bytes.
-func fileURL(base string, f *file) string {
-	return base + "/packages/" + f.sha256[0:2] + "/" + f.sha256[2:4] + "/" + f.sha256 + "/" + url.PathEscape(f.filename)
+// filePath is the path of a file's content-addressed URL: it names the
+// bytes, so it never changes while the file exists and never serves other
+// bytes.
+func filePath(f *file) string {
+	return "/packages/" + f.sha256[0:2] + "/" + f.sha256[2:4] + "/" + f.sha256 + "/" + url.PathEscape(f.filename)
+}
+
+// fileURL is a file's absolute URL in responses whose links are absolute
+// (the JSON API, and every page outside StaticMirror mode).
+func (ix *Index) fileURL(base string, f *file) string {
+	if ix.filesBase != "" {
+		return ix.filesBase + filePath(f)
+	}
+	return base + filePath(f)
+}
+
+// pageFileURL is a file's link on a simple detail page: relative, as a
+// static mirror writes it, in StaticMirror mode without a files address.
+func (ix *Index) pageFileURL(base string, f *file) string {
+	if ix.static && ix.filesBase == "" {
+		return "../.." + filePath(f) // from /simple/<name>/
+	}
+	return ix.fileURL(base, f)
 }
 
 // respond writes body with a strong ETag (a hash of the body), or a bare
@@ -137,7 +177,8 @@ func (ix *Index) projectFor(w http.ResponseWriter, r *http.Request, pathFor func
 	}
 	norm := dist.Normalize(name)
 	p := ix.projects[norm]
-	if p == nil {
+	if p == nil || (ix.static && name != norm) {
+		// A static server has no folder under another spelling.
 		http.NotFound(w, r)
 		return nil
 	}
@@ -150,8 +191,28 @@ func (ix *Index) projectFor(w http.ResponseWriter, r *http.Request, pathFor func
 
 // --- simple API ---
 
+// simpleFormat picks the simple API's format for r; a static mirror has
+// only HTML.
+func (ix *Index) simpleFormat(r *http.Request) (contentType string, asJSON bool) {
+	if ix.static {
+		return mimeHTML + "; charset=utf-8", false
+	}
+	return negotiate(r.Header.Values("Accept"))
+}
+
+// simpleHeaders sets the headers PyPI sends with simple pages; a static
+// mirror's web server sends neither.
+func (ix *Index) simpleHeaders(w http.ResponseWriter, serial int64) {
+	if ix.static {
+		return
+	}
+	h := w.Header()
+	h.Set("Vary", "Accept")
+	h.Set("X-PyPI-Last-Serial", strconv.FormatInt(serial, 10))
+}
+
 func (ix *Index) serveSimpleIndex(w http.ResponseWriter, r *http.Request) {
-	ctype, asJSON := negotiate(r.Header.Values("Accept"))
+	ctype, asJSON := ix.simpleFormat(r)
 	ix.mu.RLock()
 	serial := ix.serial
 	projects := make([]*project, 0, len(ix.projects))
@@ -166,14 +227,12 @@ func (ix *Index) serveSimpleIndex(w http.ResponseWriter, r *http.Request) {
 		body = simpleIndexHTML(projects)
 	}
 	ix.mu.RUnlock()
-	h := w.Header()
-	h.Set("Vary", "Accept")
-	h.Set("X-PyPI-Last-Serial", strconv.FormatInt(serial, 10))
+	ix.simpleHeaders(w, serial)
 	respond(w, r, ctype, body)
 }
 
 func (ix *Index) serveSimpleDetail(w http.ResponseWriter, r *http.Request) {
-	ctype, asJSON := negotiate(r.Header.Values("Accept"))
+	ctype, asJSON := ix.simpleFormat(r)
 	ix.mu.RLock()
 	p := ix.projectFor(w, r, func(norm string) string { return "/simple/" + norm + "/" })
 	if p == nil {
@@ -183,15 +242,13 @@ func (ix *Index) serveSimpleDetail(w http.ResponseWriter, r *http.Request) {
 	base := ix.baseURL(r)
 	var body []byte
 	if asJSON {
-		body = simpleDetailJSON(base, p)
+		body = simpleDetailJSON(p, func(f *file) string { return ix.fileURL(base, f) })
 	} else {
-		body = simpleDetailHTML(base, p)
+		body = simpleDetailHTML(p, func(f *file) string { return ix.pageFileURL(base, f) })
 	}
 	serial := p.lastSerial
 	ix.mu.RUnlock()
-	h := w.Header()
-	h.Set("Vary", "Accept")
-	h.Set("X-PyPI-Last-Serial", strconv.FormatInt(serial, 10))
+	ix.simpleHeaders(w, serial)
 	respond(w, r, ctype, body)
 }
 
@@ -307,7 +364,7 @@ func simpleIndexHTML(projects []*project) []byte {
 	return []byte(b.String())
 }
 
-func simpleDetailHTML(base string, p *project) []byte {
+func simpleDetailHTML(p *project, link func(*file) string) []byte {
 	var b strings.Builder
 	title := html.EscapeString(p.display)
 	b.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n")
@@ -316,7 +373,7 @@ func simpleDetailHTML(base string, p *project) []byte {
 	b.WriteString("    <h1>Links for " + title + "</h1>\n")
 	for _, r := range releasesSorted(p) {
 		for _, f := range r.files {
-			b.WriteString(`    <a href="` + html.EscapeString(fileURL(base, f)+"#sha256="+f.sha256) + `"`)
+			b.WriteString(`    <a href="` + html.EscapeString(link(f)+"#sha256="+f.sha256) + `"`)
 			if f.meta.requiresPython != "" {
 				b.WriteString(` data-requires-python="` + html.EscapeString(f.meta.requiresPython) + `"`)
 			}
@@ -382,7 +439,7 @@ func simpleIndexJSON(serial int64, projects []*project) []byte {
 	return marshalJSON(doc)
 }
 
-func simpleDetailJSON(base string, p *project) []byte {
+func simpleDetailJSON(p *project, link func(*file) string) []byte {
 	doc := simpleDetailDoc{
 		Files:         []simpleFile{},
 		Meta:          simpleMeta{p.lastSerial, apiVersion},
@@ -406,7 +463,7 @@ func simpleDetailJSON(base string, p *project) []byte {
 				RequiresPython: nullable(f.meta.requiresPython),
 				Size:           f.size,
 				UploadTime:     isoTime(f.uploaded),
-				URL:            fileURL(base, f),
+				URL:            link(f),
 				Yanked:         yanked,
 			})
 		}

@@ -2,7 +2,16 @@
 // from a flat directory of sdists and wheels. Tests and the demo run the
 // crawler against it, so it serves the same formats as pypi.org (see
 // docs/pypi-interfaces.md): the simple API in HTML and JSON, the JSON API,
-// the RSS feeds, and the files themselves.
+// the RSS feeds, and the files themselves, optionally from a second
+// address as files.pythonhosted.org serves pypi.org's (FilesBaseURL). In
+// StaticMirror mode it behaves as a static mirror (bandersnatch behind a
+// web server) instead: HTML pages only, relative links, no JSON API, no
+// feeds.
+//
+// Tests change it while it runs (AddFile, Yank, Unyank, Remove), make it
+// misbehave (InjectFault: delays, 5xx, 429 with Retry-After, bodies cut
+// off, malformed HTML, JSON or XML, stale copies of pages, file bytes that
+// do not match their hash), and count what it answered (Stats).
 //
 // Design: the directory is the source of truth for which files exist; the
 // Index keeps an in-memory catalogue (hashes, metadata, serials, yanks)
@@ -44,6 +53,20 @@ type Options struct {
 	// Now is the clock for upload times of files added with AddFile.
 	// Default time.Now; tests pass a fixed clock to get stable feeds.
 	Now func() time.Time
+	// FilesBaseURL, when set, is where the files are served, as pypi.org
+	// links its files on files.pythonhosted.org: file URLs use it, Handler
+	// no longer serves /packages/, and FilesHandler does (serve it on a
+	// second address). Empty: Handler serves the files itself.
+	FilesBaseURL string
+	// StaticMirror makes the index behave as a static mirror of PyPI
+	// (bandersnatch and the like, behind a plain web server) does: PEP 503
+	// HTML simple pages whatever the client asks for, file links relative
+	// to the page ("../../packages/..."), the serial only in each page's
+	// <!--SERIAL n--> comment (no X-PyPI-Last-Serial header), no JSON API
+	// and no RSS feeds (404), and no redirect from a non-normalised name
+	// (404), only the web server's own 301 from "/simple/name" to
+	// "/simple/name/". Conditional requests still get 304s.
+	StaticMirror bool
 }
 
 // ErrNotFound reports a project or release the index does not hold.
@@ -54,14 +77,20 @@ var ErrNotFound = errors.New("not found")
 var ErrFileExists = errors.New("file already exists")
 
 // Index is a package index over one directory. Its methods are safe for
-// concurrent use; Rescan, AddFile and Yank are serialised with each other,
-// and readers (the HTTP handler) never wait for hashing.
+// concurrent use; the writers (Rescan, AddFile, Yank, Unyank, Remove) are
+// serialised with each other, and readers (the HTTP handlers) never wait
+// for hashing.
 type Index struct {
-	dir  string
-	base string
-	now  func() time.Time
+	dir       string
+	base      string
+	filesBase string
+	static    bool
+	now       func() time.Time
 
-	// scanMu serialises the writers (Rescan, AddFile, Yank) so that
+	faults faultList
+	stats  stats
+
+	// scanMu serialises the writers (Rescan, AddFile, Yank, ...) so that
 	// hashing can run outside mu and a file is never registered twice.
 	scanMu  sync.Mutex
 	ignored map[string]bool // names already warned about; guarded by scanMu
@@ -118,13 +147,15 @@ func New(dir string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("localindex: %w", err)
 	}
 	ix := &Index{
-		dir:      dir,
-		base:     strings.TrimRight(opts.BaseURL, "/"),
-		now:      opts.Now,
-		ignored:  map[string]bool{},
-		projects: map[string]*project{},
-		files:    map[string]*file{},
-		byPath:   map[string]*file{},
+		dir:       dir,
+		base:      strings.TrimRight(opts.BaseURL, "/"),
+		filesBase: strings.TrimRight(opts.FilesBaseURL, "/"),
+		static:    opts.StaticMirror,
+		now:       opts.Now,
+		ignored:   map[string]bool{},
+		projects:  map[string]*project{},
+		files:     map[string]*file{},
+		byPath:    map[string]*file{},
 	}
 	if ix.now == nil {
 		ix.now = time.Now
@@ -374,6 +405,71 @@ func (ix *Index) Yank(projectName, version, reason string) error {
 	ix.serial++
 	p.lastSerial = ix.serial
 	return nil
+}
+
+// Unyank lifts a yank (PyPI lets maintainers undo one). Unknown project or
+// version: ErrNotFound; a release that is not yanked is left as it is.
+func (ix *Index) Unyank(projectName, version string) error {
+	ix.scanMu.Lock()
+	defer ix.scanMu.Unlock()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	p, r := ix.lookupLocked(projectName, version)
+	if r == nil {
+		return fmt.Errorf("localindex: unyank %s %s: %w", projectName, version, ErrNotFound)
+	}
+	if !r.yanked {
+		return nil
+	}
+	r.yanked, r.yankedReason = false, ""
+	ix.serial++
+	p.lastSerial = ix.serial
+	return nil
+}
+
+// Remove deletes a published file, from the directory and the index, as a
+// maintainer's deletion on PyPI does; a release (and a project) left with
+// no files goes too. Each removal is a journal entry. Unknown file names
+// give ErrNotFound.
+func (ix *Index) Remove(filename string) error {
+	ix.scanMu.Lock()
+	defer ix.scanMu.Unlock()
+	ix.mu.RLock()
+	f := ix.files[filename]
+	ix.mu.RUnlock()
+	if f == nil {
+		return fmt.Errorf("localindex: remove %s: %w", filename, ErrNotFound)
+	}
+	if err := os.Remove(filepath.Join(ix.dir, filename)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localindex: remove %s: %w", filename, err)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeLocked(f, true)
+	return nil
+}
+
+// FilePath returns the URL path under which a published file is served
+// ("/packages/aa/bb/<sha256>/<name>"), for tests that aim a fault at it.
+func (ix *Index) FilePath(filename string) (string, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f := ix.files[filename]
+	if f == nil {
+		return "", false
+	}
+	return filePath(f), true
+}
+
+// SHA256 returns the hash the index lists for a published file.
+func (ix *Index) SHA256(filename string) (string, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	f := ix.files[filename]
+	if f == nil {
+		return "", false
+	}
+	return f.sha256, true
 }
 
 // lookupLocked finds a project by any spelling of its name and a release

@@ -109,14 +109,14 @@ func (ix *Index) serveJSONAPI(w http.ResponseWriter, r *http.Request) {
 		Info:            releaseInfo(base, p, rel),
 		LastSerial:      p.lastSerial,
 		Ownership:       apiOwnership{Roles: []any{}},
-		URLs:            apiFiles(base, rel),
+		URLs:            ix.apiFiles(base, rel),
 		Vulnerabilities: []any{},
 	}
 	if version == "" {
 		// Deprecated on pypi.org but still served on the project URL only.
 		doc.Releases = map[string][]apiFile{}
 		for _, pr := range p.releases {
-			doc.Releases[pr.version] = apiFiles(base, pr)
+			doc.Releases[pr.version] = ix.apiFiles(base, pr)
 		}
 	}
 	serial := p.lastSerial
@@ -207,7 +207,7 @@ func releaseInfo(base string, p *project, r *release) apiInfo {
 	return info
 }
 
-func apiFiles(base string, r *release) []apiFile {
+func (ix *Index) apiFiles(base string, r *release) []apiFile {
 	out := make([]apiFile, 0, len(r.files))
 	for _, f := range r.files {
 		af := apiFile{
@@ -220,7 +220,7 @@ func apiFiles(base string, r *release) []apiFile {
 			Size:              f.size,
 			UploadTime:        f.uploaded.UTC().Format("2006-01-02T15:04:05"),
 			UploadTimeISO8601: isoTime(f.uploaded),
-			URL:               fileURL(base, f),
+			URL:               ix.fileURL(base, f),
 			Yanked:            r.yanked,
 		}
 		if r.yanked {
