@@ -6,7 +6,7 @@ BIN     := bin/pysmoke
 PORT    ?= 8080
 INDEX_PORT ?= 8081
 
-.PHONY: all build deps test-deps demo test test-full bench vet fmt clean
+.PHONY: all build deps toolchain sandbox-image test-deps demo test test-full bench vet fmt clean
 
 all: build
 
@@ -20,7 +20,13 @@ deps:
 		echo "installing bubblewrap (the namespace sandbox)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 
-demo: deps build
+# The offline wheelhouse the jobs install setuptools, wheel and pytest from:
+# built once from each interpreter's ensurepip wheels and Debian packages
+# (a private apt configuration in the cache folder), then reused.
+toolchain: build
+	$(BIN) toolchain >/dev/null
+
+demo: deps build toolchain
 	PYSMOKE=$(BIN) PORT=$(PORT) INDEX_PORT=$(INDEX_PORT) scripts/demo.sh
 
 vet:
@@ -33,13 +39,30 @@ test-deps: deps
 		echo "installing chromium (browser tests of the reports)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: test-deps vet
+# The docker sandbox's image, built from Debian's packages by debootstrap
+# (installed when missing) when a Docker engine answers; about 70 s once,
+# then reused until its recipe changes.
+sandbox-image: build
+	@if docker version >/dev/null 2>&1; then \
+		command -v debootstrap >/dev/null 2>&1 || { \
+			echo "installing debootstrap (the docker sandbox's image)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }; \
+		$(BIN) image >/dev/null; \
+	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
+
+test: test-deps vet toolchain sandbox-image
 	$(GO) test -count=1 -timeout 25m ./...
 
-test-full: test
+# test plus the exhaustive variants (PYSMOKE_TEST_FULL: the backend parity
+# test on three interpreters instead of one).
+test-full:
+	PYSMOKE_TEST_FULL=1 $(MAKE) test
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+# The crawler's schedule over 5,000 projects (docs/benchmarks.md); an hour
+# of schedule takes PYSMOKE_BENCH_HOUR (default 60s) of real time.
+	PYSMOKE_BENCH_CRAWL=1 $(GO) test -run '^$$' -bench CrawlSchedule -benchtime 1x -timeout 30m ./crawler/
 
 clean:
 	rm -rf bin .demo

@@ -25,9 +25,12 @@ var (
 	// Errors a sealed sandbox produces when code reaches for the network:
 	// no route (ENETUNREACH, 101) for addresses, no resolver for names.
 	networkErr = regexp.MustCompile(`\[Errno 101\] Network is unreachable|\[Errno -3\] Temporary failure in name resolution|\[Errno -2\] Name or service not known|\[Errno -5\] No address associated with hostname|gaierror\(-[235],|OSError\(101, 'Network is unreachable'\)`)
-	syntaxErr  = regexp.MustCompile(`(?m)^\s*(?:File .*\n(?:.*\n){0,4}?)?(?:\w+\.)?(?:SyntaxError|TabError|IndentationError):`)
-	testsFail  = regexp.MustCompile(`(?m)^FAILED \((?:failures|errors)=`)
-	ranNone    = regexp.MustCompile(`(?m)^Ran 0 tests? in `)
+	// A traceback's last line; pytest prefixes the lines of an error it
+	// reports with "E".
+	syntaxErr = regexp.MustCompile(`(?m)^(?:E)?\s*(?:File .*\n(?:.*\n){0,4}?)?(?:\w+\.)?(?:SyntaxError|TabError|IndentationError):`)
+	// unittest's "FAILED (failures=1)", pytest's "==== 1 failed, 2 passed in 0.1s ====".
+	testsFail = regexp.MustCompile(`(?m)^FAILED \((?:failures|errors)=|^=+ (?:.*, )?\d+ (?:failed|errors?)\b.* in [0-9.]+s`)
+	ranNone   = regexp.MustCompile(`(?m)^Ran 0 tests? in `)
 )
 
 // classify explains a step that exited non-zero (or, for tests, ran

@@ -21,7 +21,9 @@ type Interpreter struct {
 	Version        string `json:"version"` // "3.11.7"
 	Minor          string `json:"minor"`   // "3.11": the report column
 	Implementation string `json:"implementation"`
+	ABI            string `json:"abi"`                  // the wheel ABI tag: "cp311", "cp37m", "cp27mu"
 	Setuptools     string `json:"setuptools,omitempty"` // version, empty when absent
+	Wheel          string `json:"wheel,omitempty"`      // version of the wheel package, empty when absent
 	Lib2to3        bool   `json:"lib2to3"`
 }
 
@@ -33,11 +35,21 @@ import json, platform, sys
 info = {"prefix": sys.prefix, "executable": sys.executable,
         "version": "%d.%d.%d" % sys.version_info[:3],
         "implementation": platform.python_implementation()}
+flags = getattr(sys, "abiflags", None)
+if flags is None:
+    flags = ("d" if hasattr(sys, "gettotalrefcount") else "") + "m" + ("u" if sys.maxunicode == 0x10ffff else "")
+prefix = {"CPython": "cp", "PyPy": "pp"}.get(info["implementation"], info["implementation"].lower()[:2])
+info["abi"] = prefix + "%d%d" % sys.version_info[:2] + flags
 try:
     import setuptools
     info["setuptools"] = getattr(setuptools, "__version__", "unknown")
 except Exception:
     info["setuptools"] = ""
+try:
+    import wheel
+    info["wheel"] = getattr(wheel, "__version__", "unknown")
+except Exception:
+    info["wheel"] = ""
 try:
     import lib2to3.main
     info["lib2to3"] = True
@@ -71,8 +83,8 @@ func Identify(ctx context.Context, path string) (Interpreter, error) {
 		return Interpreter{}, fmt.Errorf("interpreter %s did not answer the probe: %w: %s", path, err, errOutput(err))
 	}
 	var info struct {
-		Prefix, Executable, Version, Implementation, Setuptools string
-		Lib2to3                                                 bool
+		Prefix, Executable, Version, Implementation, ABI, Setuptools, Wheel string
+		Lib2to3                                                             bool
 	}
 	if err := json.Unmarshal(out, &info); err != nil {
 		return Interpreter{}, fmt.Errorf("interpreter %s: unreadable probe output: %w", path, err)
@@ -91,7 +103,9 @@ func Identify(ctx context.Context, path string) (Interpreter, error) {
 		Version:        info.Version,
 		Minor:          parts[0] + "." + parts[1],
 		Implementation: info.Implementation,
+		ABI:            info.ABI,
 		Setuptools:     info.Setuptools,
+		Wheel:          info.Wheel,
 		Lib2to3:        info.Lib2to3,
 	}, nil
 }

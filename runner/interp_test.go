@@ -249,12 +249,13 @@ func TestSelectMinors(t *testing.T) {
 func TestIdentify(t *testing.T) {
 	for _, tc := range []struct {
 		version, exe string
+		abi          string
 		setuptools   string
 		lib2to3      bool
 	}{
-		{"2.7.18", "python2", "41.2.0", true},
-		{"3.11.7", "python3", "65.5.0", true},
-		{"3.13.0", "python3", "", false},
+		{"2.7.18", "python2", "cp27mu", "41.2.0", true},
+		{"3.11.7", "python3", "cp311", "65.5.0", true},
+		{"3.13.0", "python3", "cp313", "", false},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			prefix := pyenvVersion(t, tc.version)
@@ -262,7 +263,7 @@ func TestIdentify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := runner.Interpreter{Path: in.Path, Prefix: prefix, Version: tc.version, Minor: minorOf(tc.version), Implementation: "CPython", Setuptools: tc.setuptools, Lib2to3: tc.lib2to3}
+			want := runner.Interpreter{Path: in.Path, Prefix: prefix, Version: tc.version, Minor: minorOf(tc.version), Implementation: "CPython", ABI: tc.abi, Setuptools: tc.setuptools, Lib2to3: tc.lib2to3}
 			if in != want {
 				t.Errorf("Identify = %+v; want %+v", in, want)
 			}

@@ -18,8 +18,11 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pysmoke/pysmoke/toolchain"
 )
 
 // Step names, in the order a job runs them.
@@ -27,18 +30,25 @@ const (
 	StepUnpack = "unpack"
 	StepSdist  = "sdist"
 	StepBdist  = "bdist"
+	StepWheel  = "wheel"
 	StepTests  = "tests"
 	Step2to3   = "2to3"
 )
 
 // Steps lists the step names in order.
-var Steps = []string{StepUnpack, StepSdist, StepBdist, StepTests, Step2to3}
+var Steps = []string{StepUnpack, StepSdist, StepBdist, StepWheel, StepTests, Step2to3}
 
 // Artifact is one file a step produced.
 type Artifact struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Members lists every member of an archive (sdist, bdist, wheel), the
+	// manifest that two builds are compared by: an archive's own bytes
+	// carry timestamps, its members' contents should not differ.
+	Members []Member `json:"members,omitempty"`
+	// MembersError says why an archive's members could not be listed.
+	MembersError string `json:"members_error,omitempty"`
 }
 
 // StepResult is the outcome of one step.
@@ -51,7 +61,10 @@ type StepResult struct {
 	Duration     time.Duration
 	Log          []byte
 	LogTruncated bool
-	Artifacts    []Artifact
+	// MemoryPeak is the step's peak memory in bytes, when the backend can
+	// tell (0 otherwise).
+	MemoryPeak int64
+	Artifacts  []Artifact
 }
 
 // Result is the outcome of one job.
@@ -62,6 +75,8 @@ type Result struct {
 	Started  time.Time
 	Finished time.Time
 	Steps    []StepResult
+	// Provenance is what besides the release the outcome depends on.
+	Provenance Provenance
 }
 
 // Job is one release on one interpreter.
@@ -70,6 +85,15 @@ type Job struct {
 	Version     string
 	Sdist       string // host path of the verified sdist; its name keeps the extension
 	Interpreter Interpreter
+	// TestCommand is the project's test command from the allowlist, as
+	// words, run from the copied tests in the test environment; a first
+	// word "python" is that environment's interpreter. Nil means the
+	// default: pytest when the toolchain has it, else unittest discovery.
+	TestCommand []string
+	// IgnoreRequiresPython runs the steps even where the release's
+	// Requires-Python excludes the interpreter (otherwise they are
+	// DeclaredUnsupported).
+	IgnoreRequiresPython bool
 }
 
 // Options configure a Runner. The zero value of each field means its default.
@@ -85,6 +109,17 @@ type Options struct {
 	LogLimit int64
 	// Unpack caps what an sdist may unpack to.
 	Unpack UnpackLimits
+	// Limits cap each step's resources in the sandbox; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// NoOutputTimeout ends a step that prints nothing for this long; zero
+	// means none.
+	NoOutputTimeout time.Duration
+	// Toolchain is the offline wheelhouse the steps install setuptools,
+	// wheel, pip and the test runner from, into fresh environments inside
+	// the sandbox; it is mounted read-only. Nil means none: every step that
+	// needs it is the machinery's "toolchain-missing".
+	Toolchain *toolchain.Wheelhouse
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
 }
@@ -118,7 +153,7 @@ func (r *Runner) Backend() string { return r.opts.Backend.Name() }
 // the Result; the error is non-nil only when ctx ended, so that the job is
 // tried again later instead of recorded half done.
 func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
-	res = Result{Backend: r.opts.Backend.Name(), Started: time.Now()}
+	res = Result{Backend: r.opts.Backend.Name(), Started: time.Now(), Provenance: r.Provenance(job.Interpreter)}
 	defer func() {
 		res.Finished = time.Now()
 		var sts []Status
@@ -174,12 +209,31 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 	if unpack.Status != Passed {
 		return res, nil
 	}
+	// Unpacking leaves the sdist's files with the time of the unpacking;
+	// pin them to SOURCE_DATE_EPOCH, or Python 2's byte code (which records
+	// its source's mtime) differs between two builds of one release.
+	if err := pinTimes(src, sourceDateEpoch); err != nil {
+		r.opts.Logger.Warn("pin source times", "err", err)
+	}
 	rel, _ := filepath.Rel(scratch, projDir)
 	workdir := path.Join(BuildRoot, filepath.ToSlash(rel))
 	hasSetupPy := fileExists(filepath.Join(projDir, "setup.py"))
 
 	in := job.Interpreter
-	sb, err := r.opts.Backend.Open(ctx, Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}})
+	if rp := requiresPython(projDir); rp != "" && !job.IgnoreRequiresPython {
+		if ok, err := allowsPython(rp, in.Version); err == nil && !ok {
+			d := fmt.Sprintf("Requires-Python %q excludes Python %s; not run (it can be run on request)", rp, in.Version)
+			for _, name := range Steps[1:] {
+				res.Steps = append(res.Steps, StepResult{Name: name, Status: DeclaredUnsupported, Reason: ReasonRequiresPython, Detail: d, Log: []byte(d)})
+			}
+			return res, nil
+		}
+	}
+	readOnly := []string{in.Prefix}
+	if r.opts.Toolchain != nil {
+		readOnly = append(readOnly, r.opts.Toolchain.Dir)
+	}
+	sb, err := r.opts.Backend.Open(ctx, Spec{Scratch: scratch, ReadOnly: readOnly, Limits: r.opts.Limits})
 	if err != nil {
 		for _, name := range Steps[1:] {
 			res.Steps = append(res.Steps, machinery(name, ReasonSandbox, err.Error()))
@@ -189,7 +243,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 	defer sb.Close()
 
 	env := r.env(in)
-	exec := func(name string, argv ...string) (StepResult, error) {
+	execIn := func(name, dir string, env []string, argv ...string) (StepResult, error) {
 		outDir := path.Join(BuildRoot, "out", name)
 		if err := os.MkdirAll(filepath.Join(scratch, "out", name), 0o755); err != nil {
 			return machinery(name, ReasonSandbox, err.Error()), nil
@@ -197,16 +251,16 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 		for i := range argv {
 			argv[i] = strings.ReplaceAll(argv[i], "{out}", outDir)
 		}
-		er, err := sb.Exec(ctx, Command{Argv: argv, Dir: workdir, Env: env, Timeout: r.opts.StepTimeout, LogLimit: r.opts.LogLimit})
+		er, err := sb.Exec(ctx, Command{Argv: argv, Dir: dir, Env: env, Timeout: r.opts.StepTimeout, LogLimit: r.opts.LogLimit, NoOutputTimeout: r.opts.NoOutputTimeout})
 		if ctx.Err() != nil {
 			return StepResult{}, ctx.Err()
 		}
-		sr := StepResult{Name: name, ExitCode: er.ExitCode, Duration: er.Duration, Log: er.Log, LogTruncated: er.LogTruncated}
+		sr := StepResult{Name: name, ExitCode: er.ExitCode, Duration: er.Duration, Log: er.Log, LogTruncated: er.LogTruncated, MemoryPeak: er.MemoryPeak}
 		switch {
 		case err != nil:
 			sr.Status, sr.Reason, sr.Detail = Machinery, ReasonSandbox, err.Error()
-		case er.TimedOut:
-			sr.Status, sr.Reason, sr.Detail = ResourceLimit, ReasonTimeout, fmt.Sprintf("no result within %s", r.opts.StepTimeout)
+		case er.TimedOut || (er.LimitHit != "" && er.ExitCode != 0):
+			sr.Status, sr.Reason, sr.Detail = limitOutcome(er, r.opts.StepTimeout)
 		default:
 			sr.Status, sr.Reason, sr.Detail = classify(name, er.ExitCode, er.Log, in)
 		}
@@ -218,22 +272,109 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 		return sr, nil
 	}
 
-	py := in.Path
+	exec := func(name string, argv ...string) (StepResult, error) {
+		return execIn(name, workdir, env, argv...)
+	}
+	envs := &environments{sb: sb, in: in, base: env, logLimit: r.opts.LogLimit, timeout: r.opts.StepTimeout, made: map[string]*environment{}}
+	set, setErr := r.opts.Toolchain.For(in.Minor)
+	if setErr == nil {
+		envs.wheels = r.opts.Toolchain.Dir
+		envs.set = set
+	}
+	// withEnv runs a step in an environment, made on first use; the
+	// environment's own log leads the step's.
+	withEnv := func(step, kind string, wheels []string, run func(e *environment) (StepResult, error)) (StepResult, error) {
+		if setErr != nil {
+			return machinery(step, ReasonToolchainMissing, setErr.Error()), nil
+		}
+		e, err := envs.get(ctx, kind, wheels)
+		if err != nil {
+			return StepResult{}, err
+		}
+		if e.failed != "" {
+			sr := machinery(step, ReasonToolchainMissing, e.failed)
+			sr.Log = append([]byte(e.failed+"\n"), e.log...)
+			return sr, nil
+		}
+		sr, err := run(e)
+		if len(e.log) > 0 && !e.logShown {
+			e.logShown = true
+			sr.Log = append(append([]byte(nil), e.log...), sr.Log...)
+		}
+		return sr, err
+	}
+
+	// The build environment: setuptools and wheel, and for a project with
+	// a pyproject.toml the PEP 517 front end and the backends it requires.
+	buildWheels := set.Build
+	reqs, hasBuildSystem := buildRequires(projDir)
+	var missingBackend string
+	if hasBuildSystem {
+		buildWheels = append(append([]string(nil), buildWheels...), set.Frontend517...)
+		for _, req := range reqs {
+			if req == "setuptools" || req == "wheel" {
+				continue
+			}
+			ws, ok := set.Backends[req]
+			if !ok {
+				missingBackend = req
+				continue
+			}
+			buildWheels = append(buildWheels, ws...)
+		}
+	}
+	buildWheels = dedupe(buildWheels)
+
 	for _, step := range Steps[1:] {
 		var sr StepResult
 		var err error
+		switch {
+		case setErr == nil && len(set.Frontend517) > 0 && missingBackend != "" && step != Step2to3 && step != StepTests:
+			sr = machinery(step, ReasonToolchainMissing, fmt.Sprintf("the build requirement %s is not in the offline toolchain for Python %s", missingBackend, in.Minor))
+			res.Steps = append(res.Steps, sr)
+			continue
+		}
 		switch step {
-		case StepSdist, StepBdist:
+		case StepSdist:
 			switch {
-			case !hasSetupPy:
-				sr = machinery(step, ReasonNoSetupPy, "no setup.py; PEP 517 builds are not supported yet")
-			case in.Setuptools == "":
-				sr = machinery(step, ReasonToolchainMissing, "setuptools is not installed in Python "+in.Version)
+			case hasSetupPy:
+				sr, err = withEnv(step, "build", buildWheels, func(e *environment) (StepResult, error) {
+					return execIn(step, workdir, e.env, e.python, "setup.py", "sdist", "--dist-dir", "{out}")
+				})
+			case !hasBuildSystem:
+				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoSetupPy, Detail: "neither setup.py nor a [build-system] in pyproject.toml"}
+			case setErr == nil && len(set.Frontend517) == 0:
+				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoFrontend, Detail: "no PEP 517 front end runs on Python " + in.Minor}
 			default:
-				sr, err = exec(step, py, "setup.py", step, "--dist-dir", "{out}")
+				sr, err = withEnv(step, "build", buildWheels, func(e *environment) (StepResult, error) {
+					return execIn(step, workdir, e.env, e.python, "-m", "build", "--sdist", "--no-isolation", "--skip-dependency-check", "--outdir", "{out}", ".")
+				})
+			}
+		case StepBdist:
+			if !hasSetupPy {
+				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoSetupPy, Detail: "no setup.py to run bdist with (the wheel step builds through PEP 517)"}
+				break
+			}
+			sr, err = withEnv(step, "build", buildWheels, func(e *environment) (StepResult, error) {
+				return execIn(step, workdir, e.env, e.python, "setup.py", "bdist", "--dist-dir", "{out}")
+			})
+		case StepWheel:
+			switch {
+			case setErr == nil && set.Frontend == toolchain.FrontendSetupPy && !hasSetupPy:
+				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoFrontend, Detail: "no setup.py, and no PEP 517 front end runs on Python " + in.Minor}
+			case !hasSetupPy && !hasBuildSystem:
+				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoSetupPy, Detail: "neither setup.py nor a [build-system] in pyproject.toml"}
+			default:
+				sr, err = withEnv(step, "build", buildWheels, func(e *environment) (StepResult, error) {
+					if set.Frontend == toolchain.FrontendSetupPy {
+						return execIn(step, workdir, e.env, e.python, "setup.py", "bdist_wheel", "--dist-dir", "{out}")
+					}
+					return execIn(step, workdir, e.env, e.python, "-m", "pip", "wheel", "--no-index", "--no-deps",
+						"--no-build-isolation", "--use-pep517", "--no-cache-dir", "-w", "{out}", ".")
+				})
 			}
 		case StepTests:
-			sr, err = exec(step, py, "-m", "unittest", "discover", "-v")
+			sr, err = r.tests(ctx, res.Steps, scratch, projDir, job, set, envs, withEnv, execIn)
 		case Step2to3:
 			if !in.Lib2to3 {
 				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoLib2to3, Detail: "Python " + in.Version + " has no lib2to3"}
@@ -245,7 +386,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 			if !strings.HasPrefix(in.Minor, "2.") {
 				script += `; echo "pysmoke: byte-compiling the converted tree"; "$0" -m compileall -q "$1"`
 			}
-			sr, err = exec(step, "/bin/sh", "-c", script, py, "{out}")
+			sr, err = exec(step, "/bin/sh", "-c", script, in.Path, "{out}")
 		}
 		if err != nil {
 			return res, err
@@ -265,7 +406,7 @@ func (r *Runner) env(in Interpreter) []string {
 		"LANG=C.UTF-8",
 		"LC_ALL=C.UTF-8",
 		"TZ=UTC",
-		"SOURCE_DATE_EPOCH=315532800", // 1980-01-01, the earliest a zip can say
+		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(sourceDateEpoch.Unix(), 10),
 		"PYTHONHASHSEED=0",
 		"PYTHONNOUSERSITE=1",
 		"PYTHONUNBUFFERED=1",
@@ -273,6 +414,28 @@ func (r *Runner) env(in Interpreter) []string {
 		"PIP_NO_INDEX=1",
 		"PIP_DISABLE_PIP_VERSION_CHECK=1",
 	}
+}
+
+// sourceDateEpoch is 1980-01-01, the earliest a zip can say.
+var sourceDateEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// pinTimes sets the times of every file and folder under dir to t,
+// through os.Root so that no link leads outside.
+func pinTimes(dir string, t time.Time) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		return root.Chtimes(p, t, t)
+	})
 }
 
 func machinery(step, reason, detail string) StepResult {
@@ -329,7 +492,14 @@ func collect(dir string) ([]Artifact, error) {
 		if err != nil {
 			return err
 		}
-		arts = append(arts, Artifact{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+		art := Artifact{Path: p, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+		if isArchive(p) {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			art.Members, art.MembersError = archiveMembers(f, p, fi.Size())
+		}
+		arts = append(arts, art)
 		return nil
 	})
 	sort.Slice(arts, func(i, j int) bool { return arts[i].Path < arts[j].Path })

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,12 +20,18 @@ import (
 // Namespace is the embedded sandbox backend: bubblewrap puts every step in
 // new user, mount, pid, network, ipc, uts and cgroup namespaces, on a root
 // built from nothing (the host's /usr read-only, the interpreters read-only,
-// the job's scratch, a private /tmp), as an unprivileged uid, with no network
-// but loopback. Starting it costs about 15 ms, so each step gets its own
-// process tree while the job's scratch carries the tree between steps.
+// the job's scratch, a private size-capped /tmp), as an unprivileged uid,
+// with no network but loopback, and a control group of its own (cgroup v2,
+// or v1) holding its memory, pids and CPU to Spec.Limits. Starting it costs
+// about 15 ms, so each step gets its own process tree and /tmp while the
+// job's scratch carries the tree between steps.
 type Namespace struct {
 	// Bwrap is the bubblewrap executable; empty means "bwrap" on PATH.
 	Bwrap string
+
+	once    sync.Once
+	cgroups cgroupDriver // nil until detected; tests set it
+	cgErr   error
 }
 
 var _ Backend = (*Namespace)(nil)
@@ -44,16 +51,32 @@ func (n *Namespace) bwrap() (string, error) {
 	return p, nil
 }
 
-// Available implements Backend: it starts a real sandbox and checks that
-// it has no network.
+func (n *Namespace) cgroup() (cgroupDriver, error) {
+	n.once.Do(func() {
+		if n.cgroups == nil {
+			n.cgroups, n.cgErr = detectCgroups()
+		}
+	})
+	return n.cgroups, n.cgErr
+}
+
+// Available implements Backend: it checks that the cgroup limits can be
+// enforced, then starts a real sandbox and checks that it has no network.
 func (n *Namespace) Available(ctx context.Context) error {
 	bw, err := n.bwrap()
 	if err != nil {
 		return err
 	}
+	cg, err := n.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Check(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bw, append(baseArgs(), "--", "/bin/sh", "-c", "test ! -e /var/run/docker.sock && echo ok")...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, bw, append(baseArgs(DefaultLimits.Tmp), "--", "/bin/sh", "-c", "test ! -e /var/run/docker.sock && echo ok")...).CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("ok")) {
 		return fmt.Errorf("bubblewrap cannot make namespaces here (user namespaces disabled, or not root?): %v: %s", err, bytes.TrimSpace(out))
 	}
@@ -61,15 +84,17 @@ func (n *Namespace) Available(ctx context.Context) error {
 }
 
 // baseArgs is the root every sandbox starts from.
-func baseArgs() []string {
+func baseArgs(tmpSize int64) []string {
 	return []string{
 		"--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+		"--disable-userns", "--cap-drop", "ALL",
 		"--die-with-parent", "--new-session",
 		"--ro-bind", "/usr", "/usr",
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
 		"--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
 		"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+		"--proc", "/proc", "--dev", "/dev",
+		"--size", fmt.Sprint(tmpSize), "--tmpfs", "/tmp",
 	}
 }
 
@@ -79,10 +104,15 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	cg, err := n.cgroup()
+	if err != nil {
+		return nil, err
+	}
 	if fi, err := os.Stat(spec.Scratch); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("sandbox scratch %q is not a directory: %v", spec.Scratch, err)
 	}
-	args := baseArgs()
+	lim := spec.Limits.withDefaults()
+	args := baseArgs(lim.Tmp)
 	for _, p := range spec.ReadOnly {
 		if !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("read-only mount %q is not absolute", p)
@@ -93,15 +123,21 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	// The root is a tmpfs the sandbox's uid owns: without this, /, /etc and
 	// /root would be writable too, not only the scratch and /tmp.
 	args = append(args, "--remount-ro", "/")
-	return &nsSandbox{bwrap: bw, args: args}, nil
+	return &nsSandbox{bwrap: bw, args: args, cg: cg, lim: lim, scratch: spec.Scratch}, nil
 }
 
 type nsSandbox struct {
-	bwrap string
-	args  []string
-	mu    sync.Mutex
-	live  map[*exec.Cmd]bool
+	bwrap   string
+	args    []string
+	cg      cgroupDriver
+	lim     Limits
+	scratch string
+	mu      sync.Mutex
+	live    map[stepCgroup]bool
+	closed  bool
 }
+
+var stepSeq atomic.Int64
 
 // Exec implements Sandbox.
 func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
@@ -124,6 +160,10 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	// run; without it the sandbox failed (or was killed), whatever the
 	// command printed.
 	args = append(args, "--json-status-fd", "3")
+	seccomp := seccompProgram()
+	if seccomp != nil {
+		args = append(args, "--seccomp", "4")
+	}
 	// umask is inherited, not a bwrap option: set it in a shell that then
 	// becomes the command. The shell exports PWD: drop it unless asked for,
 	// so that the environment is exactly c.Env.
@@ -137,48 +177,111 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Hour
 	}
-	runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, s.bwrap, args...)
+	if err := ctx.Err(); err != nil {
+		return ExecResult{}, err
+	}
+
+	// The step's group exists before its first process does: bwrap starts
+	// behind a gate (a shell waiting for a line on stdin) that opens only
+	// once the shell is in the group, so nothing of the step can fork
+	// outside it.
+	cg, err := s.cg.New(fmt.Sprintf("step-%d-%d", os.Getpid(), stepSeq.Add(1)), s.lim)
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("sandbox: %w", err)
+	}
+	if !s.track(cg, true) {
+		cg.Remove()
+		return ExecResult{}, errors.New("sandbox: closed")
+	}
+	defer func() {
+		s.track(cg, false)
+		cg.Kill()
+		cg.Remove()
+	}()
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("sandbox: gate pipe: %w", err)
+	}
+	defer gateW.Close()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `read -r _ && exec "$0" "$@"`, s.bwrap}, args...)...)
 	cmd.Env = []string{}
+	cmd.Stdin = gateR
 	log := &capWriter{limit: c.LogLimit}
 	cmd.Stdout, cmd.Stderr = log, log
-	// bwrap is the sandbox's outside: killing it kills the pid namespace's
-	// init (--die-with-parent), and with it every process of the step,
-	// daemons included. WaitDelay stops a leftover pipe holder from
-	// blocking Wait.
+	// --die-with-parent and Pdeathsig end the sandbox with the service;
+	// WaitDelay stops a leftover pipe holder from blocking Wait.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
+		gateR.Close()
 		return ExecResult{}, fmt.Errorf("sandbox: status pipe: %w", err)
 	}
 	defer statusR.Close()
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3
+	if seccomp != nil {
+		// The filter is a few hundred bytes: it fits in the pipe's
+		// buffer, so it is written whole before bwrap reads it.
+		filterR, filterW, err := os.Pipe()
+		if err != nil {
+			statusW.Close()
+			gateR.Close()
+			return ExecResult{}, fmt.Errorf("sandbox: seccomp pipe: %w", err)
+		}
+		_, err = filterW.Write(seccomp)
+		filterW.Close()
+		defer filterR.Close()
+		if err != nil {
+			statusW.Close()
+			gateR.Close()
+			return ExecResult{}, fmt.Errorf("sandbox: seccomp pipe: %w", err)
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, filterR) // fd 4
+	}
 
 	start := time.Now()
 	err = cmd.Start()
 	statusW.Close()
+	gateR.Close()
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("sandbox: start bubblewrap: %w", err)
 	}
-	s.track(cmd, true)
+	if err := cg.Add(cmd.Process.Pid); err != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		return ExecResult{}, fmt.Errorf("sandbox: %w", err)
+	}
+	gateW.Write([]byte("go\n"))
+	gateW.Close()
+
+	w := watchStep(ctx, c, s.lim, s.scratch, log, func() { cg.Kill() })
 	err = cmd.Wait()
-	s.track(cmd, false)
+	hit := w.stop()
 	// bwrap has exited and the pid namespace's processes with it; the
-	// deadline only guards against a holder of the fd we do not know of.
+	// group is ended anyway, and must be empty, before the step is over.
+	killErr := cg.Kill()
 	statusR.SetReadDeadline(time.Now().Add(time.Second))
 	status, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
-	res := ExecResult{Log: log.buf.Bytes(), LogTruncated: log.dropped > 0, Duration: time.Since(start)}
+	res := ExecResult{Log: log.buf.Bytes(), LogTruncated: log.dropped > 0, Duration: time.Since(start), MemoryPeak: cg.MemoryPeak()}
 	if log.dropped > 0 {
 		res.Log = append(res.Log, fmt.Sprintf("\n[pysmoke: log truncated, %d more bytes dropped]\n", log.dropped)...)
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	if runCtx.Err() != nil {
+	if killErr != nil {
+		return res, fmt.Errorf("sandbox: the step's processes could not be ended: %w", killErr)
+	}
+	switch {
+	case hit != "":
+		res.LimitHit = hit
+	case cg.OOMKills() > 0:
+		res.LimitHit = LimitMemory
+	case cg.PidsRefused():
+		res.LimitHit = LimitPids
+	}
+	if hit == LimitTimeout || hit == LimitNoOutput {
 		res.TimedOut, res.ExitCode = true, -1
 		return res, nil
 	}
@@ -189,9 +292,13 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 		res.ExitCode = ee.ExitCode()
 		// No exit code from bwrap: it failed to set the sandbox up (and
 		// said why in a "bwrap:" line before anything ran) or was killed
-		// by Close. Either is the machinery's failure; a command's own
-		// "bwrap:" line is not.
+		// (by a limit, or by Close). A command's own "bwrap:" line is not
+		// the sandbox's failure.
 		if !bytes.Contains(status, []byte(`"exit-code"`)) {
+			if hit != "" || res.LimitHit == LimitMemory {
+				res.ExitCode = -1
+				return res, nil
+			}
 			if bytes.HasPrefix(res.Log, []byte("bwrap: ")) {
 				return res, fmt.Errorf("sandbox: %s", bytes.TrimSpace(firstLine(res.Log)))
 			}
@@ -203,27 +310,35 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	return res, nil
 }
 
-func (s *nsSandbox) track(c *exec.Cmd, on bool) {
+func (s *nsSandbox) track(g stepCgroup, on bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live == nil {
-		s.live = map[*exec.Cmd]bool{}
+		s.live = map[stepCgroup]bool{}
 	}
 	if on {
-		s.live[c] = true
+		if s.closed {
+			return false
+		}
+		s.live[g] = true
 	} else {
-		delete(s.live, c)
+		delete(s.live, g)
 	}
+	return true
 }
 
-// Close implements Sandbox.
+// Close implements Sandbox: it ends every running step's group.
 func (s *nsSandbox) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for c := range s.live {
-		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	s.closed = true
+	var first error
+	for g := range s.live {
+		if err := g.Kill(); err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 // capWriter keeps the first limit bytes written and counts the rest.
@@ -232,11 +347,22 @@ type capWriter struct {
 	limit   int64
 	buf     bytes.Buffer
 	dropped int64
+	total   int64     // bytes written, kept or not
+	last    time.Time // of the last write
+}
+
+// progress returns how much was written and when last.
+func (w *capWriter) progress() (int64, time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.total, w.last
 }
 
 func (w *capWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.total += int64(len(p))
+	w.last = time.Now()
 	room := w.limit - int64(w.buf.Len())
 	if w.limit <= 0 {
 		room = int64(len(p))

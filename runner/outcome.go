@@ -16,7 +16,7 @@ const (
 	// NoTests: the test step found nothing to run; not a pass.
 	NoTests Status = "no-tests"
 	// ResourceLimit: a limit of the sandbox ended the step (timeout, memory,
-	// log size).
+	// disk, log size, processes).
 	ResourceLimit Status = "resource-limit"
 	// Machinery: pysmoke could not run the step (toolchain missing, sandbox
 	// failure, unreadable sdist). Never counted against the package.
@@ -26,6 +26,10 @@ const (
 	NotAvailable Status = "not-available"
 	// Rejected: the sdist broke an unpacking rule; nothing of it ran.
 	Rejected Status = "rejected"
+	// DeclaredUnsupported: the release's Requires-Python excludes this
+	// interpreter, so nothing of it ran (unless asked for); neither a pass
+	// nor anybody's failure.
+	DeclaredUnsupported Status = "declared-unsupported"
 )
 
 // Reason codes say why a step has its status. They are stable identifiers:
@@ -39,13 +43,19 @@ const (
 	ReasonTestFailure      = "test-failure"      // the test runner reported failures or errors
 	ReasonNeedsNetwork     = "needs-network"     // reached for the network from the sealed build
 	ReasonNoTests          = "no-tests"          // the test runner ran no test
-	ReasonTimeout          = "timeout"           // wall-clock limit hit
+	ReasonTimeout          = "timeout"           // wall-clock or no-output limit hit
+	ReasonMemory           = "memory"            // the memory limit's OOM killer fired
+	ReasonDisk             = "disk"              // the scratch outgrew its size or file cap
+	ReasonLogSize          = "log-size"          // printed more than the output cap
+	ReasonPids             = "pids"              // a fork failed on the process cap
 	ReasonToolchainMissing = "toolchain-missing" // the interpreter lacks what the step needs
 	ReasonNoLib2to3        = "no-lib2to3"        // this interpreter has no lib2to3
 	ReasonSandbox          = "sandbox-error"     // the sandbox itself failed
 	ReasonBadSdist         = "bad-sdist"         // the sdist could not be read or unpacked safely
 	ReasonNoSetupPy        = "no-setup-py"       // no setup.py to run
 	ReasonSkipped          = "skipped"           // an earlier step made this one impossible
+	ReasonRequiresPython   = "requires-python"   // the release's Requires-Python excludes this interpreter
+	ReasonNoFrontend       = "no-frontend"       // no PEP 517 front end runs on this interpreter
 )
 
 // severity orders statuses from most to least telling, so that a cell
@@ -56,8 +66,11 @@ var severity = map[Status]int{
 	ResourceLimit: 2,
 	Machinery:     3,
 	NoTests:       4,
-	Passed:        5,
-	NotAvailable:  6,
+	// Above Passed: a cell whose steps were all declared unsupported says
+	// so, not "passed" for its unpacking.
+	DeclaredUnsupported: 5,
+	Passed:              6,
+	NotAvailable:        7,
 }
 
 // Worst returns the most telling of the given statuses (NotAvailable for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/pysmoke/pysmoke/internal/expected"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/toolchain"
 )
 
 // requireSandbox returns the namespace backend, or skips when it cannot
@@ -42,6 +44,25 @@ func requirePythons(t *testing.T) []runner.Interpreter {
 	return ins
 }
 
+// requireToolchain returns the offline wheelhouse for ins, built into the
+// user's cache on first use (a fresh machine needs Debian's mirror once).
+// Under CI a toolchain that cannot be built is a failure, never a skip.
+func requireToolchain(t *testing.T, ins []runner.Interpreter) *toolchain.Wheelhouse {
+	t.Helper()
+	var pys []toolchain.Python
+	for _, in := range ins {
+		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
+	}
+	w, err := toolchain.Ensure(context.Background(), toolchain.Options{Pythons: pys})
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("offline toolchain: %v", err)
+		}
+		t.Skipf("offline toolchain: %v", err)
+	}
+	return w
+}
+
 // TestSamplesMatchExpected runs every sample on every interpreter and
 // compares each step with the hand-written expected outcomes.
 func TestSamplesMatchExpected(t *testing.T) {
@@ -52,7 +73,7 @@ func TestSamplesMatchExpected(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := runner.New(runner.Options{Backend: backend, ScratchDir: filepath.Join(dir, "scratch")})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: requireToolchain(t, ins), ScratchDir: filepath.Join(dir, "scratch")})
 	got := expected.Table{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -105,4 +126,64 @@ func firstLines(b []byte, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// TestBuildTwiceSameManifests builds one release twice on the oldest and
+// the newest interpreter: every archive the build steps produce lists the
+// same members (path, size, mode, sha256) both times.
+func TestBuildTwiceSameManifests(t *testing.T) {
+	backend := requireSandbox(t)
+	ins := requirePythons(t)
+	r := runner.New(runner.Options{Backend: backend, Toolchain: requireToolchain(t, ins), ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/smokegood", "smokegood", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	picks := []runner.Interpreter{ins[0]}
+	if len(ins) > 1 {
+		picks = append(picks, ins[len(ins)-1])
+	}
+	for _, in := range picks {
+		var runs [2]map[string][]runner.Artifact
+		for i := range runs {
+			res, err := r.Run(context.Background(), runner.Job{Project: "smokegood", Version: "1.0", Sdist: sdist, Interpreter: in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs[i] = map[string][]runner.Artifact{}
+			for _, st := range res.Steps {
+				if st.Name == runner.StepSdist || st.Name == runner.StepBdist || st.Name == runner.StepWheel {
+					if st.Status != runner.Passed || len(st.Artifacts) == 0 {
+						t.Fatalf("%s %s: %s %s, %d artifacts: %s", in.Minor, st.Name, st.Status, st.Reason, len(st.Artifacts), firstLines(st.Log, 5))
+					}
+					runs[i][st.Name] = st.Artifacts
+				}
+			}
+		}
+		for step, arts := range runs[0] {
+			again := runs[1][step]
+			if len(arts) != len(again) {
+				t.Errorf("%s %s: %d then %d artifacts", in.Minor, step, len(arts), len(again))
+				continue
+			}
+			for j, a := range arts {
+				b := again[j]
+				if a.Path != b.Path || len(a.Members) == 0 || a.MembersError != "" {
+					t.Errorf("%s %s: %s (%d members, %q) then %s", in.Minor, step, a.Path, len(a.Members), a.MembersError, b.Path)
+					continue
+				}
+				if !slices.Equal(a.Members, b.Members) {
+					for k := range a.Members {
+						if k < len(b.Members) && a.Members[k] != b.Members[k] {
+							t.Errorf("%s %s %s: member %+v then %+v", in.Minor, step, a.Path, a.Members[k], b.Members[k])
+						}
+					}
+					if len(a.Members) != len(b.Members) {
+						t.Errorf("%s %s %s: %d then %d members", in.Minor, step, a.Path, len(a.Members), len(b.Members))
+					}
+				}
+				t.Logf("%s %s %s: %d members identical; archive sha256 %s then %s", in.Minor, step, a.Path, len(a.Members), a.SHA256[:12], b.SHA256[:12])
+			}
+		}
+	}
 }

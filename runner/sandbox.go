@@ -13,9 +13,18 @@ import (
 const BuildRoot = "/build"
 
 // Backend makes sandboxes. Implementations: Namespace (the embedded
-// default, bubblewrap over Linux namespaces). Call order: Available, then
-// any number of Open from any goroutine; each Sandbox is used by one
-// goroutine and must be closed.
+// default, bubblewrap over Linux namespaces with cgroup limits) and Docker
+// (one container per job, through the Docker Engine API). Call order:
+// Available, then any number of Open from any goroutine; each Sandbox is
+// used by one goroutine (Close excepted, which may come from another) and
+// must be closed.
+//
+// Every backend gives the same guarantees (sandbox-threats.md): a root
+// holding only /usr, the interpreters (read-only) and the scratch; no
+// network but loopback; an unprivileged uid with no capabilities and
+// no_new_privs; the environment exactly Command.Env; the limits of
+// Spec.Limits; timeouts supervised from outside; every process of a step
+// ended when Exec returns; a fresh /tmp.
 type Backend interface {
 	// Name is the backend's name as users select it ("namespace").
 	Name() string
@@ -37,6 +46,68 @@ type Spec struct {
 	// read-only at their own path: pyenv builds are shared libraries with an
 	// rpath, so they must live at the path they were built for.
 	ReadOnly []string
+	// Limits cap the resources of each step; zero fields take the
+	// defaults of DefaultLimits.
+	Limits Limits
+	// Image is the Docker image to use for this job (e.g. an official
+	// python:3.12 image a user named for this interpreter); empty means
+	// the backend's own image. Ignored by the namespace backend.
+	Image string
+}
+
+// Limits cap what one step may use. A step that hits one is ended and its
+// ExecResult says which (LimitHit).
+type Limits struct {
+	// Memory is the memory limit in bytes (cgroup memory.max, or
+	// memory.limit_in_bytes on v1); default 2 GiB.
+	Memory int64
+	// Pids caps the processes and threads alive at once (pids.max);
+	// default 512.
+	Pids int64
+	// CPUs is the CPU bandwidth in cores (cpu.max quota); default 1.
+	CPUs float64
+	// Tmp is the size of the private /tmp tmpfs in bytes; default 256 MiB.
+	Tmp int64
+	// Disk caps the bytes (allocated blocks) and files the scratch may
+	// hold, checked from outside while a step runs; default 2 GiB.
+	Disk int64
+	// DiskFiles caps the number of entries in the scratch; default 200,000.
+	DiskFiles int
+	// Output caps the bytes a step may print before it is ended (the log
+	// keeps only Command.LogLimit of them); default 64 MiB.
+	Output int64
+}
+
+// DefaultLimits are the limits used for the zero fields of Spec.Limits.
+var DefaultLimits = Limits{
+	Memory: 2 << 30, Pids: 512, CPUs: 1, Tmp: 256 << 20,
+	Disk: 2 << 30, DiskFiles: 200000, Output: 64 << 20,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.Memory > 0 {
+		d.Memory = l.Memory
+	}
+	if l.Pids > 0 {
+		d.Pids = l.Pids
+	}
+	if l.CPUs > 0 {
+		d.CPUs = l.CPUs
+	}
+	if l.Tmp > 0 {
+		d.Tmp = l.Tmp
+	}
+	if l.Disk > 0 {
+		d.Disk = l.Disk
+	}
+	if l.DiskFiles > 0 {
+		d.DiskFiles = l.DiskFiles
+	}
+	if l.Output > 0 {
+		d.Output = l.Output
+	}
+	return d
 }
 
 // Command is one process run to completion inside a sandbox.
@@ -48,7 +119,20 @@ type Command struct {
 	Timeout time.Duration
 	// LogLimit caps the bytes of combined stdout and stderr kept.
 	LogLimit int64
+	// NoOutputTimeout ends the step when it prints nothing for this long
+	// (a hang); zero means no such limit.
+	NoOutputTimeout time.Duration
 }
+
+// What ended a step early, in ExecResult.LimitHit.
+const (
+	LimitTimeout  = "timeout"   // Command.Timeout passed
+	LimitNoOutput = "no-output" // nothing printed for Command.NoOutputTimeout
+	LimitMemory   = "memory"    // the memory limit's OOM killer fired
+	LimitDisk     = "disk"      // the scratch outgrew Limits.Disk or DiskFiles
+	LimitLogSize  = "log-size"  // the step printed more than Limits.Output
+	LimitPids     = "pids"      // a fork failed on Limits.Pids
+)
 
 // ExecResult is what a command did. A command that ran and failed is a
 // result, not an error.
@@ -56,8 +140,18 @@ type ExecResult struct {
 	ExitCode     int // -1 when killed by a signal
 	Log          []byte
 	LogTruncated bool
-	TimedOut     bool
-	Duration     time.Duration
+	// TimedOut is true when the wall-clock or no-output limit ended the
+	// step (LimitHit then says which).
+	TimedOut bool
+	Duration time.Duration
+	// LimitHit names the limit that ended or broke the step (the Limit*
+	// constants); empty when none did. LimitMemory is set when the
+	// kernel's OOM killer killed a process of the step, even when the step
+	// then exited on its own.
+	LimitHit string
+	// MemoryPeak is the step's peak memory use in bytes, when the backend
+	// can tell (0 otherwise).
+	MemoryPeak int64
 }
 
 // Sandbox is one job's sealed environment.

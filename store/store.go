@@ -113,6 +113,8 @@ var migrations = []string{
 		checked_at    INTEGER NOT NULL DEFAULT 0,
 		last_error    TEXT NOT NULL DEFAULT ''
 	);`,
+	crawlMigration,      // store/crawl.go
+	provenanceMigration, // store/provenance.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {

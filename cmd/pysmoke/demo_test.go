@@ -100,7 +100,9 @@ func TestDemo(t *testing.T) {
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	releases := map[string][]string{"smokegood": {"1.0", "1.1"}, "py2only": {"1.0"}, "usesimp": {"1.0"}, "phonehome": {"1.0"}}
-	deadline := start.Add(3*time.Minute + 30*time.Second) // plus the script's own startup
+	// 45 jobs of six steps, each making two environments from the offline
+	// toolchain (built beforehand by make, else here on first use).
+	deadline := start.Add(10 * time.Minute)
 	var docs map[string]apiProject
 	for {
 		docs = map[string]apiProject{}

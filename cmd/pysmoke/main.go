@@ -22,6 +22,9 @@ Usage:
   pysmoke serve   [flags]          watch an index, test new releases, serve reports
   pysmoke run     [flags] SDIST    test one sdist here and print the matrix
   pysmoke pythons [flags]          list the interpreters pysmoke would use
+  pysmoke image   [flags]          build the Docker sandbox's image
+  pysmoke toolchain [flags]        build (once, cached) and list the offline
+                                   wheelhouse the jobs install their tools from
   pysmoke index   [flags]          serve a directory of sdists and wheels as a
                                    PyPI-compatible index (tests and the demo)
   pysmoke index publish [flags] SAMPLE_DIR...
@@ -64,6 +67,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "pythons":
 		return cmdPythons(ctx, args[1:], stdout, stderr)
+	case "image":
+		return cmdImage(ctx, args[1:], stdout, stderr)
+	case "toolchain":
+		return cmdToolchain(ctx, args[1:], stdout, stderr)
 	case "index":
 		if len(args) > 1 && args[1] == "publish" {
 			return cmdIndexPublish(ctx, args[2:], stdout, stderr)

@@ -49,7 +49,7 @@ func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]runner.
 }
 
 func cmdPythons(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pythons", "Usage: pysmoke pythons [flags]\n\nLists the interpreters pysmoke finds (newest patch release of each minor version) and what each has.", stderr)
+	fs := newFlags("pythons", "Usage: pysmoke pythons [flags]\n\nLists the interpreters pysmoke finds (newest patch release of each minor version) and what each has of its own: the steps install setuptools, wheel and pytest from the offline toolchain (see pysmoke toolchain).", stderr)
 	var pf pythonFlags
 	pf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -66,17 +66,20 @@ func cmdPythons(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return enc.Encode(ins)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PYTHON\tVERSION\tIMPLEMENTATION\tSETUPTOOLS\tLIB2TO3\tPATH")
-	for _, in := range ins {
-		st := in.Setuptools
-		if st == "" {
-			st = "-"
+	fmt.Fprintln(tw, "PYTHON\tVERSION\tIMPLEMENTATION\tABI\tSETUPTOOLS\tWHEEL\tLIB2TO3\tPATH")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
 		}
+		return s
+	}
+	for _, in := range ins {
 		l2 := "no"
 		if in.Lib2to3 {
 			l2 = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Minor, in.Version, in.Implementation, st, l2, in.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Minor, in.Version, in.Implementation, dash(in.ABI),
+			dash(in.Setuptools), dash(in.Wheel), l2, in.Path)
 	}
 	return tw.Flush()
 }

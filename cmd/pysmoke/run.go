@@ -18,9 +18,10 @@ import (
 
 const runSynopsis = `Usage: pysmoke run [flags] SDIST
 
-Runs the steps (unpack, setup.py sdist, setup.py bdist, tests, 2to3) of one
-sdist on every Python of this machine, each in a fresh sealed sandbox, and
-prints the matrix.
+Runs the steps (unpack, sdist, bdist, wheel, tests against the built wheel,
+2to3) of one sdist on every Python of this machine, each in a fresh sealed
+sandbox with its tools installed from the offline toolchain, and prints the
+matrix.
 
 Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
@@ -34,11 +35,11 @@ type sandboxFlags struct {
 func (s *sandboxFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 }) {
-	fs.StringVar(&s.name, "sandbox", "auto", "sandbox backend: auto or namespace")
+	fs.StringVar(&s.name, "sandbox", "auto", "sandbox backend: auto (the first that can run), namespace or docker")
 }
 
 func (s *sandboxFlags) backend(ctx context.Context, stderr io.Writer) (runner.Backend, error) {
-	b, why, err := runner.Select(ctx, s.name, &runner.Namespace{})
+	b, why, err := runner.Select(ctx, s.name, &runner.Namespace{}, &runner.Docker{})
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +53,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pf.register(fs)
 	var sf sandboxFlags
 	sf.register(fs)
+	var tf toolchainFlags
+	tf.register(fs)
 	asJSON := fs.Bool("json", false, "print the matrix as JSON")
 	jobs := fs.Int("j", runtime.NumCPU(), "how many jobs run at once")
 	timeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
@@ -79,10 +82,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	tc, err := tf.ensure(ctx, &pf, stderr)
+	if err != nil {
+		return err
+	}
 	if *jobs < 1 {
 		*jobs = 1
 	}
-	r := runner.New(runner.Options{Backend: backend, StepTimeout: *timeout})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, StepTimeout: *timeout})
 	results := make([]runner.Result, len(ins))
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
@@ -186,6 +193,8 @@ type runCellJSON struct {
 	Status      runner.Status `json:"status"`
 	Reason      string        `json:"reason"`
 	Steps       []runStepJSON `json:"steps"`
+	// Provenance: what besides the release the outcome depended on.
+	Provenance runner.Provenance `json:"provenance"`
 }
 
 type runStepJSON struct {
@@ -195,6 +204,7 @@ type runStepJSON struct {
 	Detail     string            `json:"detail"`
 	ExitCode   int               `json:"exit_code"`
 	DurationMS int64             `json:"duration_ms"`
+	MemoryPeak int64             `json:"memory_peak_bytes,omitempty"`
 	Artifacts  []runner.Artifact `json:"artifacts"`
 }
 
@@ -202,14 +212,14 @@ func printRunJSON(w io.Writer, df dist.File, ins []runner.Interpreter, results [
 	out := runJSON{Schema: "pysmoke.run/v1", Project: dist.Normalize(df.Name), Version: df.Version}
 	for i, in := range ins {
 		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
-			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}}
+			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance}
 		for _, st := range results[i].Steps {
 			arts := st.Artifacts
 			if arts == nil {
 				arts = []runner.Artifact{}
 			}
 			c.Steps = append(c.Steps, runStepJSON{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
-				ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), Artifacts: arts})
+				ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak, Artifacts: arts})
 		}
 		out.Cells = append(out.Cells, c)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pf.register(fs)
 	var sf sandboxFlags
 	sf.register(fs)
+	var tf toolchainFlags
+	tf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +84,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tc, err := tf.ensure(ctx, &pf, stderr)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -100,7 +107,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc := &service{
 		store:  st,
 		mirror: filepath.Join(*dataDir, "mirror"),
-		runner: runner.New(runner.Options{Backend: backend, ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log}),
+		runner: runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log}),
 		log:    log,
 		interp: map[string]runner.Interpreter{},
 	}
@@ -134,16 +141,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
+	if err := svc.rerunStale(ctx); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go allow.Watch(ctx, 2*time.Second)
-	go func() {
-		// A first full round at once, then the schedule.
-		if err := cr.PollAll(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("first crawl", "err", err)
-		}
-		cr.Run(ctx)
-	}()
+	// Projects never read are read at once (their backfill), the rest in
+	// their slots of the schedule.
+	go cr.Run(ctx)
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	log.Info("pysmoke serving", "reports", *baseURL, "index", *indexURL, "projects", allow.List().Len(),
@@ -222,7 +228,39 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 	if err := s.store.SaveCell(ctx, cell, logs); err != nil {
 		return err
 	}
+	if ok {
+		prov, _ := json.Marshal(res.Provenance)
+		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
+			return err
+		}
+	}
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
+	return nil
+}
+
+// rerunStale queues again every cell made with another provenance than
+// this service's (another interpreter build, toolchain, backend, image or
+// limits): its outcome says nothing of the machine as it is now.
+func (s *service) rerunStale(ctx context.Context) error {
+	for _, py := range s.pythons {
+		digest := s.runner.Provenance(s.interp[py]).Digest()
+		stale, err := s.store.StaleCells(ctx, py, digest)
+		if err != nil {
+			return err
+		}
+		if len(stale) == 0 {
+			continue
+		}
+		var builds []queue.Build
+		for _, r := range stale {
+			builds = append(builds, queue.Build{Project: r.Project, Version: r.Version, SdistFile: r.SdistFile,
+				SdistSHA256: r.SdistSHA256, Python: py})
+		}
+		s.log.Info("stale cells queued again", "python", py, "cells", len(builds), "provenance", digest)
+		if err := s.queue.Enqueue(ctx, builds...); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -85,7 +85,9 @@ func TestServeRestartLosesNothing(t *testing.T) {
 		var logs syncBuffer
 		done := make(chan error, 1)
 		go func() { done <- dispatch(ctx, args(freePort(t)), &logs, &logs) }()
-		deadline := time.Now().Add(3 * time.Minute)
+		// Each job makes its build and test environments from the offline
+		// toolchain: 12 jobs on one worker take minutes on a busy machine.
+		deadline := time.Now().Add(6 * time.Minute)
 		for !stopWhen() {
 			if time.Now().After(deadline) {
 				cancel()

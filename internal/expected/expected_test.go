@@ -59,7 +59,7 @@ func TestProjectFileIsComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	pythons := []string{"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
-	steps := []string{"unpack", "sdist", "bdist", "tests", "2to3"}
+	steps := []string{"unpack", "sdist", "bdist", "wheel", "tests", "2to3"}
 	samples := tab.Samples()
 	if len(samples) < 4 {
 		t.Fatalf("samples %v", samples)

@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// requiresPython returns what an unpacked sdist declares of the Pythons it
+// supports ("" when nothing): the Requires-Python field of its PKG-INFO,
+// where setup.py's python_requires and pyproject.toml's requires-python
+// end up; failing that (a PKG-INFO written by another tool), a
+// requires-python of pyproject.toml or a python_requires="..." of setup.py
+// written as a plain string. Nothing of the sdist is run to find out.
+func requiresPython(projDir string) string {
+	if rp := pkgInfoRequiresPython(projDir); rp != "" {
+		return rp
+	}
+	for _, src := range []struct {
+		file string
+		re   *regexp.Regexp
+	}{
+		{"pyproject.toml", regexp.MustCompile(`(?m)^\s*requires-python\s*=\s*["']([^"'\n]+)["']`)},
+		{"setup.py", regexp.MustCompile(`\bpython_requires\s*=\s*["']([^"'\n]+)["']`)},
+	} {
+		b, err := os.ReadFile(filepath.Join(projDir, src.file))
+		if err != nil || len(b) > 1<<20 {
+			continue
+		}
+		if m := src.re.FindSubmatch(b); m != nil {
+			return strings.TrimSpace(string(m[1]))
+		}
+	}
+	return ""
+}
+
+func pkgInfoRequiresPython(projDir string) string {
+	f, err := os.Open(filepath.Join(projDir, "PKG-INFO"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			break // the headers end; the long description follows
+		}
+		if v, ok := strings.CutPrefix(line, "Requires-Python:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// allowsPython reports whether the PEP 440 specifier set spec (">=3.8",
+// ">=2.7, !=3.0.*, <4") admits the interpreter version ("3.7.16"). Only
+// release numbers are compared, which is all Requires-Python uses in
+// practice. A specifier it cannot read is an error: the interpreter is then
+// not declared unsupported.
+func allowsPython(spec, version string) (bool, error) {
+	v := releaseOf(version)
+	if v == nil {
+		return false, fmt.Errorf("odd interpreter version %q", version)
+	}
+	for _, clause := range strings.Split(spec, ",") {
+		clause = strings.TrimSpace(clause)
+		if clause == "" {
+			continue
+		}
+		op := ""
+		for _, o := range []string{"===", "~=", "==", "!=", "<=", ">=", "<", ">"} {
+			if strings.HasPrefix(clause, o) {
+				op = o
+				break
+			}
+		}
+		if op == "" {
+			return false, fmt.Errorf("Requires-Python %q: no operator in %q", spec, clause)
+		}
+		arg := strings.TrimSpace(clause[len(op):])
+		wild := strings.HasSuffix(arg, ".*")
+		want := releaseOf(strings.TrimSuffix(arg, ".*"))
+		if want == nil || (wild && op != "==" && op != "!=") {
+			return false, fmt.Errorf("Requires-Python %q: cannot read %q", spec, clause)
+		}
+		var ok bool
+		switch op {
+		case "==", "===":
+			if wild {
+				ok = hasPrefix(v, want)
+			} else {
+				ok = compareRelease(v, want) == 0
+			}
+		case "!=":
+			if wild {
+				ok = !hasPrefix(v, want)
+			} else {
+				ok = compareRelease(v, want) != 0
+			}
+		case "<=":
+			ok = compareRelease(v, want) <= 0
+		case ">=":
+			ok = compareRelease(v, want) >= 0
+		case "<":
+			ok = compareRelease(v, want) < 0
+		case ">":
+			ok = compareRelease(v, want) > 0
+		case "~=":
+			if len(want) < 2 {
+				return false, fmt.Errorf("Requires-Python %q: ~= needs two numbers", spec)
+			}
+			ok = compareRelease(v, want) >= 0 && hasPrefix(v, want[:len(want)-1])
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// releaseOf parses "3.8" or "3.8.1" (nil for anything else, pre-releases
+// included).
+func releaseOf(s string) []int {
+	var out []int
+	for _, p := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func compareRelease(a, b []int) int {
+	for i := 0; i < len(a) || i < len(b); i++ {
+		var x, y int
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func hasPrefix(v, prefix []int) bool {
+	for i, p := range prefix {
+		x := 0
+		if i < len(v) {
+			x = v[i]
+		}
+		if x != p {
+			return false
+		}
+	}
+	return true
+}

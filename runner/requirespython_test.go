@@ -1,0 +1,37 @@
+package runner
+
+import "testing"
+
+func TestAllowsPython(t *testing.T) {
+	cases := []struct {
+		spec, version string
+		want          bool
+	}{
+		{">=3.8", "3.7.16", false},
+		{">=3.8", "3.8.18", true},
+		{">=3.8", "2.7.18", false},
+		{">=2.7, !=3.0.*, !=3.1.*, <4", "3.6.15", true},
+		{">=2.7, !=3.0.*, !=3.1.*, <4", "3.1.5", false},
+		{"<3", "2.7.18", true},
+		{"<3", "3.13.0", false},
+		{"~=3.9", "3.13.0", true},
+		{"~=3.9", "4.0.0", false},
+		{"~=3.9.1", "3.9.0", false},
+		{"~=3.9.1", "3.9.18", true},
+		{"==3.*", "3.12.1", true},
+		{"==3.12.*", "3.13.0", false},
+		{">3.12", "3.12.1", true}, // release numbers only: 3.12.1 > 3.12
+		{"", "3.12.1", true},
+	}
+	for _, c := range cases {
+		got, err := allowsPython(c.spec, c.version)
+		if err != nil || got != c.want {
+			t.Errorf("allowsPython(%q, %q) = %v, %v; want %v", c.spec, c.version, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"3.8", ">=3.8a1", ">=3.*"} {
+		if _, err := allowsPython(bad, "3.12.1"); err == nil {
+			t.Errorf("allowsPython(%q): no error", bad)
+		}
+	}
+}

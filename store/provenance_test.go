@@ -1,0 +1,53 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+// A cell is stale when its provenance differs from the current one, or
+// none was recorded; recording the current one makes it fresh.
+func TestStaleCells(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for _, v := range []string{"1.0", "1.1"} {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO releases (project, version, display_name, sdist_file, sdist_sha256, discovered_at) VALUES ('foo', ?, 'foo', ?, 'ab', 0)`, v, "foo-"+v+".tar.gz"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveCell(ctx, Cell{Project: "foo", Version: v, Python: "3.12", Status: runner.Passed, StartedAt: now, FinishedAt: now}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveProvenance(ctx, "foo", "1.0", "3.12", "d1", []byte(`{"backend":"namespace"}`)); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.StaleCells(ctx, "3.12", "d1")
+	if err != nil || len(stale) != 1 || stale[0].Version != "1.1" || stale[0].SdistFile != "foo-1.1.tar.gz" {
+		t.Fatalf("stale = %+v, %v; want foo 1.1 (no provenance)", stale, err)
+	}
+	stale, _ = s.StaleCells(ctx, "3.12", "d2")
+	if len(stale) != 2 {
+		t.Fatalf("with a new digest, stale = %+v; want both", stale)
+	}
+	if err := s.SaveProvenance(ctx, "foo", "1.1", "3.12", "d2", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveProvenance(ctx, "foo", "1.0", "3.12", "d2", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if stale, _ = s.StaleCells(ctx, "3.12", "d2"); len(stale) != 0 {
+		t.Fatalf("stale = %+v after recording", stale)
+	}
+	if d, p, err := s.Provenance(ctx, "foo", "1.0", "3.12"); err != nil || d != "d2" || p != "{}" {
+		t.Fatalf("Provenance = %q %q %v", d, p, err)
+	}
+}

@@ -1,0 +1,1 @@
+from cext._speedups import add

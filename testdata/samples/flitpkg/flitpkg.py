@@ -1,0 +1,5 @@
+"""A pysmoke sample built with flit_core."""
+
+
+def answer():
+    return 6 * 7

@@ -1,0 +1,5 @@
+from .about import DESCRIPTION
+
+
+def describe():
+    return DESCRIPTION
