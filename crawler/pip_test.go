@@ -24,78 +24,20 @@ package crawler_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/internal/piptest"
 	"github.com/pysmoke/pysmoke/store"
 )
-
-// pythonInterpreters lists $(pyenv root)/versions/*/bin/python.
-func pythonInterpreters() []string {
-	root := os.Getenv("PYENV_ROOT")
-	if out, err := exec.Command("pyenv", "root").Output(); err == nil {
-		root = strings.TrimSpace(string(out))
-	}
-	if root == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			root = filepath.Join(home, ".pyenv")
-		}
-	}
-	found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "python"))
-	slices.Sort(found)
-	return found
-}
-
-// pipEnv is a clean environment for pip: no PIP_* or PYTHON* settings, no
-// proxies, no user or global configuration.
-func pipEnv(home string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch up := strings.ToUpper(k); {
-		case strings.HasPrefix(up, "PIP_"), strings.HasPrefix(up, "PYTHON"),
-			up == "HOME", up == "XDG_CONFIG_HOME", strings.HasSuffix(up, "_PROXY"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "PIP_CONFIG_FILE="+os.DevNull,
-		"PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1")
-}
-
-// probe prints pip's version and whether setuptools and wheel import (2.7 too).
-const probe = `
-import sys
-def has(m):
-    try:
-        __import__(m)
-        return "true"
-    except Exception:
-        return "false"
-s, w = has("setuptools"), has("wheel")
-import pip
-sys.stdout.write("%s %s %s\n" % (pip.__version__, s, w))
-`
-
-func pipAtLeast(version string, major, minor int) bool {
-	parts := strings.SplitN(version, ".", 3)
-	ma, _ := strconv.Atoi(parts[0])
-	mi := 0
-	if len(parts) > 1 {
-		mi, _ = strconv.Atoi(parts[1])
-	}
-	return ma > major || ma == major && mi >= minor
-}
 
 // servedTypes notes the Content-Type of each simple page served, by the
 // Python version in pip's User-Agent.
@@ -161,7 +103,7 @@ func viewOf(t *testing.T, f *fixture) crawlerView {
 }
 
 func TestPipAgreesWithCrawler(t *testing.T) {
-	pythons := pythonInterpreters()
+	pythons := piptest.Interpreters()
 	if len(pythons) == 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("no Python interpreter under $(pyenv root)/versions/*/bin/python; CI must have them")
@@ -212,18 +154,12 @@ func TestPipAgreesWithCrawler(t *testing.T) {
 
 func comparePip(t *testing.T, f *fixture, view crawlerView, python string, served *servedTypes) {
 	home := t.TempDir()
-	env := pipEnv(home)
-	cmd := exec.Command(python, "-c", probe)
-	cmd.Env, cmd.Dir = env, home
-	out, err := cmd.Output()
+	env := piptest.Env(home)
+	pipInfo, err := piptest.Probe(python, env, home)
 	if err != nil {
-		t.Fatalf("probing %s: %v", python, err)
+		t.Fatal(err)
 	}
-	var pipVersion string
-	var hasSetuptools, hasWheel bool
-	if _, err := fmt.Sscanf(string(out), "%s %t %t", &pipVersion, &hasSetuptools, &hasWheel); err != nil {
-		t.Fatalf("probing %s: %q: %v", python, out, err)
-	}
+	pipVersion, hasSetuptools, hasWheel := pipInfo.Version, pipInfo.Setuptools, pipInfo.Wheel
 	pyVersion := filepath.Base(filepath.Dir(filepath.Dir(python)))
 	t.Logf("pip %s", pipVersion)
 	pip := func(args ...string) string {
@@ -267,9 +203,9 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 		return name, df
 	}
 	// pip < 19.2 predates PEP 592 and takes yanked files like any other.
-	honoursYank := pipAtLeast(pipVersion, 19, 2)
+	honoursYank := pipInfo.AtLeast(19, 2)
 
-	if pipAtLeast(pipVersion, 21, 2) {
+	if pipInfo.AtLeast(21, 2) {
 		out := pip("index", "versions", "--pre", "smokegood")
 		var got []string
 		for _, line := range strings.Split(out, "\n") {
@@ -295,7 +231,7 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 	}
 
 	wantType := "text/html; charset=utf-8"
-	if !f.mode.static && pipAtLeast(pipVersion, 22, 2) {
+	if !f.mode.static && pipInfo.AtLeast(22, 2) {
 		wantType = "application/vnd.pypi.simple.v1+json"
 	}
 	types := served.types(pyVersion)
@@ -319,7 +255,7 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 	case !hasSetuptools:
 		t.Log("sdist not tried: setuptools does not import")
 		return
-	case !hasWheel && pipAtLeast(pipVersion, 23, 1):
+	case !hasWheel && pipInfo.AtLeast(23, 1):
 		t.Logf("sdist not tried: pip %s needs the wheel package to prepare setup.py metadata offline", pipVersion)
 		return
 	}

@@ -8,88 +8,20 @@ package localindex
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pysmoke/pysmoke/internal/piptest"
 )
-
-// pythonInterpreters lists $(pyenv root)/versions/*/bin/python.
-func pythonInterpreters() []string {
-	root := os.Getenv("PYENV_ROOT")
-	if out, err := exec.Command("pyenv", "root").Output(); err == nil {
-		root = strings.TrimSpace(string(out))
-	}
-	if root == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			root = filepath.Join(home, ".pyenv")
-		}
-	}
-	found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "python"))
-	slices.Sort(found)
-	return found
-}
-
-// pipEnv is the environment for a pip run: the test's own, minus every
-// PIP_* setting (a PIP_FIND_LINKS or PIP_INDEX_URL would let pip find the
-// sample elsewhere), PYTHON* settings and proxies, with HOME and config
-// pointed away from user and global configuration.
-func pipEnv(home string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch up := strings.ToUpper(k); {
-		case strings.HasPrefix(up, "PIP_"), strings.HasPrefix(up, "PYTHON"),
-			up == "HOME", up == "XDG_CONFIG_HOME", strings.HasSuffix(up, "_PROXY"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
-		"HOME="+home,
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"PIP_CONFIG_FILE="+os.DevNull, // pip then reads no config file at all
-		"PIP_NO_INPUT=1",
-		"PYTHONDONTWRITEBYTECODE=1",
-		"PYTHONNOUSERSITE=1",
-	)
-}
-
-// probeScript prints pip's version and whether setuptools and wheel import;
-// it runs on Python 2.7 too. setuptools goes first: once pip has imported
-// the stdlib distutils, setuptools' distutils shim refuses to load.
-const probeScript = `
-import sys
-def has(module):
-    try:
-        __import__(module)
-        return "true"
-    except Exception:
-        return "false"
-setuptools, wheel = has("setuptools"), has("wheel")
-import pip
-sys.stdout.write("%s %s %s\n" % (pip.__version__, setuptools, wheel))
-`
-
-// pipAtLeast reports whether pip version is at least major.minor.
-func pipAtLeast(version string, major, minor int) bool {
-	parts := strings.SplitN(version, ".", 3)
-	ma, _ := strconv.Atoi(parts[0])
-	mi := 0
-	if len(parts) > 1 {
-		mi, _ = strconv.Atoi(parts[1])
-	}
-	return ma > major || ma == major && mi >= minor
-}
 
 // formatLog records which simple API format each Python's pip was served,
 // keyed by the Python version pip puts in its User-Agent.
@@ -133,7 +65,7 @@ type pipRun struct {
 }
 
 func TestPipDownload(t *testing.T) {
-	pythons := pythonInterpreters()
+	pythons := piptest.Interpreters()
 	if len(pythons) == 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("no Python interpreter under $(pyenv root)/versions/*/bin/python; CI must have them")
@@ -200,19 +132,13 @@ func TestPipDownload(t *testing.T) {
 // test runs one interpreter's pip against the index.
 func (run *pipRun) test(t *testing.T, python string) {
 	home := t.TempDir()
-	env := pipEnv(home)
+	env := piptest.Env(home)
 
-	probe := exec.Command(python, "-c", probeScript)
-	probe.Env, probe.Dir = env, home
-	out, err := probe.Output() // stdout only: setuptools may warn on stderr
+	pipInfo, err := piptest.Probe(python, env, home)
 	if err != nil {
-		t.Fatalf("probing %s: %v", python, err)
+		t.Fatal(err)
 	}
-	var pipVersion string
-	var hasSetuptools, hasWheel bool
-	if _, err := fmt.Sscanf(string(out), "%s %t %t", &pipVersion, &hasSetuptools, &hasWheel); err != nil {
-		t.Fatalf("probing %s: %q: %v", python, out, err)
-	}
+	pipVersion, hasSetuptools, hasWheel := pipInfo.Version, pipInfo.Setuptools, pipInfo.Wheel
 	pyVersion := filepath.Base(filepath.Dir(filepath.Dir(python)))
 	t.Logf("pip %s, setuptools %t, wheel %t", pipVersion, hasSetuptools, hasWheel)
 
@@ -254,7 +180,7 @@ func (run *pipRun) test(t *testing.T, python string) {
 
 	// pip asks for PEP 691 JSON from 22.2 on; before, it reads HTML.
 	wantType := "text/html; charset=utf-8"
-	if pipAtLeast(pipVersion, 22, 2) {
+	if pipInfo.AtLeast(22, 2) {
 		wantType = mimeV1JSON
 	}
 	for _, got := range run.formats.formats(pyVersion) {
@@ -277,7 +203,7 @@ func (run *pipRun) test(t *testing.T, python string) {
 	case !hasSetuptools:
 		t.Log("sdist not tried: setuptools does not import")
 		return
-	case !hasWheel && pipAtLeast(pipVersion, 23, 1):
+	case !hasWheel && pipInfo.AtLeast(23, 1):
 		t.Logf("sdist not tried: pip %s needs the wheel package to prepare setup.py metadata offline", pipVersion)
 		return
 	}

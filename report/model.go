@@ -123,7 +123,9 @@ func statusClass(status string) string {
 		return classFail
 	case runner.ResourceLimit, runner.NoTests:
 		return classWarn
-	case runner.NotAvailable, runner.Machinery:
+	case runner.NotAvailable, runner.Machinery, runner.DeclaredUnsupported:
+		// Grey, never red: none of these is the package's failure on this
+		// Python (declared unsupported is the package's own word).
 		return classGrey
 	}
 	if status == pending {
@@ -135,7 +137,8 @@ func statusClass(status string) string {
 // statusOrder is the order of the parts of a one-line summary.
 var statusOrder = []string{
 	string(runner.Passed), string(runner.Failed), string(runner.Rejected), string(runner.ResourceLimit),
-	string(runner.NoTests), string(runner.Machinery), string(runner.NotAvailable), pending,
+	string(runner.NoTests), string(runner.Machinery), string(runner.NotAvailable),
+	string(runner.DeclaredUnsupported), pending,
 }
 
 // summaryPart is one status of a one-line summary and the Pythons with it.

@@ -194,7 +194,7 @@ func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir 
 		rel, _ := filepath.Rel(scratch, projDir)
 		src := path.Join(BuildRoot, filepath.ToSlash(rel))
 		cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R -- "$@" "$0"/; }`, testRun, src}, copies...)
-		cr, err := envs.sb.Exec(ctx, Command{Argv: cp, Dir: BuildRoot, Env: e.env, Timeout: r.opts.StepTimeout, LogLimit: r.opts.LogLimit})
+		cr, err := envs.sb.Exec(ctx, Command{Argv: cp, Dir: BuildRoot, Env: e.env, Timeout: r.timeout(job, StepTests), LogLimit: r.opts.LogLimit})
 		if ctx.Err() != nil {
 			return StepResult{}, ctx.Err()
 		}

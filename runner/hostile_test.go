@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -797,10 +798,25 @@ res["printed_mib"] = ARGS["mib"]
 			}},
 
 		// Processes.
-		{name: "setsid-daemon", group: "processes", marker: true, payload: daemonSetup(true), args: map[string]any{"secs": 600}, control: map[string]any{"secs": 2},
+		{name: "setsid-daemon", group: "processes", marker: true, payload: daemonSetup(true), args: map[string]any{"secs": 600}, control: map[string]any{"secs": 30},
+			// The control's daemon lives long enough to be seen on a
+			// loaded machine, and is ended once it has been.
 			checkControl: func(t *testing.T, got map[string]any) {
-				if got["daemon"] != "up" || len(procsWith(got["marker"].(string))) == 0 {
+				// The daemon says "up" just before it execs the marked
+				// command: wait for the exec.
+				var left []string
+				for deadline := time.Now().Add(5 * time.Second); len(left) == 0 && time.Now().Before(deadline); {
+					time.Sleep(20 * time.Millisecond)
+					left = procsWith(got["marker"].(string))
+				}
+				if got["daemon"] != "up" || len(left) == 0 {
 					t.Errorf("control: the daemon did not outlive setup.py on the host: %v", got)
+				}
+				for _, p := range left {
+					pid, _, _ := strings.Cut(p, ":")
+					if n, err := strconv.Atoi(pid); err == nil {
+						syscall.Kill(n, syscall.SIGKILL)
+					}
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {

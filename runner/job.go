@@ -94,6 +94,17 @@ type Job struct {
 	// Requires-Python excludes the interpreter (otherwise they are
 	// DeclaredUnsupported).
 	IgnoreRequiresPython bool
+	// Timeouts are the project's own wall-clock limits per step (keys are
+	// step names); a step not listed has the runner's StepTimeout.
+	Timeouts map[string]time.Duration
+}
+
+// timeout is the wall-clock limit of one step of the job.
+func (r *Runner) timeout(job Job, step string) time.Duration {
+	if d := job.Timeouts[step]; d > 0 {
+		return d
+	}
+	return r.opts.StepTimeout
 }
 
 // Options configure a Runner. The zero value of each field means its default.
@@ -251,7 +262,8 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 		for i := range argv {
 			argv[i] = strings.ReplaceAll(argv[i], "{out}", outDir)
 		}
-		er, err := sb.Exec(ctx, Command{Argv: argv, Dir: dir, Env: env, Timeout: r.opts.StepTimeout, LogLimit: r.opts.LogLimit, NoOutputTimeout: r.opts.NoOutputTimeout})
+		limit := r.timeout(job, name)
+		er, err := sb.Exec(ctx, Command{Argv: argv, Dir: dir, Env: env, Timeout: limit, LogLimit: r.opts.LogLimit, NoOutputTimeout: r.opts.NoOutputTimeout})
 		if ctx.Err() != nil {
 			return StepResult{}, ctx.Err()
 		}
@@ -260,7 +272,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 		case err != nil:
 			sr.Status, sr.Reason, sr.Detail = Machinery, ReasonSandbox, err.Error()
 		case er.TimedOut || (er.LimitHit != "" && er.ExitCode != 0):
-			sr.Status, sr.Reason, sr.Detail = limitOutcome(er, r.opts.StepTimeout)
+			sr.Status, sr.Reason, sr.Detail = limitOutcome(er, limit)
 		default:
 			sr.Status, sr.Reason, sr.Detail = classify(name, er.ExitCode, er.Log, in)
 		}

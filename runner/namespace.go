@@ -123,7 +123,9 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	// The root is a tmpfs the sandbox's uid owns: without this, /, /etc and
 	// /root would be writable too, not only the scratch and /tmp.
 	args = append(args, "--remount-ro", "/")
-	return &nsSandbox{bwrap: bw, args: args, cg: cg, lim: lim, scratch: spec.Scratch}, nil
+	sb := &nsSandbox{bwrap: bw, args: args, cg: cg, lim: lim, scratch: spec.Scratch, spare: make(chan *launch, 1)}
+	sb.restock() // the first step's launch, made while the job gets ready
+	return sb, nil
 }
 
 type nsSandbox struct {
@@ -135,9 +137,171 @@ type nsSandbox struct {
 	mu      sync.Mutex
 	live    map[stepCgroup]bool
 	closed  bool
+	// spare is the next step's launch, made while the previous step's
+	// results are handled: putting a process into a control group costs
+	// about 10 ms on cgroup v1 (the kernel waits out an RCU grace period),
+	// more than bubblewrap itself, so it is kept off the step's own time.
+	spare    chan *launch
+	restocks sync.WaitGroup // launches being made; Close waits for them
 }
 
 var stepSeq atomic.Int64
+
+// launch is one step made ready to run: its control group, and in it a
+// shell at a gate: it reads bubblewrap's command line, shell-quoted, from
+// stdin until EOF, then execs it. Nothing of the step can fork outside its
+// group, since the shell is in the group before the gate opens.
+// (bubblewrap 0.8's own --args takes options only, not the command.)
+type launch struct {
+	cg      stepCgroup
+	cmd     *exec.Cmd
+	gateW   *os.File // the command line, then EOF, opens the gate
+	statusR *os.File // bubblewrap's --json-status-fd 3
+	filterR *os.File // the seccomp program (--seccomp 4), nil without one
+	log     *capWriter
+}
+
+// prepare makes a launch: the step's group, and the gated shell in it.
+func (s *nsSandbox) prepare() (*launch, error) {
+	cg, err := s.cg.New(fmt.Sprintf("step-%d-%d", os.Getpid(), stepSeq.Add(1)), s.lim)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	l := &launch{cg: cg, log: &capWriter{}}
+	var toClose []*os.File // the child's ends, closed once it has them
+	fail := func(err error) (*launch, error) {
+		for _, f := range append(toClose, l.gateW, l.statusR, l.filterR) {
+			if f != nil {
+				f.Close()
+			}
+		}
+		if l.cmd != nil && l.cmd.Process != nil {
+			syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+			l.cmd.Wait()
+		}
+		cg.Kill()
+		cg.Remove()
+		return nil, err
+	}
+	pipe := func(what string) (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("sandbox: %s pipe: %w", what, err)
+		}
+		return r, w, nil
+	}
+	gateR, gateW, err := pipe("gate")
+	if err != nil {
+		return fail(err)
+	}
+	l.gateW, toClose = gateW, append(toClose, gateR)
+	statusR, statusW, err := pipe("status")
+	if err != nil {
+		return fail(err)
+	}
+	l.statusR, toClose = statusR, append(toClose, statusW)
+	var filterR *os.File
+	if prog := seccompProgram(); prog != nil {
+		// The filter is a few hundred bytes: it fits in the pipe's
+		// buffer, so it is written whole before bwrap reads it.
+		r, w, err := pipe("seccomp")
+		if err != nil {
+			return fail(err)
+		}
+		_, err = w.Write(prog)
+		w.Close()
+		if err != nil {
+			r.Close()
+			return fail(fmt.Errorf("sandbox: seccomp pipe: %w", err))
+		}
+		filterR, l.filterR = r, r
+	} else {
+		// bwrap is not given --seccomp then; fd 4 is only a placeholder.
+		filterR, err = os.Open(os.DevNull)
+		if err != nil {
+			return fail(err)
+		}
+		toClose = append(toClose, filterR)
+	}
+	// umask is inherited, not a bwrap option: the gate's shell sets it
+	// for bwrap and so for the step.
+	// An empty command line (the gate closed unused) ends the shell.
+	cmd := exec.Command("/bin/sh", "-c", `umask 022 && cmd=$(cat) && [ -n "$cmd" ] && eval "exec $cmd"`)
+	cmd.Env = []string{}
+	cmd.Stdin = gateR
+	cmd.Stdout, cmd.Stderr = l.log, l.log
+	cmd.ExtraFiles = []*os.File{statusW, filterR} // fds 3, 4
+	// --die-with-parent and Pdeathsig end the sandbox with the service;
+	// WaitDelay stops a leftover pipe holder from blocking Wait.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 5 * time.Second
+	l.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("sandbox: start bubblewrap: %w", err))
+	}
+	for _, f := range toClose {
+		f.Close()
+	}
+	toClose = nil
+	if err := cg.Add(cmd.Process.Pid); err != nil {
+		return fail(fmt.Errorf("sandbox: %w", err))
+	}
+	return l, nil
+}
+
+// discard ends a launch that will not run.
+func (l *launch) discard() {
+	l.gateW.Close()
+	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+	l.cmd.Wait()
+	l.statusR.Close()
+	if l.filterR != nil {
+		l.filterR.Close()
+	}
+	l.cg.Kill()
+	l.cg.Remove()
+}
+
+// take returns the spare launch, or makes one.
+func (s *nsSandbox) take() (*launch, error) {
+	select {
+	case l := <-s.spare:
+		if l != nil {
+			return l, nil
+		}
+	default:
+	}
+	return s.prepare()
+}
+
+// restock makes the next spare launch in the background, unless the
+// sandbox is closed (Close then ends it).
+func (s *nsSandbox) restock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.restocks.Add(1)
+	go func() {
+		defer s.restocks.Done()
+		l, err := s.prepare()
+		if err != nil {
+			return // the next Exec makes its own and reports the error
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			l.discard()
+			return
+		}
+		select {
+		case s.spare <- l:
+		default:
+			l.discard()
+		}
+	}()
+}
 
 // Exec implements Sandbox.
 func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
@@ -160,19 +324,25 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	// run; without it the sandbox failed (or was killed), whatever the
 	// command printed.
 	args = append(args, "--json-status-fd", "3")
-	seccomp := seccompProgram()
-	if seccomp != nil {
+	if seccompProgram() != nil {
 		args = append(args, "--seccomp", "4")
 	}
-	// umask is inherited, not a bwrap option: set it in a shell that then
-	// becomes the command. The shell exports PWD: drop it unless asked for,
-	// so that the environment is exactly c.Env.
-	script := `umask 022 && exec "$0" "$@"`
+	// bwrap sets PWD after its own --clearenv: a shell in the sandbox
+	// drops it unless asked for, so that the environment is exactly c.Env.
+	args = append(args, "--")
 	if !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") }) {
-		script = "unset PWD; " + script
+		args = append(args, "/bin/sh", "-c", `unset PWD; exec "$0" "$@"`)
 	}
-	args = append(args, "--", "/bin/sh", "-c", script)
 	args = append(args, c.Argv...)
+	var line bytes.Buffer
+	line.WriteString(shellQuote(s.bwrap))
+	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return ExecResult{}, fmt.Errorf("sandbox: NUL byte in argument %q", a)
+		}
+		line.WriteByte(' ')
+		line.WriteString(shellQuote(a))
+	}
 
 	if c.Timeout <= 0 {
 		c.Timeout = time.Hour
@@ -180,80 +350,35 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return ExecResult{}, err
 	}
-
-	// The step's group exists before its first process does: bwrap starts
-	// behind a gate (a shell waiting for a line on stdin) that opens only
-	// once the shell is in the group, so nothing of the step can fork
-	// outside it.
-	cg, err := s.cg.New(fmt.Sprintf("step-%d-%d", os.Getpid(), stepSeq.Add(1)), s.lim)
+	l, err := s.take()
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("sandbox: %w", err)
+		return ExecResult{}, err
 	}
+	cg, cmd, log, statusR := l.cg, l.cmd, l.log, l.statusR
+	if l.filterR != nil {
+		defer l.filterR.Close()
+	}
+	defer statusR.Close()
 	if !s.track(cg, true) {
-		cg.Remove()
+		l.discard()
 		return ExecResult{}, errors.New("sandbox: closed")
 	}
 	defer func() {
 		s.track(cg, false)
 		cg.Kill()
 		cg.Remove()
+		s.restock()
 	}()
-	gateR, gateW, err := os.Pipe()
-	if err != nil {
-		return ExecResult{}, fmt.Errorf("sandbox: gate pipe: %w", err)
-	}
-	defer gateW.Close()
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `read -r _ && exec "$0" "$@"`, s.bwrap}, args...)...)
-	cmd.Env = []string{}
-	cmd.Stdin = gateR
-	log := &capWriter{limit: c.LogLimit}
-	cmd.Stdout, cmd.Stderr = log, log
-	// --die-with-parent and Pdeathsig end the sandbox with the service;
-	// WaitDelay stops a leftover pipe holder from blocking Wait.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 5 * time.Second
-
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		gateR.Close()
-		return ExecResult{}, fmt.Errorf("sandbox: status pipe: %w", err)
-	}
-	defer statusR.Close()
-	cmd.ExtraFiles = []*os.File{statusW} // fd 3
-	if seccomp != nil {
-		// The filter is a few hundred bytes: it fits in the pipe's
-		// buffer, so it is written whole before bwrap reads it.
-		filterR, filterW, err := os.Pipe()
-		if err != nil {
-			statusW.Close()
-			gateR.Close()
-			return ExecResult{}, fmt.Errorf("sandbox: seccomp pipe: %w", err)
-		}
-		_, err = filterW.Write(seccomp)
-		filterW.Close()
-		defer filterR.Close()
-		if err != nil {
-			statusW.Close()
-			gateR.Close()
-			return ExecResult{}, fmt.Errorf("sandbox: seccomp pipe: %w", err)
-		}
-		cmd.ExtraFiles = append(cmd.ExtraFiles, filterR) // fd 4
-	}
-
+	log.mu.Lock()
+	log.limit = c.LogLimit
+	log.mu.Unlock()
+	// The command line may outgrow the pipe's buffer: write it while the
+	// gate reads.
 	start := time.Now()
-	err = cmd.Start()
-	statusW.Close()
-	gateR.Close()
-	if err != nil {
-		return ExecResult{}, fmt.Errorf("sandbox: start bubblewrap: %w", err)
-	}
-	if err := cg.Add(cmd.Process.Pid); err != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		return ExecResult{}, fmt.Errorf("sandbox: %w", err)
-	}
-	gateW.Write([]byte("go\n"))
-	gateW.Close()
+	go func() {
+		l.gateW.Write(line.Bytes())
+		l.gateW.Close()
+	}()
 
 	w := watchStep(ctx, c, s.lim, s.scratch, log, func() { cg.Kill() })
 	err = cmd.Wait()
@@ -327,16 +452,23 @@ func (s *nsSandbox) track(g stepCgroup, on bool) bool {
 	return true
 }
 
-// Close implements Sandbox: it ends every running step's group.
+// Close implements Sandbox: it ends every running step's group, and the
+// spare launch once it is made.
 func (s *nsSandbox) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
 	var first error
 	for g := range s.live {
 		if err := g.Kill(); err != nil && first == nil {
 			first = err
 		}
+	}
+	s.mu.Unlock()
+	s.restocks.Wait()
+	select {
+	case l := <-s.spare:
+		l.discard()
+	default:
 	}
 	return first
 }
@@ -393,4 +525,10 @@ func firstLine(b []byte) []byte {
 		return b[:i]
 	}
 	return b
+}
+
+// shellQuote quotes s as one word for /bin/sh: inside single quotes
+// nothing is special but the quote itself, written '"'"'.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
 }

@@ -2,6 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +19,7 @@ import (
 
 // requireSandbox returns the namespace backend, or skips when it cannot
 // run here; under CI a missing sandbox is a failure, never a skip.
-func requireSandbox(t *testing.T) runner.Backend {
+func requireSandbox(t testing.TB) runner.Backend {
 	t.Helper()
 	b := &runner.Namespace{}
 	if err := b.Available(context.Background()); err != nil {
@@ -29,7 +31,31 @@ func requireSandbox(t *testing.T) runner.Backend {
 	return b
 }
 
-func requirePythons(t *testing.T) []runner.Interpreter {
+// requireDockerBackend returns the Docker backend, building its image
+// when it is missing; it skips when the engine cannot run here, and under
+// CI fails instead.
+func requireDockerBackend(t testing.TB) runner.Backend {
+	t.Helper()
+	d := &runner.Docker{}
+	ctx := context.Background()
+	err := d.Available(ctx)
+	if err != nil && strings.Contains(err.Error(), "pysmoke image") {
+		if _, berr := d.BuildImage(ctx, "", io.Discard); berr != nil {
+			err = fmt.Errorf("%v; building it: %w", err, berr)
+		} else {
+			err = d.Available(ctx)
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Docker sandbox unavailable in CI: %v", err)
+		}
+		t.Skipf("Docker sandbox unavailable: %v", err)
+	}
+	return d
+}
+
+func requirePythons(t testing.TB) []runner.Interpreter {
 	t.Helper()
 	ins, problems := runner.Discover(context.Background(), runner.DiscoverOptions{})
 	for _, p := range problems {
@@ -47,7 +73,7 @@ func requirePythons(t *testing.T) []runner.Interpreter {
 // requireToolchain returns the offline wheelhouse for ins, built into the
 // user's cache on first use (a fresh machine needs Debian's mirror once).
 // Under CI a toolchain that cannot be built is a failure, never a skip.
-func requireToolchain(t *testing.T, ins []runner.Interpreter) *toolchain.Wheelhouse {
+func requireToolchain(t testing.TB, ins []runner.Interpreter) *toolchain.Wheelhouse {
 	t.Helper()
 	var pys []toolchain.Python
 	for _, in := range ins {
@@ -63,17 +89,45 @@ func requireToolchain(t *testing.T, ins []runner.Interpreter) *toolchain.Wheelho
 	return w
 }
 
-// TestSamplesMatchExpected runs every sample on every interpreter and
-// compares each step with the hand-written expected outcomes.
+// TestSamplesMatchExpected runs every sample on every interpreter on the
+// namespace backend and compares each step with the hand-written expected
+// outcomes.
 func TestSamplesMatchExpected(t *testing.T) {
 	backend := requireSandbox(t)
 	ins := requirePythons(t)
+	checkSamples(t, backend, ins, requireToolchain(t, ins))
+}
+
+// TestSamplesMatchExpectedDocker does the same on the Docker backend: the
+// same expected file holds for both, which is the backends' parity. make
+// test runs the oldest, a middle and the two newest interpreters (each
+// Docker job costs a container); make test-full runs them all.
+func TestSamplesMatchExpectedDocker(t *testing.T) {
+	backend := requireDockerBackend(t)
+	ins := requirePythons(t)
+	if os.Getenv("PYSMOKE_TEST_FULL") == "" {
+		var some []runner.Interpreter
+		for _, in := range ins {
+			if slices.Contains([]string{"2.7", "3.11", "3.12", "3.13"}, in.Minor) {
+				some = append(some, in)
+			}
+		}
+		if len(some) > 0 {
+			ins = some
+		}
+	}
+	checkSamples(t, backend, ins, requireToolchain(t, ins))
+}
+
+// checkSamples runs every sample of the expected file on ins with backend,
+// two jobs at once, and reports every step that differs from the file.
+func checkSamples(t *testing.T, backend runner.Backend, ins []runner.Interpreter, tc *toolchain.Wheelhouse) {
 	want, err := expected.Load("../testdata/expected-outcomes.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := runner.New(runner.Options{Backend: backend, Toolchain: requireToolchain(t, ins), ScratchDir: filepath.Join(dir, "scratch")})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(dir, "scratch")})
 	got := expected.Table{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -111,7 +165,7 @@ func TestSamplesMatchExpected(t *testing.T) {
 	}
 	wg.Wait()
 	for _, d := range want.Compare(got, want.Samples(), pythons) {
-		t.Error(d)
+		t.Errorf("%s: %s", backend.Name(), d)
 	}
 	// Every job removed its scratch.
 	left, _ := os.ReadDir(filepath.Join(dir, "scratch"))

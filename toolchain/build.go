@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pysmoke/pysmoke/dist"
 )
 
 // build makes the wheelhouse for in into dir (wheels/ and the manifest).
@@ -235,38 +236,10 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 	return w, nil
 }
 
-func dedupe(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// compareWheelVersions compares the numeric versions of two wheel files of
-// one distribution ("pip-23.0.1-..." > "pip-22.0.4-...").
+// compareWheelVersions compares the versions of two wheel files of one
+// distribution by PEP 440 ("pip-23.0.1-..." > "pip-22.0.4-...").
 func compareWheelVersions(a, b string) int {
-	va, vb := strings.Split(strings.Split(a, "-")[1], "."), strings.Split(strings.Split(b, "-")[1], ".")
-	for i := 0; i < len(va) || i < len(vb); i++ {
-		var x, y int
-		if i < len(va) {
-			x, _ = strconv.Atoi(va[i])
-		}
-		if i < len(vb) {
-			y, _ = strconv.Atoi(vb[i])
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
+	return dist.CompareVersions(strings.Split(a, "-")[1], strings.Split(b, "-")[1])
 }
 
 func copyFile(src, dst string) error {
@@ -275,4 +248,15 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o644)
+}
+
+// dedupe keeps the first of each file name, in order (the lists are short).
+func dedupe(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

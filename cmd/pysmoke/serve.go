@@ -110,6 +110,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runner: runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log}),
 		log:    log,
 		interp: map[string]runner.Interpreter{},
+		options: func(project string) allowlist.Options {
+			o, _ := allow.List().Options(project)
+			return o
+		},
 	}
 	for _, in := range ins {
 		svc.interp[in.Minor] = in
@@ -184,6 +188,9 @@ type service struct {
 	log     *slog.Logger
 	interp  map[string]runner.Interpreter
 	pythons []string
+	// options are the allowlist's settings of a project, read when its
+	// build runs, so that an edit of the file applies to the next build.
+	options func(project string) allowlist.Options
 }
 
 // EnqueueRelease implements crawler.Enqueuer: one build per interpreter.
@@ -197,6 +204,14 @@ func (s *service) EnqueueRelease(ctx context.Context, r store.Release) error {
 	return s.queue.Enqueue(ctx, builds...)
 }
 
+// opts returns a project's allowlist settings (none when not listed).
+func (s *service) opts(project string) allowlist.Options {
+	if s.options == nil {
+		return allowlist.Options{}
+	}
+	return s.options(project)
+}
+
 // build runs one queued build and records it. Outcomes of every kind are
 // recorded; an error (ctx ended, store failure) makes the queue retry it.
 func (s *service) build(ctx context.Context, b queue.Build) error {
@@ -208,10 +223,24 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 		res = runner.Result{Status: runner.Machinery, Reason: runner.ReasonToolchainMissing, Started: started, Finished: time.Now(),
 			Steps: []runner.StepResult{{Name: runner.StepUnpack, Status: runner.Machinery, Reason: runner.ReasonToolchainMissing,
 				Detail: "no Python " + b.Python + " on this worker"}}}
+	} else if why, skip := s.opts(b.Project).Skipped(b.Python); skip {
+		d := "skipped on Python " + b.Python + " by the allowlist: " + why
+		res = runner.Result{Status: runner.NotAvailable, Reason: runner.ReasonSkipped, Started: started, Finished: time.Now(),
+			Backend: s.runner.Backend(), Provenance: s.runner.Provenance(in)}
+		for _, name := range runner.Steps {
+			res.Steps = append(res.Steps, runner.StepResult{Name: name, Status: runner.NotAvailable, Reason: runner.ReasonSkipped, Detail: d, Log: []byte(d)})
+		}
 	} else {
+		o := s.opts(b.Project)
+		job := runner.Job{Project: b.Project, Version: b.Version, Interpreter: in, TestCommand: o.Test,
+			Sdist: crawler.MirrorPath(s.mirror, b.SdistSHA256, b.SdistFile), Timeouts: map[string]time.Duration{}}
+		for _, step := range runner.Steps {
+			if d := o.TimeoutFor(step); d > 0 {
+				job.Timeouts[step] = d
+			}
+		}
 		var err error
-		res, err = s.runner.Run(ctx, runner.Job{Project: b.Project, Version: b.Version,
-			Sdist: crawler.MirrorPath(s.mirror, b.SdistSHA256, b.SdistFile), Interpreter: in})
+		res, err = s.runner.Run(ctx, job)
 		if err != nil {
 			return err
 		}

@@ -34,27 +34,35 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServeRestartLosesNothing stops the service while builds are queued
-// and running, starts it again on the same data folder, and checks that
-// every cell ends up recorded exactly once.
-func TestServeRestartLosesNothing(t *testing.T) {
-	requireSandbox(t)
-	tmp := t.TempDir()
-	ix, err := localindex.New(filepath.Join(tmp, "index"), localindex.Options{})
+// sampleIndex serves a local index in dir holding version 1.0 of each
+// sample, until the test ends.
+func sampleIndex(t *testing.T, dir string, samples ...string) *httptest.Server {
+	t.Helper()
+	ix, err := localindex.New(dir, localindex.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(ix.Handler())
-	defer srv.Close()
-	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
+	t.Cleanup(srv.Close)
 	for _, s := range samples {
-		if _, err := localindex.WriteSdist(filepath.Join(tmp, "index"), filepath.Join("../../testdata/samples", s), s, "1.0"); err != nil {
+		if _, err := localindex.WriteSdist(dir, filepath.Join("../../testdata/samples", s), s, "1.0"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := ix.Rescan(); err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+// TestServeRestartLosesNothing stops the service while builds are queued
+// and running, starts it again on the same data folder, and checks that
+// every cell ends up recorded exactly once.
+func TestServeRestartLosesNothing(t *testing.T) {
+	requireSandbox(t)
+	tmp := t.TempDir()
+	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
+	srv := sampleIndex(t, filepath.Join(tmp, "index"), samples...)
 	allow := filepath.Join(tmp, "allow.txt")
 	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -121,5 +129,79 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	}
 	if strings.Contains(logs, "level=ERROR") {
 		t.Errorf("errors logged on restart:\n%s", logs)
+	}
+}
+
+// TestServeAllowlistOptions checks that the service applies a project's
+// allowlist options to its builds: a skipped Python records the reason
+// given instead of a result, the test command replaces the default one,
+// and a step's own timeout ends it.
+func TestServeAllowlistOptions(t *testing.T) {
+	requireSandbox(t)
+	tmp := t.TempDir()
+	srv := sampleIndex(t, filepath.Join(tmp, "index"), "smokegood")
+	allow := filepath.Join(tmp, "allow.txt")
+	// The command sleeps far past its 3 s limit: only the allowlist's
+	// command and timeout can give "resource-limit timeout" here, since
+	// smokegood's own tests pass.
+	line := `SmokeGood skip=3.12:"waiting for a fix upstream" test="python -c 'import time; time.sleep(120)'" timeout.tests=3s` + "\n"
+	if err := os.WriteFile(allow, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(tmp, "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.11,3.12", "--workers", "1",
+			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
+	}()
+	var cells []store.Cell
+	deadline := time.Now().Add(4 * time.Minute)
+	for len(cells) < 2 {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("2 cells not recorded in time; log:\n%s", tail(logs.String(), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+		st, err := store.Open(ctx, filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			continue
+		}
+		cells, _ = st.Cells(ctx, "smokegood", "1.0")
+		st.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	by := map[string]store.Cell{}
+	for _, c := range cells {
+		by[c.Python] = c
+	}
+	skipped := by["3.12"]
+	if skipped.Status != "not-available" || skipped.Reason != "skipped" {
+		t.Errorf("3.12: %s/%s, want not-available/skipped", skipped.Status, skipped.Reason)
+	}
+	for _, s := range skipped.Steps {
+		if !strings.Contains(s.Detail, "waiting for a fix upstream") {
+			t.Errorf("3.12 step %s: detail %q does not give the allowlist's reason", s.Name, s.Detail)
+		}
+	}
+	ran := by["3.11"]
+	if ran.Status != "resource-limit" || ran.Reason != "timeout" {
+		t.Errorf("3.11: %s/%s, want resource-limit/timeout (the allowlist's test command and limit)", ran.Status, ran.Reason)
+	}
+	for _, s := range ran.Steps {
+		want := "passed"
+		if s.Name == "tests" {
+			want = "resource-limit"
+		}
+		if string(s.Status) != want {
+			t.Errorf("3.11 step %s: %s (%s), want %s", s.Name, s.Status, s.Detail, want)
+		}
 	}
 }
