@@ -51,7 +51,7 @@ sandbox-image: build
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
 test: test-deps vet toolchain sandbox-image
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -timeout 28m ./...
 
 # test plus the exhaustive variants (PYSMOKE_TEST_FULL: the backend parity
 # test on three interpreters instead of one).

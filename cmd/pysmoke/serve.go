@@ -35,8 +35,19 @@ sealed sandbox per interpreter, stores the outcomes, and serves reports:
   /feed/NAME.rss, .atom         feeds of new results and status changes
   /api/v1/project/NAME.json     everything a project page shows, as JSON
 
+The allowlist has one project a line, in any spelling, with options:
+
+  requests   skip=2.7,3.6:"needs Python 3.7 syntax"  timeout=20m
+  legacy-pkg test="python -m pytest -q tests"  timeout.tests=45m
+
+(skip: Pythons not to run, with the reason shown instead; test: the test
+command, "python" meaning the interpreter under test; timeout and
+timeout.STEP: wall-clock limits). The file is reloaded when it changes; a
+bad line is reported with its number and the rest still applies.
+
 Embedded defaults: the store is SQLite in --data, the job queue River on the
-same database, the sandbox Linux namespaces (bubblewrap).`
+same database, the sandbox Linux namespaces (bubblewrap; --sandbox=docker
+for containers), the interpreters every pyenv version found.`
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
