@@ -66,6 +66,7 @@ type (
 		Detail       string           `json:"detail"`
 		ExitCode     int              `json:"exit_code"`
 		DurationMS   int64            `json:"duration_ms"`
+		MemoryPeak   int64            `json:"memory_peak_bytes"`
 		LogURL       string           `json:"log_url"`
 		LogTruncated bool             `json:"log_truncated"`
 		Artifacts    []store.Artifact `json:"artifacts"`
@@ -115,7 +116,7 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 					}
 					cj.Steps = append(cj.Steps, stepJSON{
 						Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
-						ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(),
+						ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
 						LogURL:       h.base + logPath(name, rd.Version, c.Python, st.Name),
 						LogTruncated: st.LogTruncated, Artifacts: arts,
 					})

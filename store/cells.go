@@ -43,10 +43,10 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 			arts = []byte("[]")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO steps
-			(project, version, python, seq, name, status, reason, detail, exit_code, duration_ms, log, log_truncated, artifacts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(project, version, python, seq, name, status, reason, detail, exit_code, duration_ms, log, log_truncated, artifacts, memory_peak)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Project, c.Version, c.Python, i, st.Name, string(st.Status), st.Reason, st.Detail, st.ExitCode,
-			st.Duration.Milliseconds(), logs[st.Name], st.LogTruncated, string(arts)); err != nil {
+			st.Duration.Milliseconds(), logs[st.Name], st.LogTruncated, string(arts), st.MemoryPeak); err != nil {
 			return fmt.Errorf("save step %s: %w", st.Name, err)
 		}
 	}
@@ -81,7 +81,7 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 	for i := range cells {
 		byPython[cells[i].Python] = &cells[i]
 	}
-	srows, err := s.db.QueryContext(ctx, `SELECT python, name, status, reason, detail, exit_code, duration_ms, log_truncated, artifacts
+	srows, err := s.db.QueryContext(ctx, `SELECT python, name, status, reason, detail, exit_code, duration_ms, log_truncated, artifacts, memory_peak
 		FROM steps WHERE project = ? AND version = ? ORDER BY python, seq`, project, version)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 		var py, st, arts string
 		var step Step
 		var ms int64
-		if err := srows.Scan(&py, &step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &arts); err != nil {
+		if err := srows.Scan(&py, &step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &arts, &step.MemoryPeak); err != nil {
 			return nil, err
 		}
 		step.Status, step.Duration = runner.Status(st), time.Duration(ms)*time.Millisecond

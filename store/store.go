@@ -115,6 +115,8 @@ var migrations = []string{
 	);`,
 	crawlMigration,      // store/crawl.go
 	provenanceMigration, // store/provenance.go
+	// A step's peak memory, in bytes (0 where the backend could not tell).
+	`ALTER TABLE steps ADD COLUMN memory_peak INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -336,6 +338,7 @@ type Step struct {
 	Duration     time.Duration
 	LogTruncated bool
 	Artifacts    []Artifact
+	MemoryPeak   int64 // bytes; 0 when the backend could not tell
 }
 
 // Cell is the outcome of one release on one interpreter.

@@ -52,7 +52,7 @@ func TestReleasesAndCellsRoundTrip(t *testing.T) {
 	cell := Cell{Project: "foo", Version: "1.10", Python: "3.12", Status: runner.Failed, Reason: runner.ReasonModuleRemoved,
 		StartedAt: time.UnixMilli(1000).UTC(), FinishedAt: time.UnixMilli(2000).UTC(),
 		Steps: []Step{
-			{Name: "sdist", Status: runner.Passed, Duration: 1500 * time.Millisecond, Artifacts: []Artifact{{Path: "foo-1.10.tar.gz", Size: 3, SHA256: "ab"}}},
+			{Name: "sdist", Status: runner.Passed, Duration: 1500 * time.Millisecond, MemoryPeak: 31 << 20, Artifacts: []Artifact{{Path: "foo-1.10.tar.gz", Size: 3, SHA256: "ab"}}},
 			{Name: "tests", Status: runner.Failed, Reason: runner.ReasonModuleRemoved, Detail: "imports imp", ExitCode: 1},
 		}}
 	if err := s.SaveCell(ctx, cell, map[string][]byte{"tests": []byte("No module named 'imp'")}); err != nil {
@@ -68,7 +68,7 @@ func TestReleasesAndCellsRoundTrip(t *testing.T) {
 	}
 	c := cells[0]
 	if c.Status != runner.Failed || len(c.Steps) != 2 || c.Steps[0].Artifacts[0].Path != "foo-1.10.tar.gz" ||
-		c.Steps[1].Detail != "imports imp" || c.Steps[0].Duration != 1500*time.Millisecond || !c.FinishedAt.Equal(cell.FinishedAt) {
+		c.Steps[1].Detail != "imports imp" || c.Steps[0].Duration != 1500*time.Millisecond || c.Steps[0].MemoryPeak != 31<<20 || !c.FinishedAt.Equal(cell.FinishedAt) {
 		t.Errorf("cell = %+v", c)
 	}
 	log, err := s.StepLog(ctx, "foo", "1.10", "3.12", "tests")

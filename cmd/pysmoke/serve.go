@@ -262,7 +262,7 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 	logs := map[string][]byte{}
 	for _, st := range res.Steps {
 		cell.Steps = append(cell.Steps, store.Step{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
-			ExitCode: st.ExitCode, Duration: st.Duration, LogTruncated: st.LogTruncated, Artifacts: st.Artifacts})
+			ExitCode: st.ExitCode, Duration: st.Duration, LogTruncated: st.LogTruncated, Artifacts: st.Artifacts, MemoryPeak: st.MemoryPeak})
 		logs[st.Name] = st.Log
 	}
 	if err := s.store.SaveCell(ctx, cell, logs); err != nil {
