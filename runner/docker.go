@@ -85,6 +85,10 @@ func (d *Docker) client() (*client.Client, error) {
 	return cli, nil
 }
 
+// ImageName is the image the jobs run in (its tag is a hash of the recipe
+// of pysmoke's own image), for the cells' provenance.
+func (d *Docker) ImageName() string { return d.image() }
+
 func (d *Docker) image() string {
 	if d.Image != "" {
 		return d.Image

@@ -46,6 +46,11 @@ var treeHashes sync.Map // prefix -> string
 func (r *Runner) Provenance(in Interpreter) Provenance {
 	p := Provenance{Interpreter: in.Path, Version: in.Version, TreeHash: treeHash(in.Prefix),
 		Backend: r.opts.Backend.Name(), Limits: r.opts.Limits}
+	// A backend that runs jobs in an image names it: another image is
+	// another root for every step.
+	if im, ok := r.opts.Backend.(interface{ ImageName() string }); ok {
+		p.Image = im.ImageName()
+	}
 	if r.opts.Toolchain != nil {
 		p.Toolchain = r.opts.Toolchain.Key
 		if set, err := r.opts.Toolchain.For(in.Minor); err == nil {
