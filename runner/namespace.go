@@ -262,44 +262,36 @@ func (l *launch) discard() {
 	l.cg.Remove()
 }
 
-// take returns the spare launch, or makes one.
+// take returns the next launch. One is always being made or ready (Open
+// and every Exec start the next one, and a sandbox runs one step at a
+// time), so take waits for it: it is never later than a new one would be.
+// A restock that failed hands over nil, and take makes its own, which
+// reports the error.
 func (s *nsSandbox) take() (*launch, error) {
-	select {
-	case l := <-s.spare:
-		if l != nil {
-			return l, nil
-		}
-	default:
+	if l := <-s.spare; l != nil {
+		return l, nil
 	}
 	return s.prepare()
 }
 
-// restock makes the next spare launch in the background, unless the
-// sandbox is closed (Close then ends it).
+// restock makes the next launch in the background and hands it over;
+// once the sandbox is closed it ends it instead (and hands over nil, so
+// that nothing waits for it).
 func (s *nsSandbox) restock() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
 	s.restocks.Add(1)
 	go func() {
 		defer s.restocks.Done()
 		l, err := s.prepare()
-		if err != nil {
-			return // the next Exec makes its own and reports the error
-		}
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed {
-			l.discard()
-			return
+		closed := s.closed
+		s.mu.Unlock()
+		if err != nil || closed {
+			if l != nil {
+				l.discard()
+			}
+			l = nil
 		}
-		select {
-		case s.spare <- l:
-		default:
-			l.discard()
-		}
+		s.spare <- l
 	}()
 }
 
@@ -351,6 +343,9 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 		return ExecResult{}, err
 	}
 	l, err := s.take()
+	// Whatever happens to this step, the next one has its launch made
+	// (after this step's group is gone: the deferred calls run last first).
+	defer s.restock()
 	if err != nil {
 		return ExecResult{}, err
 	}
@@ -367,7 +362,6 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 		s.track(cg, false)
 		cg.Kill()
 		cg.Remove()
-		s.restock()
 	}()
 	log.mu.Lock()
 	log.limit = c.LogLimit
@@ -467,7 +461,9 @@ func (s *nsSandbox) Close() error {
 	s.restocks.Wait()
 	select {
 	case l := <-s.spare:
-		l.discard()
+		if l != nil {
+			l.discard()
+		}
 	default:
 	}
 	return first
