@@ -29,8 +29,9 @@ type Candidate struct {
 	SHA256         string
 	RequiresPython string // as the index gives it; may be empty
 	Yanked         bool
-	// CoreMetadata is the sha256 of the file's PEP 658 metadata file (at
-	// URL + ".metadata"), "" when the index serves none.
+	// CoreMetadata announces the file's PEP 658 metadata file (at URL +
+	// ".metadata"): "" when the index serves none, else "sha256=<hex>"
+	// (or "true" when the index gave no hash).
 	CoreMetadata string
 }
 
