@@ -113,8 +113,9 @@ var migrations = []string{
 		checked_at    INTEGER NOT NULL DEFAULT 0,
 		last_error    TEXT NOT NULL DEFAULT ''
 	);`,
-	crawlMigration,      // store/crawl.go
-	provenanceMigration, // store/provenance.go
+	crawlMigration,        // store/crawl.go
+	provenanceMigration,   // store/provenance.go
+	dependenciesMigration, // store/dependencies.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
