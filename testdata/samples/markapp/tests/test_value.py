@@ -1,0 +1,5 @@
+import markapp
+
+
+def test_value():
+    assert markapp.VALUE == 42
