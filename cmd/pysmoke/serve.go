@@ -107,7 +107,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc := &service{
 		store:  st,
 		mirror: filepath.Join(*dataDir, "mirror"),
-		runner: runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log}),
 		log:    log,
 		interp: map[string]runner.Interpreter{},
 	}
@@ -128,6 +127,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The crawler is also the runner's index for dependencies: the only
+	// files it fetches outside the allowlist are the closures jobs need.
+	svc.runner = runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: cr,
+		ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -231,6 +234,13 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 	if ok {
 		prov, _ := json.Marshal(res.Provenance)
 		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
+			return err
+		}
+		var deps []store.Dependency
+		for _, p := range res.Dependencies {
+			deps = append(deps, store.Dependency{Name: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256})
+		}
+		if err := s.store.SaveDependencies(ctx, b.Project, b.Version, b.Python, deps); err != nil {
 			return err
 		}
 	}
