@@ -107,7 +107,7 @@ func (c *Crawler) Metadata(ctx context.Context, cand resolver.Candidate) (dist.M
 	if err != nil {
 		return dist.Metadata{}, fmt.Errorf("%s: %w", cand.Filename, err)
 	}
-	if err := SaveMetadata(c.opts.MirrorDir, cand.SHA256, cand.Filename, raw); err != nil {
+	if err := saveMetadata(c.opts.MirrorDir, cand.SHA256, cand.Filename, raw); err != nil {
 		c.log.Warn("keep metadata in the mirror", "file", cand.Filename, "err", err)
 	}
 	return m, nil
@@ -142,9 +142,10 @@ func (c *Crawler) Fetch(ctx context.Context, cand resolver.Candidate) (string, e
 	return MirrorPath(c.opts.MirrorDir, cand.SHA256, cand.Filename), nil
 }
 
-// SaveMetadata keeps a file's metadata in the mirror beside it, for the
-// next resolution; an sdist's, made in a sandbox, goes there too.
-func SaveMetadata(mirrorDir, sha256hex, filename string, raw []byte) error {
+// saveMetadata keeps a wheel's metadata in the mirror beside it, for the
+// next resolution. (An sdist's is not kept: it is whatever its build says
+// on one interpreter, made again by each job that needs it.)
+func saveMetadata(mirrorDir, sha256hex, filename string, raw []byte) error {
 	p := MirrorPath(mirrorDir, sha256hex, filename) + ".metadata"
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err

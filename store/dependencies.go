@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -29,43 +30,39 @@ type Dependency struct {
 	SHA256   string `json:"sha256"`
 }
 
-// SaveDependencies replaces the dependencies recorded for a cell already
-// saved with SaveCell (none: the cell needed none, or they could not be
-// resolved).
-func (s *Store) SaveDependencies(ctx context.Context, project, version, python string, deps []Dependency) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// saveDependencies replaces a cell's dependencies, in SaveCell's
+// transaction: a cell and what it was tested with are recorded together.
+func saveDependencies(ctx context.Context, tx *sql.Tx, c Cell) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM cell_dependencies WHERE project = ? AND version = ? AND python = ?`,
+		c.Project, c.Version, c.Python); err != nil {
+		return fmt.Errorf("save dependencies of %s %s on %s: %w", c.Project, c.Version, c.Python, err)
+	}
+	for _, d := range c.Dependencies {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cell_dependencies (project, version, python, name, dep_version, filename, sha256)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Project, c.Version, c.Python, d.Name, d.Version, d.Filename, d.SHA256); err != nil {
+			return fmt.Errorf("save dependencies of %s %s on %s: %w", c.Project, c.Version, c.Python, err)
+		}
+	}
+	return nil
+}
+
+// loadDependencies adds their dependencies to a release's cells.
+func (s *Store) loadDependencies(ctx context.Context, project, version string, byPython map[string]*Cell) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT python, name, dep_version, filename, sha256 FROM cell_dependencies
+		WHERE project = ? AND version = ? ORDER BY python, name`, project, version)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM cell_dependencies WHERE project = ? AND version = ? AND python = ?`,
-		project, version, python); err != nil {
-		return fmt.Errorf("save dependencies of %s %s on %s: %w", project, version, python, err)
-	}
-	for _, d := range deps {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cell_dependencies (project, version, python, name, dep_version, filename, sha256)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, project, version, python, d.Name, d.Version, d.Filename, d.SHA256); err != nil {
-			return fmt.Errorf("save dependencies of %s %s on %s: %w", project, version, python, err)
-		}
-	}
-	return tx.Commit()
-}
-
-// Dependencies returns the dependencies recorded for a cell, by name.
-func (s *Store) Dependencies(ctx context.Context, project, version, python string) ([]Dependency, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, dep_version, filename, sha256 FROM cell_dependencies
-		WHERE project = ? AND version = ? AND python = ? ORDER BY name`, project, version, python)
-	if err != nil {
-		return nil, err
-	}
 	defer rows.Close()
-	var out []Dependency
 	for rows.Next() {
+		var py string
 		var d Dependency
-		if err := rows.Scan(&d.Name, &d.Version, &d.Filename, &d.SHA256); err != nil {
-			return nil, err
+		if err := rows.Scan(&py, &d.Name, &d.Version, &d.Filename, &d.SHA256); err != nil {
+			return err
 		}
-		out = append(out, d)
+		if c := byPython[py]; c != nil {
+			c.Dependencies = append(c.Dependencies, d)
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/pysmoke/pysmoke/runner"
 )
 
-// A cell's dependencies are kept by name, replaced when the cell is run
-// again, and go with the cell.
+// A cell's dependencies are saved and loaded with it, by name, and
+// replaced when the cell is run again.
 func TestDependencies(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "d.db"))
@@ -23,28 +23,39 @@ func TestDependencies(t *testing.T) {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO releases (project, version, display_name, sdist_file, sdist_sha256, discovered_at) VALUES ('app', '1.0', 'app', 'app-1.0.tar.gz', 'ab', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveCell(ctx, Cell{Project: "app", Version: "1.0", Python: "3.12", Status: runner.Passed, StartedAt: now, FinishedAt: now}, nil); err != nil {
-		t.Fatal(err)
-	}
 	first := []Dependency{
-		{Name: "pytest-mock", Version: "3.14.0", Filename: "pytest_mock-3.14.0-py3-none-any.whl", SHA256: "11"},
 		{Name: "depcext", Version: "1.0", Filename: "depcext-1.0-cp312-cp312-linux_x86_64.whl", SHA256: "22"},
+		{Name: "pytest-mock", Version: "3.14.0", Filename: "pytest_mock-3.14.0-py3-none-any.whl", SHA256: "11"},
 	}
-	if err := s.SaveDependencies(ctx, "app", "1.0", "3.12", first); err != nil {
-		t.Fatal(err)
+	save := func(py string, deps []Dependency) {
+		t.Helper()
+		if err := s.SaveCell(ctx, Cell{Project: "app", Version: "1.0", Python: py, Status: runner.Passed, StartedAt: now, FinishedAt: now,
+			Dependencies: deps}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	got, err := s.Dependencies(ctx, "app", "1.0", "3.12")
-	if want := []Dependency{first[1], first[0]}; err != nil || !slices.Equal(got, want) {
-		t.Fatalf("dependencies %+v, %v; want %+v (by name)", got, err, want)
+	load := func() map[string][]Dependency {
+		t.Helper()
+		cells, err := s.Cells(ctx, "app", "1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]Dependency{}
+		for _, c := range cells {
+			out[c.Python] = c.Dependencies
+		}
+		return out
+	}
+	// Given out of order, kept by name.
+	save("3.12", []Dependency{first[1], first[0]})
+	save("3.11", nil)
+	got := load()
+	if !slices.Equal(got["3.12"], first) || len(got["3.11"]) != 0 {
+		t.Fatalf("dependencies %+v; want %+v on 3.12, none on 3.11", got, first)
 	}
 	// Run again with one dependency gone: only the new set remains.
-	if err := s.SaveDependencies(ctx, "app", "1.0", "3.12", first[1:]); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Dependencies(ctx, "app", "1.0", "3.12"); !slices.Equal(got, first[1:]) {
-		t.Fatalf("after a rerun %+v, want %+v", got, first[1:])
-	}
-	if got, _ := s.Dependencies(ctx, "app", "1.0", "3.11"); len(got) != 0 {
-		t.Fatalf("another cell has %+v", got)
+	save("3.12", first[:1])
+	if got := load(); !slices.Equal(got["3.12"], first[:1]) {
+		t.Fatalf("after a rerun %+v, want %+v", got["3.12"], first[:1])
 	}
 }

@@ -352,4 +352,7 @@ type Cell struct {
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	Steps       []Step
+	// Dependencies are the files installed with the release for its
+	// tests, by name (store/dependencies.go).
+	Dependencies []Dependency
 }

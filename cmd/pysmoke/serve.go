@@ -222,6 +222,9 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 	cell := store.Cell{Project: b.Project, Version: b.Version, Python: b.Python, Interpreter: in.Path,
 		FullVersion: in.Version, Backend: res.Backend, Status: res.Status, Reason: res.Reason,
 		StartedAt: res.Started, FinishedAt: res.Finished}
+	for _, p := range res.Dependencies {
+		cell.Dependencies = append(cell.Dependencies, store.Dependency{Name: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256})
+	}
 	logs := map[string][]byte{}
 	for _, st := range res.Steps {
 		cell.Steps = append(cell.Steps, store.Step{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
@@ -236,13 +239,7 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
 			return err
 		}
-		var deps []store.Dependency
-		for _, p := range res.Dependencies {
-			deps = append(deps, store.Dependency{Name: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256})
-		}
-		if err := s.store.SaveDependencies(ctx, b.Project, b.Version, b.Python, deps); err != nil {
-			return err
-		}
+
 	}
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
