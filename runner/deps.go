@@ -96,7 +96,8 @@ type jobIndex struct {
 	set    toolchain.Set
 	hashes map[string]string // toolchain file -> sha256
 	build  func(ctx context.Context, c resolver.Candidate, sdist string) (wheel string, err error)
-	built  map[string]string // sdist sha256 -> built wheel's host path
+	built  map[string]string             // sdist sha256 -> built wheel's host path
+	seen   map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
 }
 
 // toolchainFiles are every wheel of the set a dependency may be met by.
@@ -130,6 +131,9 @@ func (ix *jobIndex) Files(ctx context.Context, project string) ([]resolver.Candi
 		return out, nil
 	case err != nil:
 		return nil, err
+	}
+	for _, c := range more {
+		ix.seen[c.SHA256] = c
 	}
 	return append(out, more...), nil
 }
@@ -300,17 +304,12 @@ func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir,
 	log.WriteString("\n")
 
 	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: set, hashes: r.opts.Toolchain.Hashes(set),
-		built: map[string]string{}}
-	var ctxErr error
+		built: map[string]string{}, seen: map[string]resolver.Candidate{}}
 	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
-		whl, err := r.buildDependency(ctx, c, sdist, scratch, set, withEnv, execIn, log)
-		if ctx.Err() != nil {
-			ctxErr = ctx.Err()
-		}
-		return whl, err
+		return r.buildDependency(ctx, c, sdist, scratch, set, withEnv, execIn, log)
 	}
 	res, err := resolver.Resolve(ctx, ix, reqs, extras, t)
-	if ctx.Err() != nil || ctxErr != nil {
+	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
 	if err != nil {
@@ -336,13 +335,7 @@ func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir,
 		}
 		host, ok := ix.built[p.SHA256]
 		if !ok {
-			cand := resolver.Candidate{Project: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256}
-			for _, c := range ix.candidates(ctx, p.Project) {
-				if c.Filename == p.Filename {
-					cand = c
-				}
-			}
-			if host, err = r.opts.Index.Fetch(ctx, cand); err != nil {
+			if host, err = r.opts.Index.Fetch(ctx, ix.seen[p.SHA256]); err != nil {
 				if ctx.Err() != nil {
 					return nil, nil, ctx.Err()
 				}
@@ -368,13 +361,6 @@ func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
 		}
 	}
 	return false
-}
-
-// candidates lists a project's files again, for a chosen one's URL (the
-// resolver's pins keep only its name and hash).
-func (ix *jobIndex) candidates(ctx context.Context, project string) []resolver.Candidate {
-	cs, _ := ix.Files(ctx, project)
-	return cs
 }
 
 // buildDependency builds a dependency's sdist into a wheel in the job's

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
 )
 
@@ -217,6 +218,8 @@ type runCellJSON struct {
 	Steps       []runStepJSON `json:"steps"`
 	// Provenance: what besides the release the outcome depended on.
 	Provenance runner.Provenance `json:"provenance"`
+	// Dependencies: what was installed with the release for its tests.
+	Dependencies []resolver.Pin `json:"dependencies,omitempty"`
 }
 
 type runStepJSON struct {
@@ -234,7 +237,8 @@ func printRunJSON(w io.Writer, df dist.File, ins []runner.Interpreter, results [
 	out := runJSON{Schema: "pysmoke.run/v1", Project: dist.Normalize(df.Name), Version: df.Version}
 	for i, in := range ins {
 		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
-			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance}
+			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance,
+			Dependencies: results[i].Dependencies}
 		for _, st := range results[i].Steps {
 			arts := st.Artifacts
 			if arts == nil {

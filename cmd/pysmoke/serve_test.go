@@ -40,21 +40,8 @@ func (s *syncBuffer) String() string {
 func TestServeRestartLosesNothing(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
-	ix, err := localindex.New(filepath.Join(tmp, "index"), localindex.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ix.Handler())
-	defer srv.Close()
 	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
-	for _, s := range samples {
-		if _, err := localindex.WriteSdist(filepath.Join(tmp, "index"), filepath.Join("../../testdata/samples", s), s, "1.0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ix.Rescan(); err != nil {
-		t.Fatal(err)
-	}
+	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), samples...)
 	allow := filepath.Join(tmp, "allow.txt")
 	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -62,7 +49,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	pythons := []string{"2.7", "3.11", "3.12"}
 	args := func(port int) []string {
-		return []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+		return []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "1",
 			"--interval", "2s", "--hint-interval", "1s"}
 	}
@@ -122,4 +109,29 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	if strings.Contains(logs, "level=ERROR") {
 		t.Errorf("errors logged on restart:\n%s", logs)
 	}
+}
+
+// sampleIndex serves a local index, over HTTP until the test ends, of the
+// sdists (version 1.0) of samples, written into dir; it returns the
+// index's URL and each sdist's path by file name.
+func sampleIndex(t *testing.T, dir string, samples ...string) (string, map[string]string) {
+	t.Helper()
+	ix, err := localindex.New(dir, localindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, s := range samples {
+		p, err := localindex.WriteSdist(dir, filepath.Join("../../testdata/samples", s), s, "1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[filepath.Base(p)] = p
+	}
+	if err := ix.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL + "/", paths
 }
