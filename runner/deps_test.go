@@ -300,10 +300,15 @@ func TestDependencies(t *testing.T) {
 // an sdist, leaves a mark in a host folder whenever its setup.py runs
 // (the folder is named both in the environment and in a file beside
 // setup.py). Resolving and installing markapp, which requires it, leaves
-// that folder empty: markdep's metadata was made in the sandbox. As a
-// control, running the same setup.py on the host does leave a mark.
+// that folder empty: markdep's metadata was made in the sandbox, with
+// either backend. As a control, running the same setup.py on the host does
+// leave a mark.
 func TestDependencyMetadataInSandbox(t *testing.T) {
-	backend := requireSandbox(t)
+	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, requireSandbox(t)) })
+	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, requireDockerBackend(t)) })
+}
+
+func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 	all := requirePythons(t)
 	ins := all[len(all)-1:] // one interpreter is enough: the point is where setup.py runs
 	tc := requireToolchain(t, ins)
