@@ -24,7 +24,7 @@ import (
 func TestRunWithIndex(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
-	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "depcext", "depsdist")
+	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "dependencies/depcext", "dependencies/depsdist")
 	sums := map[string]string{}
 	for name, p := range paths {
 		sums[name] = fileSHA256(t, p)

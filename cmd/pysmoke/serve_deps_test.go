@@ -20,7 +20,7 @@ import (
 func TestServeDependencies(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
-	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "depapp", "depcext", "depsdist", "smokegood")
+	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "samples/depapp", "dependencies/depcext", "dependencies/depsdist", "samples/smokegood")
 	allow := filepath.Join(tmp, "allow.txt")
 	if err := os.WriteFile(allow, []byte("depapp\n"), 0o644); err != nil {
 		t.Fatal(err)

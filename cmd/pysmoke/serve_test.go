@@ -41,7 +41,11 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
 	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
-	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), samples...)
+	var srcs []string
+	for _, s := range samples {
+		srcs = append(srcs, "samples/"+s)
+	}
+	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), srcs...)
 	allow := filepath.Join(tmp, "allow.txt")
 	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,17 +116,18 @@ func TestServeRestartLosesNothing(t *testing.T) {
 }
 
 // sampleIndex serves a local index, over HTTP until the test ends, of the
-// sdists (version 1.0) of samples, written into dir; it returns the
-// index's URL and each sdist's path by file name.
-func sampleIndex(t *testing.T, dir string, samples ...string) (string, map[string]string) {
+// sdists (version 1.0) of projects in testdata ("samples/smokegood",
+// "dependencies/depcext"), written into dir; it returns the index's URL
+// and each sdist's path by file name.
+func sampleIndex(t *testing.T, dir string, projects ...string) (string, map[string]string) {
 	t.Helper()
 	ix, err := localindex.New(dir, localindex.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	paths := map[string]string{}
-	for _, s := range samples {
-		p, err := localindex.WriteSdist(dir, filepath.Join("../../testdata/samples", s), s, "1.0")
+	for _, s := range projects {
+		p, err := localindex.WriteSdist(dir, filepath.Join("../../testdata", s), filepath.Base(s), "1.0")
 		if err != nil {
 			t.Fatal(err)
 		}
