@@ -97,6 +97,7 @@ type jobIndex struct {
 	hashes map[string]string // toolchain file -> sha256
 	build  func(ctx context.Context, c resolver.Candidate, sdist string) (wheel string, err error)
 	built  map[string]string             // sdist sha256 -> built wheel's host path
+	failed map[string]error              // sdist sha256 -> why it did not build (not tried twice)
 	seen   map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
 }
 
@@ -155,6 +156,9 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 	}
 	// An sdist: its metadata is whatever its build says on this
 	// interpreter, so it is built, in the sandbox.
+	if err := ix.failed[c.SHA256]; err != nil {
+		return dist.Metadata{}, err
+	}
 	whl, ok := ix.built[c.SHA256]
 	if !ok {
 		sdist, err := ix.base.Fetch(ctx, c)
@@ -162,6 +166,10 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 			return dist.Metadata{}, err
 		}
 		if whl, err = ix.build(ctx, c, sdist); err != nil {
+			var u resolver.Unmet
+			if errors.As(err, &u) {
+				ix.failed[c.SHA256] = err
+			}
 			return dist.Metadata{}, err
 		}
 		ix.built[c.SHA256] = whl
@@ -304,7 +312,7 @@ func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir,
 	log.WriteString("\n")
 
 	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: set, hashes: r.opts.Toolchain.Hashes(set),
-		built: map[string]string{}, seen: map[string]resolver.Candidate{}}
+		built: map[string]string{}, failed: map[string]error{}, seen: map[string]resolver.Candidate{}}
 	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
 		return r.buildDependency(ctx, c, sdist, scratch, set, withEnv, execIn, log)
 	}

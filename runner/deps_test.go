@@ -363,3 +363,54 @@ func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 		t.Errorf("control: setup.py run on the host left %d marks, want 1", len(left))
 	}
 }
+
+// TestDependencyDoesNotBuild: a dependency published only as an sdist
+// that fails to build is "dependency unavailable" naming it (the
+// machinery's: it cannot be installed), never a failure of the release.
+func TestDependencyDoesNotBuild(t *testing.T) {
+	backend := requireSandbox(t)
+	all := requirePythons(t)
+	ins := all[len(all)-1:]
+	tc := requireToolchain(t, ins)
+	dir := t.TempDir()
+	write := func(rel, text string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("brokendep/setup.py", "raise SystemExit('brokendep does not build anywhere')\n")
+	write("needsbroken/setup.py", "from setuptools import setup\nsetup(name='needsbroken', version='1.0', packages=['needsbroken'], install_requires=['brokendep'])\n")
+	write("needsbroken/needsbroken/__init__.py", "")
+	write("needsbroken/tests/test_nothing.py", "def test_nothing():\n    pass\n")
+	d := newDepIndex(t)
+	sdist, err := localindex.WriteSdist(t.TempDir(), filepath.Join(dir, "brokendep"), "brokendep", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.publish(t, sdist)
+	app, err := localindex.WriteSdist(t.TempDir(), filepath.Join(dir, "needsbroken"), "needsbroken", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	res, err := r.Run(context.Background(), runner.Job{Project: "needsbroken", Version: "1.0", Sdist: app, Interpreter: ins[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := testsStep(res)
+	want := "dependency unavailable: brokendep: its sdist brokendep-1.0.tar.gz does not build on this Python"
+	if tests.Status != runner.Machinery || tests.Reason != runner.ReasonDependencyUnavailable || !strings.HasPrefix(tests.Detail, want) {
+		t.Errorf("tests %s %s %q, want machinery-error dependency-unavailable %q...", tests.Status, tests.Reason, tests.Detail, want)
+	}
+	if !strings.Contains(string(tests.Log), "brokendep does not build anywhere") {
+		t.Errorf("the build's output is not in the log:\n%s", firstLines(tests.Log, 30))
+	}
+	if res.Status != runner.Machinery {
+		t.Errorf("cell %s, want machinery-error (not the release's failure)", res.Status)
+	}
+}
