@@ -300,8 +300,15 @@ func TestDependencyMetadataInSandbox(t *testing.T) {
 
 func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 	all := requirePythons(t)
-	ins := all[len(all)-1:] // one interpreter is enough: the point is where setup.py runs
-	tc := requireToolchain(t, ins)
+	// The oldest and the newest: the point is where setup.py runs, and
+	// that the closure installs both into 2.7's user base and into a
+	// venv.
+	ins := []runner.Interpreter{all[0]}
+	if len(all) > 1 {
+		ins = append(ins, all[len(all)-1])
+	}
+	tc := requireToolchain(t, all) // the wheelhouse the other tests use
+
 	marks := t.TempDir()
 	src := filepath.Join(t.TempDir(), "markdep")
 	if err := os.CopyFS(src, os.DirFS("../testdata/dependencies/markdep")); err != nil {
@@ -322,21 +329,20 @@ func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 		t.Fatal(err)
 	}
 	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
-	res, err := r.Run(context.Background(), runner.Job{Project: "markapp", Version: "1.0", Sdist: app, Interpreter: ins[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := testsStep(res)
-	if tests.Status != runner.Passed {
-		t.Fatalf("markapp on %s: tests %s %s %q\n%s", ins[0].Minor, tests.Status, tests.Reason, tests.Detail, firstLines(tests.Log, 40))
-	}
-	t.Logf("markapp on %s, tests step:\n%s", ins[0].Minor, firstLines(tests.Log, 30))
-	if len(res.Dependencies) != 1 || res.Dependencies[0] != (resolver.Pin{Project: "markdep", Version: "1.0", Filename: "markdep-1.0.tar.gz", SHA256: res.Dependencies[0].SHA256}) {
-		t.Errorf("dependencies %+v, want markdep 1.0 from its sdist", res.Dependencies)
-	}
-	if !strings.Contains(string(tests.Log), "building markdep-1.0.tar.gz into a wheel in the sandbox") {
-		t.Errorf("the tests log does not show markdep built in the sandbox:\n%s", firstLines(tests.Log, 20))
-	}
+	runAll(t, r, each(ins, runner.Job{Project: "markapp", Version: "1.0", Sdist: app}), func(job runner.Job, res runner.Result) {
+		in, tests := job.Interpreter, testsStep(res)
+		if tests.Status != runner.Passed {
+			t.Errorf("markapp on %s: tests %s %s %q\n%s", in.Minor, tests.Status, tests.Reason, tests.Detail, firstLines(tests.Log, 40))
+			return
+		}
+		t.Logf("markapp on %s, tests step:\n%s", in.Minor, firstLines(tests.Log, 30))
+		if len(res.Dependencies) != 1 || res.Dependencies[0] != (resolver.Pin{Project: "markdep", Version: "1.0", Filename: "markdep-1.0.tar.gz", SHA256: res.Dependencies[0].SHA256}) {
+			t.Errorf("%s: dependencies %+v, want markdep 1.0 from its sdist", in.Minor, res.Dependencies)
+		}
+		if !strings.Contains(string(tests.Log), "building markdep-1.0.tar.gz into a wheel in the sandbox") {
+			t.Errorf("%s: the tests log does not show markdep built in the sandbox:\n%s", in.Minor, firstLines(tests.Log, 20))
+		}
+	})
 	if left, _ := os.ReadDir(marks); len(left) != 0 {
 		t.Fatalf("markdep's setup.py ran on the host: %v", left)
 	}
@@ -371,7 +377,7 @@ func TestDependencyDoesNotBuild(t *testing.T) {
 	backend := requireSandbox(t)
 	all := requirePythons(t)
 	ins := all[len(all)-1:]
-	tc := requireToolchain(t, ins)
+	tc := requireToolchain(t, all) // the wheelhouse the other tests use
 	dir := t.TempDir()
 	write := func(rel, text string) {
 		t.Helper()
