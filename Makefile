@@ -50,8 +50,11 @@ sandbox-image: build
 		$(BIN) image >/dev/null; \
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
+# About 20 to 25 minutes on a 2-core machine (the runner's and the
+# command's tests, each with every Python in the sandbox, share the cores);
+# the timeout leaves room for a busy machine.
 test: test-deps vet toolchain sandbox-image
-	$(GO) test -count=1 -timeout 28m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 # test plus the exhaustive variants (PYSMOKE_TEST_FULL: the backend parity
 # test on three interpreters instead of one).

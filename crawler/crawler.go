@@ -139,7 +139,9 @@ type Crawler struct {
 
 // New returns a crawler of the index for the projects allow returns
 // (normalised names; called before every round, so allowlist reloads take
-// effect without a restart).
+// effect without a restart). A crawler used only as the index of
+// dependency resolution (deps.go), never polling, may have a nil store,
+// enqueuer and allow.
 func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler, error) {
 	u, err := url.Parse(opts.IndexURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

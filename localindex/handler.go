@@ -5,6 +5,7 @@ package localindex
 // correct conditional requests without tracking per-page versions.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"html"
@@ -377,6 +378,9 @@ func simpleDetailHTML(p *project, link func(*file) string) []byte {
 			if f.meta.requiresPython != "" {
 				b.WriteString(` data-requires-python="` + html.EscapeString(f.meta.requiresPython) + `"`)
 			}
+			if f.coreMetadata != nil {
+				b.WriteString(` data-dist-info-metadata="sha256=` + f.coreMetadataSHA256 + `" data-core-metadata="sha256=` + f.coreMetadataSHA256 + `"`)
+			}
 			if r.yanked {
 				b.WriteString(` data-yanked="` + html.EscapeString(r.yankedReason) + `"`)
 			}
@@ -419,8 +423,8 @@ type projectStatus struct {
 }
 
 type simpleFile struct {
-	CoreMetadata         bool              `json:"core-metadata"`
-	DataDistInfoMetadata bool              `json:"data-dist-info-metadata"`
+	CoreMetadata         any               `json:"core-metadata"`           // false or {"sha256": hex}
+	DataDistInfoMetadata any               `json:"data-dist-info-metadata"` // its older name (PEP 658 before PEP 714)
 	Filename             string            `json:"filename"`
 	Hashes               map[string]string `json:"hashes"`
 	Provenance           *string           `json:"provenance"`
@@ -457,14 +461,20 @@ func simpleDetailJSON(p *project, link func(*file) string) []byte {
 			case r.yanked:
 				yanked = true
 			}
+			var meta any = false
+			if f.coreMetadata != nil {
+				meta = map[string]string{"sha256": f.coreMetadataSHA256}
+			}
 			doc.Files = append(doc.Files, simpleFile{
-				Filename:       f.filename,
-				Hashes:         map[string]string{"sha256": f.sha256},
-				RequiresPython: nullable(f.meta.requiresPython),
-				Size:           f.size,
-				UploadTime:     isoTime(f.uploaded),
-				URL:            link(f),
-				Yanked:         yanked,
+				CoreMetadata:         meta,
+				DataDistInfoMetadata: meta,
+				Filename:             f.filename,
+				Hashes:               map[string]string{"sha256": f.sha256},
+				RequiresPython:       nullable(f.meta.requiresPython),
+				Size:                 f.size,
+				UploadTime:           isoTime(f.uploaded),
+				URL:                  link(f),
+				Yanked:               yanked,
 			})
 		}
 	}
@@ -488,6 +498,10 @@ func (ix *Index) serveFile(w http.ResponseWriter, r *http.Request) {
 	sha := r.PathValue("sha")
 	if len(sha) != 64 || r.PathValue("a") != sha[0:2] || r.PathValue("b") != sha[2:4] {
 		http.NotFound(w, r)
+		return
+	}
+	if name, ok := strings.CutSuffix(r.PathValue("filename"), ".metadata"); ok {
+		ix.serveCoreMetadata(w, r, sha, name)
 		return
 	}
 	ix.mu.RLock()
@@ -519,4 +533,25 @@ func (ix *Index) serveFile(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", `"`+sha+`"`)
 	h.Set("Cache-Control", "max-age=31536000, immutable")
 	http.ServeContent(w, r, "", uploaded, fh)
+}
+
+// serveCoreMetadata serves a wheel's METADATA at its URL + ".metadata"
+// (PEP 658); 404 for a file without one, as the index does.
+func (ix *Index) serveCoreMetadata(w http.ResponseWriter, r *http.Request, sha, filename string) {
+	ix.mu.RLock()
+	f := ix.byPath[sha+"/"+filename]
+	var body []byte
+	var uploaded time.Time
+	if f != nil {
+		body, uploaded = f.coreMetadata, f.uploaded
+	}
+	ix.mu.RUnlock()
+	if body == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Cache-Control", "max-age=31536000, immutable")
+	http.ServeContent(w, r, "", uploaded, bytes.NewReader(body))
 }

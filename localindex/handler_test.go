@@ -108,11 +108,16 @@ func TestSimpleDetailHTML(t *testing.T) {
 	if !strings.Contains(page, `<meta name="pypi:repository-version" content="1.4">`) {
 		t.Errorf("no repository-version meta:\n%s", page)
 	}
-	anchor := regexp.MustCompile(`<a href="([^"#]+)#sha256=([0-9a-f]{64})" data-requires-python="([^"]*)">([^<]+)</a>`)
+	anchor := regexp.MustCompile(`<a href="([^"#]+)#sha256=([0-9a-f]{64})" data-requires-python="([^"]*)"` +
+		`(?: data-dist-info-metadata="sha256=([0-9a-f]{64})" data-core-metadata="sha256=([0-9a-f]{64})")?>([^<]+)</a>`)
 	var names []string
 	for _, m := range anchor.FindAllStringSubmatch(page, -1) {
-		url, sum, rp, name := m[1], m[2], m[3], m[4]
+		url, sum, rp, name := m[1], m[2], m[3], m[6]
 		names = append(names, name)
+		// PEP 658/714: only the wheel has its metadata served beside it.
+		if isWheel := strings.HasSuffix(name, ".whl"); isWheel != (m[4] != "") || m[4] != m[5] {
+			t.Errorf("%s: metadata attributes %q and %q", name, m[4], m[5])
+		}
 		if rp != "&gt;=3.8" {
 			t.Errorf("%s: data-requires-python %q, want HTML-escaped >=3.8", name, rp)
 		}

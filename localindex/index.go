@@ -138,6 +138,10 @@ type file struct {
 	md5        string
 	blake2b    string
 	meta       metadata
+	// coreMetadata is a wheel's METADATA, served at its URL + ".metadata"
+	// (PEP 658), with its hash; nil for an sdist or an unreadable wheel.
+	coreMetadata       []byte
+	coreMetadataSHA256 string
 }
 
 // New returns an index over dir, creating dir if it is missing, and scans

@@ -83,6 +83,12 @@ func inspect(r archive, size int64, filename string, df dist.File) (*file, error
 	if _, err := r.Seek(0, io.SeekStart); err == nil {
 		if raw := readMetadata(r, size, df); raw != nil {
 			f.meta = parseMetadata(raw)
+			if df.Kind == dist.Wheel {
+				// PEP 658: a wheel's METADATA is served beside it, as
+				// is, so that a resolver need not download the wheel.
+				sum := sha256.Sum256(raw)
+				f.coreMetadata, f.coreMetadataSHA256 = raw, hex.EncodeToString(sum[:])
+			}
 		}
 	}
 	return f, nil

@@ -58,6 +58,8 @@ type (
 		StartedAt   string     `json:"started_at,omitempty"`
 		FinishedAt  string     `json:"finished_at,omitempty"`
 		Steps       []stepJSON `json:"steps"`
+		// Dependencies is added in v1 (SCHEMA.md): absent when none.
+		Dependencies []store.Dependency `json:"dependencies,omitempty"`
 	}
 	stepJSON struct {
 		Name         string           `json:"name"`
@@ -106,6 +108,7 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 			if c.Cell != nil {
 				cj.Reason, cj.FullVersion, cj.Backend = c.Cell.Reason, c.Cell.FullVersion, c.Cell.Backend
 				cj.StartedAt, cj.FinishedAt = rfc3339(c.Cell.StartedAt), rfc3339(c.Cell.FinishedAt)
+				cj.Dependencies = c.Cell.Dependencies
 				if st := c.FailingStep(); st != nil {
 					cj.FailingStep = st.Name
 				}

@@ -62,7 +62,8 @@ func (f fixture) release(project, display, version string, at time.Time) {
 }
 
 // cell stores a cell of two steps, "sdist" (passed) and "test" (with the
-// cell's status, reason and detail), and a log for each.
+// cell's status, reason and detail), and a log for each; a failed cell
+// also records a dependency.
 func (f fixture) cell(project, version, python string, st runner.Status, reason, detail string) {
 	f.t.Helper()
 	c := store.Cell{
@@ -73,6 +74,10 @@ func (f fixture) cell(project, version, python string, st runner.Status, reason,
 				Artifacts: []store.Artifact{{Path: project + "-" + version + ".tar.gz", Size: 1234, SHA256: "ab12"}}},
 			{Name: "test", Status: st, Reason: reason, Detail: detail, ExitCode: exitCode(st), Duration: 2 * time.Second},
 		},
+	}
+	if st == runner.Failed {
+		// Tested with one dependency installed.
+		c.Dependencies = []store.Dependency{{Name: "lib", Version: "2.0", Filename: "lib-2.0-py3-none-any.whl", SHA256: "cd34"}}
 	}
 	logs := map[string][]byte{"sdist": []byte("running sdist\n"), "test": []byte("Traceback: " + detail + "\n")}
 	if err := f.s.SaveCell(context.Background(), c, logs); err != nil {
@@ -333,6 +338,7 @@ func TestJSON(t *testing.T) {
 					LogURL                       string `json:"log_url"`
 					Artifacts                    []store.Artifact
 				}
+				Dependencies []store.Dependency
 			}
 		}
 	}
@@ -366,6 +372,12 @@ func TestJSON(t *testing.T) {
 	if st.Name != "test" || st.Status != "failed" || st.Reason != "module-removed" || st.Detail != hostile ||
 		st.ExitCode != 1 || st.DurationMS != 2000 || st.LogURL != "https://smoke.example/project/foo/1.1/3.12/test.log" {
 		t.Errorf("step %+v", st)
+	}
+	if want := []store.Dependency{{Name: "lib", Version: "2.0", Filename: "lib-2.0-py3-none-any.whl", SHA256: "cd34"}}; !reflect.DeepEqual(c.Dependencies, want) {
+		t.Errorf("dependencies %+v, want %+v", c.Dependencies, want)
+	}
+	if !strings.Contains(r.body, `"dependencies": [`) || rel.Cells[0].Dependencies != nil {
+		t.Errorf("dependencies listed where there are none, or not as \"dependencies\": %+v", rel.Cells[0].Dependencies)
 	}
 	if want := []store.Artifact{{Path: "foo-1.1.tar.gz", Size: 1234, SHA256: "ab12"}}; !reflect.DeepEqual(c.Steps[0].Artifacts, want) {
 		t.Errorf("artifacts %+v", c.Steps[0].Artifacts)

@@ -29,6 +29,10 @@ type Candidate struct {
 	SHA256         string
 	RequiresPython string // as the index gives it; may be empty
 	Yanked         bool
+	// CoreMetadata announces the file's PEP 658 metadata file (at URL +
+	// ".metadata"): "" when the index serves none, else "sha256=<hex>"
+	// (or "true" when the index gave no hash).
+	CoreMetadata string
 }
 
 // Index is what the resolver needs of the index and the mirror.
@@ -295,6 +299,11 @@ func (r *resolver) depsOf(ctx context.Context, name string, pin Pin, extras []st
 		r.meta[key] = m
 	}
 	by := name + " " + pin.Version
+	// The index may not say a file's Requires-Python (an old upload, an
+	// sdist whose PKG-INFO omits it): the metadata has the last word.
+	if ok, err := dist.PythonSatisfies(m.RequiresPython, r.t.PythonVersion); err == nil && !ok {
+		return nil, Unmet{Requirement: name, Reason: fmt.Sprintf("%s requires Python %s, not %s", by, m.RequiresPython, r.t.PythonVersion), DeclaredUnsupported: true}
+	}
 	var out []want
 	for _, s := range m.RequiresDist {
 		ws, err := r.applicable(s, by, extras)

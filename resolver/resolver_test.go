@@ -14,6 +14,9 @@ import (
 type fakeIndex struct {
 	files map[string][]Candidate
 	meta  map[string][]string // filename -> Requires-Dist
+	// metaPython is a file's Requires-Python in its metadata only (the
+	// index does not say it).
+	metaPython map[string]string
 }
 
 func (f *fakeIndex) add(file string, requiresPython string, yanked bool, deps ...string) {
@@ -39,7 +42,7 @@ func (f *fakeIndex) Files(_ context.Context, project string) ([]Candidate, error
 }
 
 func (f *fakeIndex) Metadata(_ context.Context, c Candidate) (dist.Metadata, error) {
-	return dist.Metadata{Name: c.Project, Version: c.Version, RequiresDist: f.meta[c.Filename]}, nil
+	return dist.Metadata{Name: c.Project, Version: c.Version, RequiresDist: f.meta[c.Filename], RequiresPython: f.metaPython[c.Filename]}, nil
 }
 
 func target(major, minor int, full string) Target {
@@ -123,6 +126,31 @@ func TestResolve(t *testing.T) {
 	res, err := Resolve(context.Background(), idx, []string{"native"}, nil, withSdists)
 	if err != nil || res.Unmet != nil || res.Pins[0].Filename != "native-1.0.tar.gz" {
 		t.Fatalf("sdist fallback: %+v %v", res, err)
+	}
+}
+
+// TestResolveMetadataRequiresPython: when only the metadata (not the
+// index) says Requires-Python, an excluded interpreter is still refused, as
+// the dependency's own declaration; an older version that allows it is
+// taken instead where there is one.
+func TestResolveMetadataRequiresPython(t *testing.T) {
+	idx := &fakeIndex{}
+	idx.add("late-1.0.tar.gz", "", false)
+	idx.add("late-2.0.tar.gz", "", false)
+	idx.add("only-1.0.tar.gz", "", false)
+	idx.metaPython = map[string]string{"late-2.0.tar.gz": ">=3.8", "only-1.0.tar.gz": ">=3.8"}
+	py37 := target(3, 7, "3.7.17")
+	py37.AllowSdists = true
+	res, err := Resolve(context.Background(), idx, []string{"late"}, nil, py37)
+	if err != nil || res.Unmet != nil || pins(res) != "late==1.0" {
+		t.Fatalf("late on 3.7: %+v %v, want late==1.0", res, err)
+	}
+	res, err = Resolve(context.Background(), idx, []string{"only"}, nil, py37)
+	if err != nil || res.Unmet == nil {
+		t.Fatalf("only on 3.7: %+v %v, want unmet", res, err)
+	}
+	if want := (Unmet{Requirement: "only", Reason: "only 1.0 requires Python >=3.8, not 3.7.17", DeclaredUnsupported: true}); *res.Unmet != want {
+		t.Errorf("unmet %+v, want %+v", *res.Unmet, want)
 	}
 }
 

@@ -20,15 +20,19 @@ package runner
 // wheel step, and the test runner.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
@@ -146,7 +150,9 @@ const testRun = BuildRoot + "/testrun"
 // tests runs the package's tests against its wheel, installed with the
 // test runner into a fresh environment. The tests are copied out of the
 // sdist into testRun first.
-func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir string, job Job, set toolchain.Set, envs *environments, withEnv withEnvFunc, execIn execInFunc) (StepResult, error) {
+// The release's dependencies are resolved and installed with it (deps.go);
+// the chosen files are put into *pins.
+func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir string, job Job, set toolchain.Set, envs *environments, withEnv withEnvFunc, execIn execInFunc, pins *[]resolver.Pin) (StepResult, error) {
 	var wheelStep *StepResult
 	for i := range done {
 		if done[i].Name == StepWheel {
@@ -190,7 +196,30 @@ func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir 
 		d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
 		return StepResult{Name: StepTests, Status: NoTests, Reason: ReasonNoTests, Detail: d, Log: []byte(d)}, nil
 	}
-	return withEnv(StepTests, "test", append([]string{wheel}, set.Test...), func(e *environment) (StepResult, error) {
+	var depsLog bytes.Buffer
+	cl, sr, err := r.dependencies(ctx, job, built[0], projDir, scratch, set, withEnv, execIn, &depsLog)
+	if err != nil || sr != nil {
+		if sr != nil {
+			return *sr, nil
+		}
+		return StepResult{}, err
+	}
+	*pins = cl.pins
+	// A dependency the closure pins replaces the test runner's own wheel
+	// of that project (two wheels of one project cannot be installed).
+	pinned := map[string]bool{}
+	for _, p := range cl.pins {
+		pinned[p.Project] = true
+	}
+	wheels := []string{wheel}
+	for _, w := range set.Test {
+		if df, err := dist.ParseFilename(w); err == nil && pinned[dist.Normalize(df.Name)] && !slices.Contains(cl.install, w) {
+			continue
+		}
+		wheels = append(wheels, w)
+	}
+	wheels = append(wheels, cl.install...)
+	sr2, err := withEnv(StepTests, "test", wheels, func(e *environment) (StepResult, error) {
 		rel, _ := filepath.Rel(scratch, projDir)
 		src := path.Join(BuildRoot, filepath.ToSlash(rel))
 		cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R -- "$@" "$0"/; }`, testRun, src}, copies...)
@@ -227,6 +256,10 @@ func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir 
 		}
 		return sr, err
 	})
+	if depsLog.Len() > 0 {
+		sr2.Log = append(depsLog.Bytes(), sr2.Log...)
+	}
+	return sr2, err
 }
 
 func dedupe(xs []string) []string {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
@@ -77,6 +78,10 @@ type Result struct {
 	Steps    []StepResult
 	// Provenance is what besides the release the outcome depends on.
 	Provenance Provenance
+	// Dependencies are the files installed with the release for its tests
+	// (deps.go): name, version, file and sha256 of each; empty when it
+	// needs none or they could not be resolved.
+	Dependencies []resolver.Pin
 }
 
 // Job is one release on one interpreter.
@@ -94,6 +99,10 @@ type Job struct {
 	// Requires-Python excludes the interpreter (otherwise they are
 	// DeclaredUnsupported).
 	IgnoreRequiresPython bool
+	// WheelDir, when set, receives a copy of the wheel the wheel step
+	// built: how a release's wheels for each interpreter are published to
+	// a local index (a C extension's, for the samples that depend on one).
+	WheelDir string
 	// Timeouts are the project's own wall-clock limits per step (keys are
 	// step names); a step not listed has the runner's StepTimeout.
 	Timeouts map[string]time.Duration
@@ -126,6 +135,10 @@ type Options struct {
 	// NoOutputTimeout ends a step that prints nothing for this long; zero
 	// means none.
 	NoOutputTimeout time.Duration
+	// Index is where dependencies come from besides the toolchain (the
+	// crawler, through the mirror). Nil means the toolchain only: a
+	// release needing anything else is "dependency unavailable".
+	Index DependencyIndex
 	// Toolchain is the offline wheelhouse the steps install setuptools,
 	// wheel, pip and the test runner from, into fresh environments inside
 	// the sandbox; it is mounted read-only. Nil means none: every step that
@@ -386,7 +399,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 				})
 			}
 		case StepTests:
-			sr, err = r.tests(ctx, res.Steps, scratch, projDir, job, set, envs, withEnv, execIn)
+			sr, err = r.tests(ctx, res.Steps, scratch, projDir, job, set, envs, withEnv, execIn, &res.Dependencies)
 		case Step2to3:
 			if !in.Lib2to3 {
 				sr = StepResult{Name: step, Status: NotAvailable, Reason: ReasonNoLib2to3, Detail: "Python " + in.Version + " has no lib2to3"}
@@ -404,8 +417,30 @@ func (r *Runner) Run(ctx context.Context, job Job) (res Result, err error) {
 			return res, err
 		}
 		res.Steps = append(res.Steps, sr)
+		if step == StepWheel && sr.Status == Passed && job.WheelDir != "" {
+			if err := keepWheels(filepath.Join(scratch, "out", StepWheel), job.WheelDir); err != nil {
+				r.opts.Logger.Warn("keep the built wheel", "dir", job.WheelDir, "err", err)
+			}
+		}
 	}
 	return res, nil
+}
+
+// keepWheels copies the .whl files of dir into dst (created if missing).
+func keepWheels(dir, dst string) error {
+	built, err := filepath.Glob(filepath.Join(dir, "*.whl"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, w := range built {
+		if err := copyFile(w, filepath.Join(dst, filepath.Base(w))); err != nil {
+			return fmt.Errorf("copy %s: %w", filepath.Base(w), err)
+		}
+	}
+	return nil
 }
 
 // env is the whole environment of a step: an explicit allowlist with the

@@ -56,6 +56,12 @@ const (
 	ReasonSkipped          = "skipped"           // an earlier step made this one impossible
 	ReasonRequiresPython   = "requires-python"   // the release's Requires-Python excludes this interpreter
 	ReasonNoFrontend       = "no-frontend"       // no PEP 517 front end runs on this interpreter
+	// ReasonDependencyUnavailable: a requirement of the release (or of a
+	// dependency) cannot be met on this interpreter; the detail names it.
+	// With Machinery: not on the index, no compatible file, an sdist that
+	// does not build; with DeclaredUnsupported: the dependency's own
+	// Requires-Python excludes the interpreter.
+	ReasonDependencyUnavailable = "dependency-unavailable"
 )
 
 // severity orders statuses from most to least telling, so that a cell

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pysmoke/pysmoke/internal/expected"
@@ -137,41 +136,28 @@ func checkSamples(t *testing.T, backend runner.Backend, ins []runner.Interpreter
 	dir := t.TempDir()
 	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(dir, "scratch")})
 	got := expected.Table{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
 	var pythons []string
 	for _, in := range ins {
 		pythons = append(pythons, in.Minor)
 	}
+	var jobs []runner.Job
 	for _, sample := range want.Samples() {
 		sdist, err := localindex.WriteSdist(filepath.Join(dir, "sdists"), filepath.Join("../testdata/samples", sample), sample, "1.0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, in := range ins {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				res, err := r.Run(context.Background(), runner.Job{Project: sample, Version: "1.0", Sdist: sdist, Interpreter: in})
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					t.Errorf("%s on %s: %v", sample, in.Minor, err)
-					return
-				}
-				for _, st := range res.Steps {
-					got[expected.Key{Sample: sample, Python: in.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
-					if st.Status != runner.Passed && st.Status != runner.NotAvailable {
-						t.Logf("%s %s %s: %s %s: %s", sample, in.Minor, st.Name, st.Status, st.Reason, firstLines(st.Log, 3))
-					}
-				}
-			}()
+			jobs = append(jobs, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, Interpreter: in})
 		}
 	}
-	wg.Wait()
+	runAll(t, r, jobs, func(job runner.Job, res runner.Result) {
+		for _, st := range res.Steps {
+			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
+			if st.Status != runner.Passed && st.Status != runner.NotAvailable {
+				t.Logf("%s %s %s: %s %s: %s", job.Project, job.Interpreter.Minor, st.Name, st.Status, st.Reason, firstLines(st.Log, 3))
+			}
+		}
+	})
 	for _, d := range want.Compare(got, want.Samples(), pythons) {
 		t.Errorf("%s: %s", backend.Name(), d)
 	}

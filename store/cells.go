@@ -50,6 +50,9 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 			return fmt.Errorf("save step %s: %w", st.Name, err)
 		}
 	}
+	if err := saveDependencies(ctx, tx, c); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -102,8 +105,14 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 			c.Steps = append(c.Steps, step)
 		}
 	}
+	if err := srows.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.loadDependencies(ctx, project, version, byPython); err != nil {
+		return nil, err
+	}
 	sort.Slice(cells, func(i, j int) bool { return comparePython(cells[i].Python, cells[j].Python) < 0 })
-	return cells, srows.Err()
+	return cells, nil
 }
 
 // StepLog returns the stored log of one step.

@@ -113,8 +113,9 @@ var migrations = []string{
 		checked_at    INTEGER NOT NULL DEFAULT 0,
 		last_error    TEXT NOT NULL DEFAULT ''
 	);`,
-	crawlMigration,      // store/crawl.go
-	provenanceMigration, // store/provenance.go
+	crawlMigration,        // store/crawl.go
+	provenanceMigration,   // store/provenance.go
+	dependenciesMigration, // store/dependencies.go
 	// A step's peak memory, in bytes (0 where the backend could not tell).
 	`ALTER TABLE steps ADD COLUMN memory_peak INTEGER NOT NULL DEFAULT 0;`,
 }
@@ -354,4 +355,7 @@ type Cell struct {
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	Steps       []Step
+	// Dependencies are the files installed with the release for its
+	// tests, by name (store/dependencies.go).
+	Dependencies []Dependency
 }

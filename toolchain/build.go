@@ -142,28 +142,33 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 		if len(minors) == 0 {
 			continue
 		}
-		var build, test []string
-		for _, root := range r.Build {
-			fs, err := debWheels(root, r.Minors[0], r.EnsurepipSetuptools)
-			if err != nil {
-				return nil, err
+		// wheelsOf gathers the wheels of several roots, in order.
+		wheelsOf := func(roots []debRoot) ([]string, error) {
+			var out []string
+			for _, root := range roots {
+				fs, err := debWheels(root, r.Minors[0], r.EnsurepipSetuptools)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, fs...)
 			}
-			build = append(build, fs...)
+			return out, nil
 		}
-		for _, root := range r.Test {
-			fs, err := debWheels(root, r.Minors[0], r.EnsurepipSetuptools)
-			if err != nil {
-				return nil, err
-			}
-			test = append(test, fs...)
+		build, err := wheelsOf(r.Build)
+		if err != nil {
+			return nil, err
 		}
-		var front []string
-		for _, root := range r.Frontend517 {
-			fs, err := debWheels(root, r.Minors[0], r.EnsurepipSetuptools)
-			if err != nil {
-				return nil, err
-			}
-			front = append(front, fs...)
+		test, err := wheelsOf(r.Test)
+		if err != nil {
+			return nil, err
+		}
+		front, err := wheelsOf(r.Frontend517)
+		if err != nil {
+			return nil, err
+		}
+		plugins, err := wheelsOf(r.Plugins)
+		if err != nil {
+			return nil, err
 		}
 		backs := map[string][]string{}
 		for name, root := range r.Backends {
@@ -175,6 +180,13 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 		}
 		for _, minor := range minors {
 			s := Set{Minor: minor, Runner: r.Runner, Frontend: r.Frontend, Test: dedupe(test), Frontend517: dedupe(front)}
+			// A plugin's dependencies that the test environment already
+			// has (pytest and its own) are not repeated.
+			for _, p := range dedupe(plugins) {
+				if !slices.Contains(s.Test, p) {
+					s.Plugins = append(s.Plugins, p)
+				}
+			}
 			if len(backs) > 0 {
 				s.Backends = backs
 			}

@@ -14,8 +14,13 @@ type recipe struct {
 	// backends a pyproject.toml may require, by requirement name.
 	Frontend517 []debRoot          `json:"frontend517,omitempty"`
 	Backends    map[string]debRoot `json:"backends,omitempty"`
-	Runner      string             `json:"runner"`
-	Frontend    string             `json:"frontend"`
+	// Plugins are pytest plugins a package may require for its tests. They
+	// are not installed by default: dependency resolution offers them as
+	// candidates, so a package that asks for one gets it, and a package
+	// that does not is tested without it (a plugin changes how pytest runs).
+	Plugins  []debRoot `json:"plugins,omitempty"`
+	Runner   string    `json:"runner"`
+	Frontend string    `json:"frontend"`
 }
 
 // debRoot is a Debian binary package to repack, with the wheel tag it gets.
@@ -43,6 +48,9 @@ var suites = map[string]string{"bullseye": "11", "bookworm": "12", "trixie": "13
 //   - 3.12 and 3.13 ship no setuptools, and 3.11's fails there
 //     (pkgutil.ImpImporter): Debian 13's setuptools 78.1.1 with its
 //     install_layout patch undone, wheel 0.46.1, pytest 8.3.5.
+//   - pytest-mock (Debian 12's 3.8.2, 13's 3.14.0) is the one pytest
+//     plugin offered where pytest runs: the fixture most test suites that
+//     need a plugin ask for, with no dependency but pytest.
 var recipes = []recipe{
 	{
 		Minors: []string{"2.7", "3.6"}, EnsurepipSetuptools: true,
@@ -55,6 +63,7 @@ var recipes = []recipe{
 		Test:        []debRoot{{Suite: "bookworm", Package: "python3-pytest"}},
 		Frontend517: []debRoot{{Suite: "bookworm", Package: "python3-build"}},
 		Backends:    backends("bookworm"),
+		Plugins:     []debRoot{{Suite: "bookworm", Package: "python3-pytest-mock"}},
 		Runner:      RunnerPytest, Frontend: FrontendPip,
 	},
 	{
@@ -63,6 +72,7 @@ var recipes = []recipe{
 		Test:        []debRoot{{Suite: "trixie", Package: "python3-pytest"}},
 		Frontend517: []debRoot{{Suite: "trixie", Package: "python3-build"}},
 		Backends:    backends("trixie"),
+		Plugins:     []debRoot{{Suite: "trixie", Package: "python3-pytest-mock"}},
 		Runner:      RunnerPytest, Frontend: FrontendPip,
 	},
 }

@@ -72,6 +72,10 @@ type Set struct {
 	// "hatchling", "poetry-core", "setuptools-scm"). setuptools and wheel
 	// are in Build.
 	Backends map[string][]string `json:"backends,omitempty"`
+	// Plugins are pytest plugins (with their dependencies besides what Test
+	// has) that dependency resolution may choose; nothing installs them
+	// unless a package requires them.
+	Plugins []string `json:"plugins,omitempty"`
 	// Runner is the default test runner: RunnerPytest or RunnerUnittest.
 	Runner string `json:"runner"`
 	// Frontend says how the wheel step builds: FrontendPip or FrontendSetupPy.
@@ -117,7 +121,7 @@ func (w *Wheelhouse) Hashes(s Set) map[string]string {
 		by[wh.File] = wh.SHA256
 	}
 	out := map[string]string{}
-	files := append(append(append([]string{s.Pip}, s.Build...), s.Test...), s.Frontend517...)
+	files := append(append(append(append([]string{s.Pip}, s.Build...), s.Test...), s.Frontend517...), s.Plugins...)
 	for _, fs := range s.Backends {
 		files = append(files, fs...)
 	}

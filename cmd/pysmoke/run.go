@@ -12,7 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
 )
 
@@ -21,7 +23,8 @@ const runSynopsis = `Usage: pysmoke run [flags] SDIST
 Runs the steps (unpack, sdist, bdist, wheel, tests against the built wheel,
 2to3) of one sdist on every Python of this machine, each in a fresh sealed
 sandbox with its tools installed from the offline toolchain, and prints the
-matrix.
+matrix. Its dependencies come from the offline toolchain and, with --index,
+from that index (downloaded, verified, into --mirror).
 
 Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
@@ -58,6 +61,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	asJSON := fs.Bool("json", false, "print the matrix as JSON")
 	jobs := fs.Int("j", runtime.NumCPU(), "how many jobs run at once")
 	timeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
+	indexURL := fs.String("index", "", "index the release's dependencies come from, e.g. https://pypi.org/ (default: the offline toolchain only)")
+	mirror := fs.String("mirror", "", "where dependencies downloaded from --index are kept (default: a temporary folder)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -89,7 +94,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jobs < 1 {
 		*jobs = 1
 	}
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, StepTimeout: *timeout})
+	opts := runner.Options{Backend: backend, Toolchain: tc, StepTimeout: *timeout}
+	if *indexURL != "" {
+		if *mirror == "" {
+			tmp, err := os.MkdirTemp("", "pysmoke-mirror-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			*mirror = tmp
+		}
+		// Only the dependency index of the crawler is used: no store, no
+		// queue, no polling.
+		cr, err := crawler.New(crawler.Options{IndexURL: *indexURL, MirrorDir: *mirror}, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		opts.Index = cr
+	}
+	r := runner.New(opts)
 	results := make([]runner.Result, len(ins))
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
@@ -195,6 +218,8 @@ type runCellJSON struct {
 	Steps       []runStepJSON `json:"steps"`
 	// Provenance: what besides the release the outcome depended on.
 	Provenance runner.Provenance `json:"provenance"`
+	// Dependencies: what was installed with the release for its tests.
+	Dependencies []resolver.Pin `json:"dependencies,omitempty"`
 }
 
 type runStepJSON struct {
@@ -212,7 +237,8 @@ func printRunJSON(w io.Writer, df dist.File, ins []runner.Interpreter, results [
 	out := runJSON{Schema: "pysmoke.run/v1", Project: dist.Normalize(df.Name), Version: df.Version}
 	for i, in := range ins {
 		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
-			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance}
+			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance,
+			Dependencies: results[i].Dependencies}
 		for _, st := range results[i].Steps {
 			arts := st.Artifacts
 			if arts == nil {

@@ -118,7 +118,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc := &service{
 		store:  st,
 		mirror: filepath.Join(*dataDir, "mirror"),
-		runner: runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log}),
 		log:    log,
 		interp: map[string]runner.Interpreter{},
 		options: func(project string) allowlist.Options {
@@ -143,6 +142,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The crawler is also the runner's index for dependencies: the only
+	// files it fetches outside the allowlist are the closures jobs need.
+	svc.runner = runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: cr,
+		ScratchDir: filepath.Join(*dataDir, "scratch"), StepTimeout: *stepTimeout, Logger: log})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -259,6 +262,9 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 	cell := store.Cell{Project: b.Project, Version: b.Version, Python: b.Python, Interpreter: in.Path,
 		FullVersion: in.Version, Backend: res.Backend, Status: res.Status, Reason: res.Reason,
 		StartedAt: res.Started, FinishedAt: res.Finished}
+	for _, p := range res.Dependencies {
+		cell.Dependencies = append(cell.Dependencies, store.Dependency{Name: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256})
+	}
 	logs := map[string][]byte{}
 	for _, st := range res.Steps {
 		cell.Steps = append(cell.Steps, store.Step{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
@@ -273,6 +279,7 @@ func (s *service) build(ctx context.Context, b queue.Build) error {
 		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
 			return err
 		}
+
 	}
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))

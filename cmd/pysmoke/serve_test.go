@@ -34,27 +34,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// sampleIndex serves a local index in dir holding version 1.0 of each
-// sample, until the test ends.
-func sampleIndex(t *testing.T, dir string, samples ...string) *httptest.Server {
-	t.Helper()
-	ix, err := localindex.New(dir, localindex.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ix.Handler())
-	t.Cleanup(srv.Close)
-	for _, s := range samples {
-		if _, err := localindex.WriteSdist(dir, filepath.Join("../../testdata/samples", s), s, "1.0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ix.Rescan(); err != nil {
-		t.Fatal(err)
-	}
-	return srv
-}
-
 // TestServeRestartLosesNothing stops the service while builds are queued
 // and running, starts it again on the same data folder, and checks that
 // every cell ends up recorded exactly once.
@@ -62,7 +41,11 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
 	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
-	srv := sampleIndex(t, filepath.Join(tmp, "index"), samples...)
+	var srcs []string
+	for _, s := range samples {
+		srcs = append(srcs, "samples/"+s)
+	}
+	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), srcs...)
 	allow := filepath.Join(tmp, "allow.txt")
 	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -70,7 +53,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	pythons := []string{"2.7", "3.11", "3.12"}
 	args := func(port int) []string {
-		return []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+		return []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "1",
 			"--interval", "2s", "--hint-interval", "1s"}
 	}
@@ -139,7 +122,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 func TestServeAllowlistOptions(t *testing.T) {
 	requireSandbox(t)
 	tmp := t.TempDir()
-	srv := sampleIndex(t, filepath.Join(tmp, "index"), "smokegood")
+	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), "samples/smokegood")
 	allow := filepath.Join(tmp, "allow.txt")
 	// The command sleeps far past its 3 s limit: only the allowlist's
 	// command and timeout can give "resource-limit timeout" here, since
@@ -154,7 +137,7 @@ func TestServeAllowlistOptions(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- dispatch(ctx, []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.11,3.12", "--workers", "1",
 			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
 	}()
@@ -204,4 +187,30 @@ func TestServeAllowlistOptions(t *testing.T) {
 			t.Errorf("3.11 step %s: %s (%s), want %s", s.Name, s.Status, s.Detail, want)
 		}
 	}
+}
+
+// sampleIndex serves a local index, over HTTP until the test ends, of the
+// sdists (version 1.0) of projects in testdata ("samples/smokegood",
+// "dependencies/depcext"), written into dir; it returns the index's URL
+// and each sdist's path by file name.
+func sampleIndex(t *testing.T, dir string, projects ...string) (string, map[string]string) {
+	t.Helper()
+	ix, err := localindex.New(dir, localindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, s := range projects {
+		p, err := localindex.WriteSdist(dir, filepath.Join("../../testdata", s), filepath.Base(s), "1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[filepath.Base(p)] = p
+	}
+	if err := ix.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL + "/", paths
 }

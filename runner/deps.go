@@ -1,0 +1,456 @@
+package runner
+
+// A release's dependencies, resolved for the job's interpreter and
+// installed with its wheel before the tests run.
+//
+// What is asked for is read from the wheel the job built (its METADATA's
+// Requires-Dist, with the test extras "test", "tests" and "testing" where
+// it provides them) and from plain requirement files in the sdist
+// (requirements-test.txt and the like): reading a zip and text files on
+// the host runs nothing of the package.
+//
+// Candidates come from two places: the index through the mirror
+// (Options.Index, the crawler in the service), and the offline toolchain's
+// wheels for this interpreter (pytest and its plugins, setuptools). Their
+// metadata is read without running anything, except for a dependency that
+// exists only as an sdist: that one is built into a wheel inside the job's
+// own sandbox, with the toolchain, as the wheel step builds the release,
+// and its metadata is read from that wheel. The same wheel is then what
+// gets installed, so an sdist is built once per job.
+//
+// The chosen files are put into the job's scratch (toolchain wheels are
+// already mounted) and installed, every one by path, by pip with
+// --no-index --no-deps: the resolution was ours, pip only unpacks.
+// A requirement that cannot be met makes the tests step "dependency
+// unavailable", naming it: the machinery's (not on the index, no file for
+// this interpreter, an sdist that does not build) or, when the dependency
+// itself declares it does not support this Python, "declared unsupported".
+// Never a failure of the package.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/resolver"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// DependencyIndex is what the runner needs of the index and the mirror to
+// resolve dependencies: the resolver's view of the index (an sdist's
+// Metadata may fail; the runner makes that metadata itself), and Fetch,
+// which puts a chosen file into the mirror, verified by hash, and returns
+// its host path. The service passes its crawler.
+type DependencyIndex interface {
+	resolver.Index
+	Fetch(ctx context.Context, c resolver.Candidate) (string, error)
+}
+
+// testExtras are the extras whose requirements the tests need.
+var testExtras = []string{"test", "tests", "testing"}
+
+// testRequirementFiles are the plain requirement files of tests, looked
+// for at the top of the sdist and in its tests folder.
+var testRequirementFiles = []string{
+	"requirements-test.txt", "requirements_test.txt", "requirements-tests.txt", "requirements_tests.txt",
+	"test-requirements.txt", "test_requirements.txt", "tests-requirements.txt",
+	"requirements/test.txt", "requirements/tests.txt", "tests/requirements.txt",
+}
+
+// glibcMinor is the C library of the sandbox's /usr (Debian 12's 2.36, in
+// both backends): the newest manylinux tag a wheel may carry.
+const glibcMinor = 36
+
+// toolchainScheme marks candidates that are wheels of the offline
+// toolchain, so that they are taken from its mounted folder, not fetched.
+const toolchainScheme = "toolchain:"
+
+// depsDir is the scratch folder the chosen files are copied into, and
+// depsSrc where sdists of dependencies are unpacked to be built.
+const (
+	depsDir = "deps"
+	depsSrc = "deps-src"
+)
+
+// closure is a resolved and fetched set of dependencies.
+type closure struct {
+	pins    []resolver.Pin
+	install []string // wheels to install: toolchain file names, or paths inside the sandbox
+}
+
+// jobIndex is the resolver's index for one job: the index through the
+// mirror, plus the toolchain's wheels for the interpreter; an sdist's
+// metadata is made by building it in the job's sandbox.
+type jobIndex struct {
+	base   DependencyIndex // nil: the toolchain only
+	wheels string          // the toolchain's folder on the host (and in the sandbox)
+	set    toolchain.Set
+	hashes map[string]string // toolchain file -> sha256
+	build  func(ctx context.Context, c resolver.Candidate, sdist string) (wheel string, err error)
+	built  map[string]string             // sdist sha256 -> built wheel's host path
+	failed map[string]error              // sdist sha256 -> why it did not build (not tried twice)
+	seen   map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
+}
+
+// toolchainFiles are every wheel of the set a dependency may be met by.
+func (ix *jobIndex) toolchainFiles() []string {
+	files := append(append(append(append([]string{ix.set.Pip}, ix.set.Build...), ix.set.Test...), ix.set.Frontend517...), ix.set.Plugins...)
+	for _, fs := range ix.set.Backends {
+		files = append(files, fs...)
+	}
+	return dedupe(files)
+}
+
+func (ix *jobIndex) Files(ctx context.Context, project string) ([]resolver.Candidate, error) {
+	var out []resolver.Candidate
+	for _, f := range ix.toolchainFiles() {
+		df, err := dist.ParseFilename(f)
+		if err != nil || dist.Normalize(df.Name) != project {
+			continue
+		}
+		out = append(out, resolver.Candidate{Project: project, Version: df.Version, Filename: f,
+			URL: toolchainScheme + f, SHA256: ix.hashes[f]})
+	}
+	if ix.base == nil {
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%s (no index configured): %w", project, resolver.ErrNoProject)
+		}
+		return out, nil
+	}
+	more, err := ix.base.Files(ctx, project)
+	switch {
+	case errors.Is(err, resolver.ErrNoProject) && len(out) > 0:
+		return out, nil
+	case err != nil:
+		return nil, err
+	}
+	for _, c := range more {
+		ix.seen[c.SHA256] = c
+	}
+	return append(out, more...), nil
+}
+
+func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Metadata, error) {
+	if f, ok := strings.CutPrefix(c.URL, toolchainScheme); ok {
+		raw, err := dist.WheelMetadata(filepath.Join(ix.wheels, f))
+		if err != nil {
+			return dist.Metadata{}, err
+		}
+		return dist.ParseMetadata(bytes.NewReader(raw))
+	}
+	df, err := dist.ParseFilename(c.Filename)
+	if err != nil {
+		return dist.Metadata{}, err
+	}
+	if df.Kind == dist.Wheel {
+		return ix.base.Metadata(ctx, c)
+	}
+	// An sdist: its metadata is whatever its build says on this
+	// interpreter, so it is built, in the sandbox.
+	if err := ix.failed[c.SHA256]; err != nil {
+		return dist.Metadata{}, err
+	}
+	whl, ok := ix.built[c.SHA256]
+	if !ok {
+		sdist, err := ix.base.Fetch(ctx, c)
+		if err != nil {
+			return dist.Metadata{}, err
+		}
+		if whl, err = ix.build(ctx, c, sdist); err != nil {
+			var u resolver.Unmet
+			if errors.As(err, &u) {
+				ix.failed[c.SHA256] = err
+			}
+			return dist.Metadata{}, err
+		}
+		ix.built[c.SHA256] = whl
+	}
+	raw, err := dist.WheelMetadata(whl)
+	if err != nil {
+		return dist.Metadata{}, resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf("the wheel built from %s has no readable metadata: %v", c.Filename, err)}
+	}
+	return dist.ParseMetadata(bytes.NewReader(raw))
+}
+
+// requirementsOf returns what the tests of a release need: the built
+// wheel's requirements, the test extras it provides, and the requirements
+// of its test requirement files (minus any on the release itself).
+func requirementsOf(builtWheel, projDir, project string) (reqs, extras []string, err error) {
+	raw, err := dist.WheelMetadata(builtWheel)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := dist.ParseMetadata(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range m.ProvidesExtra {
+		for _, t := range testExtras {
+			if e == t {
+				extras = append(extras, e)
+			}
+		}
+	}
+	all := m.RequiresDist
+	for _, name := range testRequirementFiles {
+		b, err := readCapped(filepath.Join(projDir, filepath.FromSlash(name)), 1<<20)
+		if err != nil {
+			continue
+		}
+		all = append(all, requirementLines(b)...)
+	}
+	self := dist.Normalize(project)
+	for _, s := range all {
+		if r, err := dist.ParseRequirement(s); err == nil && r.Name == self {
+			continue
+		}
+		reqs = append(reqs, s)
+	}
+	return dedupe(reqs), extras, nil
+}
+
+// requirementLines reads a pip requirements file's plain requirements;
+// options (-r, -e, --index-url ...) and paths are not followed: a test
+// requirement the index cannot give is not one the job can meet.
+func requirementLines(b []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") || strings.HasPrefix(line, ".") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// readCapped reads a regular file (no links followed) of at most max bytes.
+func readCapped(p string, max int64) ([]byte, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > max {
+		return nil, fmt.Errorf("%s: not a small regular file", p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// target describes the interpreter to the resolver.
+func target(in Interpreter) (resolver.Target, error) {
+	parts := strings.SplitN(in.Version, ".", 3)
+	if len(parts) < 2 {
+		return resolver.Target{}, fmt.Errorf("interpreter version %q", in.Version)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return resolver.Target{}, fmt.Errorf("interpreter version %q", in.Version)
+	}
+	platform := "linux"
+	if major == 2 {
+		platform = "linux2"
+	}
+	env := dist.Environment{
+		"python_version": in.Minor, "python_full_version": in.Version, "sys_platform": platform,
+		"os_name": "posix", "platform_system": "Linux", "platform_machine": "x86_64",
+		"platform_python_implementation": "CPython", "implementation_name": "cpython",
+		"implementation_version": in.Version,
+	}
+	return resolver.Target{PythonVersion: in.Version, Env: env, AllowSdists: true,
+		Tags: dist.CPythonTags(major, minor, glibcMinor, strings.Contains(strings.TrimPrefix(in.ABI, "cp"), "d"))}, nil
+}
+
+// dependencies resolves and fetches the closure a release's tests need.
+// A StepResult is returned instead when that cannot be done (its status
+// says whose fault); the error is non-nil only when ctx ended.
+func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir, scratch string, set toolchain.Set,
+	withEnv withEnvFunc, execIn execInFunc, log *bytes.Buffer) (*closure, *StepResult, error) {
+	unavailable := func(status Status, detail string) (*closure, *StepResult, error) {
+		sr := StepResult{Name: StepTests, Status: status, Reason: ReasonDependencyUnavailable, Detail: detail}
+		sr.Log = append(append([]byte(nil), log.Bytes()...), detail...)
+		return nil, &sr, nil
+	}
+	reqs, extras, err := requirementsOf(builtWheel, projDir, job.Project)
+	if err != nil {
+		return unavailable(Machinery, "cannot read the requirements of the built wheel: "+err.Error())
+	}
+	if len(reqs) == 0 {
+		return &closure{}, nil, nil
+	}
+	if r.opts.Toolchain == nil {
+		return unavailable(Machinery, "no offline toolchain to build or install dependencies with")
+	}
+	t, err := target(job.Interpreter)
+	if err != nil {
+		return unavailable(Machinery, err.Error())
+	}
+	in := job.Interpreter
+	fmt.Fprintf(log, "pysmoke: resolving for Python %s: %s", in.Version, strings.Join(reqs, ", "))
+	if len(extras) > 0 {
+		fmt.Fprintf(log, " (extras: %s)", strings.Join(extras, ", "))
+	}
+	log.WriteString("\n")
+
+	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: set, hashes: r.opts.Toolchain.Hashes(set),
+		built: map[string]string{}, failed: map[string]error{}, seen: map[string]resolver.Candidate{}}
+	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
+		return r.buildDependency(ctx, c, sdist, scratch, set, withEnv, execIn, log)
+	}
+	res, err := resolver.Resolve(ctx, ix, reqs, extras, t)
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	if err != nil {
+		return unavailable(Machinery, "resolving the dependencies failed: "+err.Error())
+	}
+	if u := res.Unmet; u != nil {
+		status := Machinery
+		if u.DeclaredUnsupported {
+			status = DeclaredUnsupported
+		}
+		return unavailable(status, fmt.Sprintf("dependency unavailable: %s: %s", u.Requirement, u.Reason))
+	}
+
+	cl := &closure{pins: res.Pins}
+	if err := os.MkdirAll(filepath.Join(scratch, depsDir), 0o755); err != nil {
+		return unavailable(Machinery, err.Error())
+	}
+	for _, p := range res.Pins {
+		fmt.Fprintf(log, "pysmoke: %s %s: %s (sha256 %s)\n", p.Project, p.Version, p.Filename, p.SHA256)
+		if ix.isToolchain(p) {
+			cl.install = append(cl.install, p.Filename)
+			continue
+		}
+		host, ok := ix.built[p.SHA256]
+		if !ok {
+			if host, err = r.opts.Index.Fetch(ctx, ix.seen[p.SHA256]); err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				return unavailable(Machinery, fmt.Sprintf("dependency unavailable: %s: %v", p.Project, err))
+			}
+		}
+		dst := filepath.Join(scratch, depsDir, filepath.Base(host))
+		if host != dst {
+			if err := copyFile(host, dst); err != nil {
+				return unavailable(Machinery, err.Error())
+			}
+		}
+		cl.install = append(cl.install, path.Join(BuildRoot, depsDir, filepath.Base(host)))
+	}
+	log.WriteString("\n")
+	return cl, nil, nil
+}
+
+func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
+	for _, f := range ix.toolchainFiles() {
+		if f == p.Filename && ix.hashes[f] == p.SHA256 {
+			return true
+		}
+	}
+	return false
+}
+
+// buildDependency builds a dependency's sdist into a wheel in the job's
+// sandbox, as the wheel step builds the release, and returns the wheel's
+// host path. An sdist that does not build is an Unmet requirement.
+func (r *Runner) buildDependency(ctx context.Context, c resolver.Candidate, sdist, scratch string, set toolchain.Set,
+	withEnv withEnvFunc, execIn execInFunc, log *bytes.Buffer) (string, error) {
+	unmet := func(format string, args ...any) error {
+		return resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf(format, args...)}
+	}
+	src := filepath.Join(scratch, depsSrc, c.SHA256[:16])
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	if err := Unpack(sdist, src, r.opts.Unpack); err != nil {
+		return "", unmet("its sdist %s cannot be unpacked: %v", c.Filename, err)
+	}
+	proj, err := ProjectDir(src)
+	if err != nil {
+		return "", unmet("its sdist %s: %v", c.Filename, err)
+	}
+	hasSetupPy := fileExists(filepath.Join(proj, "setup.py"))
+	if set.Frontend == toolchain.FrontendSetupPy && !hasSetupPy {
+		return "", unmet("its sdist %s has no setup.py, and no PEP 517 front end runs on this Python", c.Filename)
+	}
+	rel, _ := filepath.Rel(scratch, proj)
+	dir := path.Join(BuildRoot, filepath.ToSlash(rel))
+	// A plain setup.py builds in the job's own build environment (made
+	// already for the release's steps, or now); a dependency with a
+	// [build-system] gets one with the front end and the backends it asks
+	// for.
+	kind, wheels := "build", set.Build
+	if reqs, ok := buildRequires(proj); ok {
+		kind = "deps-build-" + c.SHA256[:16]
+		wheels = append(append([]string(nil), set.Build...), set.Frontend517...)
+		for _, req := range reqs {
+			if req == "setuptools" || req == "wheel" {
+				continue
+			}
+			ws, ok := set.Backends[req]
+			if !ok {
+				return "", unmet("its sdist %s needs %s to build, which the offline toolchain lacks for this Python", c.Filename, req)
+			}
+			wheels = append(wheels, ws...)
+		}
+	}
+	step := "deps-" + c.SHA256[:16]
+	fmt.Fprintf(log, "pysmoke: building %s into a wheel in the sandbox\n", c.Filename)
+	sr, err := withEnv(step, kind, dedupe(wheels), func(e *environment) (StepResult, error) {
+		if set.Frontend == toolchain.FrontendSetupPy {
+			return execIn(step, dir, e.env, e.python, "setup.py", "-q", "bdist_wheel", "--dist-dir", "{out}")
+		}
+		return execIn(step, dir, e.env, e.python, "-m", "pip", "wheel", "--no-index", "--no-deps",
+			"--no-build-isolation", "--use-pep517", "--no-cache-dir", "-q", "-w", "{out}", ".")
+	})
+	if err != nil {
+		return "", err
+	}
+	log.Write(sr.Log)
+	if sr.Status != Passed {
+		return "", unmet("its sdist %s does not build on this Python (%s, %s)", c.Filename, sr.Status, sr.Reason)
+	}
+	built, _ := filepath.Glob(filepath.Join(scratch, "out", step, "*.whl"))
+	if len(built) != 1 {
+		return "", unmet("building its sdist %s left %d wheels", c.Filename, len(built))
+	}
+	return built[0], nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,422 @@
+package runner_test
+
+// Dependencies, for real: a local index over HTTP, the crawler as the
+// runner's index (PEP 658 metadata, downloads verified into a mirror), the
+// namespace sandbox, the offline toolchain and every interpreter found.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/internal/expected"
+	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/resolver"
+	"github.com/pysmoke/pysmoke/runner"
+)
+
+// depIndex is a local index served over HTTP, with a crawler reading it
+// into a mirror: the runner's DependencyIndex, as in the service.
+type depIndex struct {
+	ix      *localindex.Index
+	crawler *crawler.Crawler
+	mirror  string
+}
+
+func newDepIndex(t *testing.T) *depIndex {
+	t.Helper()
+	dir := t.TempDir()
+	ix, err := localindex.New(filepath.Join(dir, "index"), localindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	t.Cleanup(srv.Close)
+	d := &depIndex{ix: ix, mirror: filepath.Join(dir, "mirror")}
+	d.crawler, err = crawler.New(crawler.Options{IndexURL: srv.URL, MirrorDir: d.mirror, RateLimit: -1,
+		MaxRetryWait: 20 * time.Millisecond}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// publish adds a file to the index and returns its sha256.
+func (d *depIndex) publish(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ix.AddFile(filepath.Base(path), b); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// buildWheels builds the wheel of a project of testdata/dependencies on
+// each interpreter with the runner (in the sandbox, as any release) and
+// returns their paths.
+func buildWheels(t *testing.T, r *runner.Runner, sample string, ins []runner.Interpreter) []string {
+	t.Helper()
+	dir := t.TempDir()
+	sdist, err := localindex.WriteSdist(filepath.Join(dir, "sdist"), filepath.Join("../testdata/dependencies", sample), sample, "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runAll(t, r, each(ins, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, WheelDir: filepath.Join(dir, "wheels")}), func(job runner.Job, res runner.Result) {
+		for _, st := range res.Steps {
+			if st.Name == runner.StepWheel && st.Status != runner.Passed {
+				t.Errorf("%s on %s: wheel %s %s: %s", sample, job.Interpreter.Minor, st.Status, st.Reason, firstLines(st.Log, 5))
+			}
+		}
+	})
+	wheels, _ := filepath.Glob(filepath.Join(dir, "wheels", "*.whl"))
+	if len(wheels) != len(ins) {
+		t.Fatalf("%d wheels of %s for %d interpreters: %v", len(wheels), sample, len(ins), wheels)
+	}
+	return wheels
+}
+
+// runAll runs the jobs, two at a time, and hands each result to check
+// (under a lock).
+func runAll(t *testing.T, r *runner.Runner, jobs []runner.Job, check func(runner.Job, runner.Result)) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for _, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := r.Run(context.Background(), job)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("%s on %s: %v", job.Project, job.Interpreter.Minor, err)
+				return
+			}
+			check(job, res)
+		}()
+	}
+	wg.Wait()
+}
+
+// each makes a job of a release for each interpreter.
+func each(ins []runner.Interpreter, job runner.Job) []runner.Job {
+	var jobs []runner.Job
+	for _, in := range ins {
+		j := job
+		j.Interpreter = in
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+func testsStep(res runner.Result) runner.StepResult {
+	for _, st := range res.Steps {
+		if st.Name == runner.StepTests {
+			return st
+		}
+	}
+	return runner.StepResult{}
+}
+
+// TestDependencies: depapp needs depcext (a C extension, on the index as
+// one wheel per interpreter), depsdist (only an sdist) and pytest-mock
+// (a plugin of the toolchain). Its matrix matches the hand-written
+// expected-dependencies.txt, every passing cell records what it
+// installed, and removing a dependency from the index turns the cells
+// that need it into "dependency unavailable" naming it.
+func TestDependencies(t *testing.T) {
+	backend := requireSandbox(t)
+	ins := requirePythons(t)
+	tc := requireToolchain(t, ins)
+	want, err := expected.Load("../testdata/expected-dependencies.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := filepath.Join(t.TempDir(), "scratch")
+	start := time.Now()
+	builder := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: scratch})
+	d := newDepIndex(t)
+	cextHash := map[string]string{} // minor -> sha256 of depcext's wheel for it
+	cextFile := map[string]string{} // minor -> its file name
+	for _, w := range buildWheels(t, builder, "depcext", ins) {
+		sum := d.publish(t, w)
+		for _, in := range ins {
+			if strings.Contains(filepath.Base(w), "-cp"+strings.ReplaceAll(in.Minor, ".", "")+"-") {
+				cextHash[in.Minor], cextFile[in.Minor] = sum, filepath.Base(w)
+			}
+		}
+	}
+	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/dependencies/depsdist", "depsdist", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdistHash := d.publish(t, sdist)
+	t.Logf("published depcext's wheels and depsdist's sdist in %s", time.Since(start).Round(time.Second))
+
+	app, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/depapp", "depapp", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: scratch})
+	job := runner.Job{Project: "depapp", Version: "1.0", Sdist: app}
+
+	t.Run("matrix", func(t *testing.T) {
+		start := time.Now()
+		got := expected.Table{}
+		var pythons []string
+		for _, in := range ins {
+			pythons = append(pythons, in.Minor)
+		}
+		runAll(t, r, each(ins, job), func(job runner.Job, res runner.Result) {
+			in := job.Interpreter
+			for _, st := range res.Steps {
+				got[expected.Key{Sample: "depapp", Python: in.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
+			}
+			tests := testsStep(res)
+			t.Logf("depapp on %s: tests %s %s %s", in.Minor, tests.Status, tests.Reason, tests.Detail)
+			switch tests.Status {
+			case runner.Passed:
+				// What was installed, by name, version and the hash of
+				// the index's file (written by hand from the samples and
+				// the toolchain's recipe).
+				var names []string
+				for _, p := range res.Dependencies {
+					names = append(names, p.Project+" "+p.Version)
+					switch p.Project {
+					case "depcext":
+						if p.SHA256 != cextHash[in.Minor] {
+							t.Errorf("%s: depcext pinned %s (%s), want the wheel for %s (%s)", in.Minor, p.Filename, p.SHA256, in.Minor, cextHash[in.Minor])
+						}
+					case "depsdist":
+						if p.Filename != "depsdist-1.0.tar.gz" || p.SHA256 != sdistHash {
+							t.Errorf("%s: depsdist pinned %s (%s), want the sdist (%s)", in.Minor, p.Filename, p.SHA256, sdistHash)
+						}
+					}
+				}
+				mock := "pytest-mock 3.8.2"
+				if in.Minor == "3.12" || in.Minor == "3.13" {
+					mock = "pytest-mock 3.14.0"
+				}
+				if !slices.Contains(names, "depcext 1.0") || !slices.Contains(names, "depsdist 1.0") || !slices.Contains(names, mock) {
+					t.Errorf("%s: installed %v, want depcext 1.0, depsdist 1.0 and %s", in.Minor, names, mock)
+				}
+				if !strings.Contains(string(tests.Log), "test_with_mocker PASSED") {
+					t.Errorf("%s: the mocker test did not pass:\n%s", in.Minor, firstLines(tests.Log, 40))
+				}
+			case runner.DeclaredUnsupported:
+				if !strings.Contains(tests.Detail, "depsdist") || !strings.Contains(tests.Detail, ">=3.6") {
+					t.Errorf("%s: %q does not name depsdist and its Requires-Python", in.Minor, tests.Detail)
+				}
+			case runner.Machinery:
+				if !strings.Contains(tests.Detail, "pytest-mock") {
+					t.Errorf("%s: %q does not name pytest-mock", in.Minor, tests.Detail)
+				}
+			}
+		})
+		for _, diff := range want.Compare(got, want.Samples(), pythons) {
+			t.Error(diff)
+		}
+		// The mirror holds the closure, and only files the index listed.
+		sums := []string{sdistHash}
+		for _, in := range ins {
+			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: runner.StepTests}].Status == string(runner.Passed) {
+				sums = append(sums, cextHash[in.Minor])
+			}
+		}
+		for _, sum := range sums {
+			if m, _ := filepath.Glob(filepath.Join(d.mirror, sum[:2], sum, "*")); len(m) == 0 {
+				t.Errorf("mirror lacks %s", sum)
+			}
+		}
+		t.Logf("depapp on %d interpreters in %s", len(ins), time.Since(start).Round(time.Second))
+	})
+
+	t.Run("removed", func(t *testing.T) {
+		// Two interpreters where everything resolved, in one round: the
+		// newer one's depcext wheel is removed, and depsdist altogether.
+		// depcext is resolved first, so the newer names depcext (the
+		// other wheels do not fit it), the older depsdist (gone).
+		var two []runner.Interpreter
+		for _, in := range ins {
+			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: runner.StepTests}].Status == string(runner.Passed) {
+				two = append(two, in)
+			}
+		}
+		if len(two) < 2 {
+			t.Skip("fewer than two interpreters where depapp's tests run")
+		}
+		two = two[len(two)-2:]
+		older, newer := two[0], two[1]
+		for _, f := range []string{cextFile[newer.Minor], "depsdist-1.0.tar.gz"} {
+			if err := d.ix.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantMissing := map[string]string{older.Minor: "depsdist", newer.Minor: "depcext"}
+		runAll(t, r, each(two, job), func(job runner.Job, res runner.Result) {
+			in, tests := job.Interpreter, testsStep(res)
+			missing := wantMissing[in.Minor]
+			if tests.Status != runner.Machinery || tests.Reason != runner.ReasonDependencyUnavailable ||
+				!strings.HasPrefix(tests.Detail, "dependency unavailable: "+missing) {
+				t.Errorf("%s: tests %s %s %q, want machinery-error dependency-unavailable naming %s",
+					in.Minor, tests.Status, tests.Reason, tests.Detail, missing)
+			}
+			if len(res.Dependencies) != 0 {
+				t.Errorf("%s: dependencies recorded for an unresolved cell: %v", in.Minor, res.Dependencies)
+			}
+			t.Logf("%s: %s", in.Minor, tests.Detail)
+		})
+	})
+}
+
+// TestDependencyMetadataInSandbox: markdep, a dependency published only as
+// an sdist, leaves a mark in a host folder whenever its setup.py runs
+// (the folder is named both in the environment and in a file beside
+// setup.py). Resolving and installing markapp, which requires it, leaves
+// that folder empty: markdep's metadata was made in the sandbox, with
+// either backend. As a control, running the same setup.py on the host does
+// leave a mark.
+func TestDependencyMetadataInSandbox(t *testing.T) {
+	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, requireSandbox(t)) })
+	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, requireDockerBackend(t)) })
+}
+
+func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
+	all := requirePythons(t)
+	// The oldest and the newest: the point is where setup.py runs, and
+	// that the closure installs both into 2.7's user base and into a
+	// venv.
+	ins := []runner.Interpreter{all[0]}
+	if len(all) > 1 {
+		ins = append(ins, all[len(all)-1])
+	}
+	tc := requireToolchain(t, all) // the wheelhouse the other tests use
+
+	marks := t.TempDir()
+	src := filepath.Join(t.TempDir(), "markdep")
+	if err := os.CopyFS(src, os.DirFS("../testdata/dependencies/markdep")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "MARKDIR"), []byte(marks+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MARKDEP_DIR", marks) // what a process started on the host would inherit
+	d := newDepIndex(t)
+	sdist, err := localindex.WriteSdist(t.TempDir(), src, "markdep", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.publish(t, sdist)
+	app, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/markapp", "markapp", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	runAll(t, r, each(ins, runner.Job{Project: "markapp", Version: "1.0", Sdist: app}), func(job runner.Job, res runner.Result) {
+		in, tests := job.Interpreter, testsStep(res)
+		if tests.Status != runner.Passed {
+			t.Errorf("markapp on %s: tests %s %s %q\n%s", in.Minor, tests.Status, tests.Reason, tests.Detail, firstLines(tests.Log, 40))
+			return
+		}
+		t.Logf("markapp on %s, tests step:\n%s", in.Minor, firstLines(tests.Log, 30))
+		if len(res.Dependencies) != 1 || res.Dependencies[0] != (resolver.Pin{Project: "markdep", Version: "1.0", Filename: "markdep-1.0.tar.gz", SHA256: res.Dependencies[0].SHA256}) {
+			t.Errorf("%s: dependencies %+v, want markdep 1.0 from its sdist", in.Minor, res.Dependencies)
+		}
+		if !strings.Contains(string(tests.Log), "building markdep-1.0.tar.gz into a wheel in the sandbox") {
+			t.Errorf("%s: the tests log does not show markdep built in the sandbox:\n%s", in.Minor, firstLines(tests.Log, 20))
+		}
+	})
+	if left, _ := os.ReadDir(marks); len(left) != 0 {
+		t.Fatalf("markdep's setup.py ran on the host: %v", left)
+	}
+
+	// The control: the mark does appear when setup.py runs on the host
+	// (with an interpreter that has setuptools of its own).
+	host := all[0]
+	for _, in := range all {
+		if in.Setuptools != "" {
+			host = in
+		}
+	}
+	control := t.TempDir()
+	cmd := exec.Command(host.Path, "setup.py", "--name")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "MARKDEP_DIR="+control)
+	if err := os.WriteFile(filepath.Join(src, "VERSION"), []byte("1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("control: setup.py does not run on the host's %s (%v): %s", host.Minor, err, out)
+	}
+	if left, _ := os.ReadDir(control); len(left) != 1 {
+		t.Errorf("control: setup.py run on the host left %d marks, want 1", len(left))
+	}
+}
+
+// TestDependencyDoesNotBuild: a dependency published only as an sdist
+// that fails to build is "dependency unavailable" naming it (the
+// machinery's: it cannot be installed), never a failure of the release.
+func TestDependencyDoesNotBuild(t *testing.T) {
+	backend := requireSandbox(t)
+	all := requirePythons(t)
+	ins := all[len(all)-1:]
+	tc := requireToolchain(t, all) // the wheelhouse the other tests use
+	dir := t.TempDir()
+	write := func(rel, text string) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("brokendep/setup.py", "raise SystemExit('brokendep does not build anywhere')\n")
+	write("needsbroken/setup.py", "from setuptools import setup\nsetup(name='needsbroken', version='1.0', packages=['needsbroken'], install_requires=['brokendep'])\n")
+	write("needsbroken/needsbroken/__init__.py", "")
+	write("needsbroken/tests/test_nothing.py", "def test_nothing():\n    pass\n")
+	d := newDepIndex(t)
+	sdist, err := localindex.WriteSdist(t.TempDir(), filepath.Join(dir, "brokendep"), "brokendep", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.publish(t, sdist)
+	app, err := localindex.WriteSdist(t.TempDir(), filepath.Join(dir, "needsbroken"), "needsbroken", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	res, err := r.Run(context.Background(), runner.Job{Project: "needsbroken", Version: "1.0", Sdist: app, Interpreter: ins[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := testsStep(res)
+	want := "dependency unavailable: brokendep: its sdist brokendep-1.0.tar.gz does not build on this Python"
+	if tests.Status != runner.Machinery || tests.Reason != runner.ReasonDependencyUnavailable || !strings.HasPrefix(tests.Detail, want) {
+		t.Errorf("tests %s %s %q, want machinery-error dependency-unavailable %q...", tests.Status, tests.Reason, tests.Detail, want)
+	}
+	if !strings.Contains(string(tests.Log), "brokendep does not build anywhere") {
+		t.Errorf("the build's output is not in the log:\n%s", firstLines(tests.Log, 30))
+	}
+	if res.Status != runner.Machinery {
+		t.Errorf("cell %s, want machinery-error (not the release's failure)", res.Status)
+	}
+}

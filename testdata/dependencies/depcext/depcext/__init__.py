@@ -1,0 +1,1 @@
+from depcext._native import mul

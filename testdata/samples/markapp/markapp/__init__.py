@@ -1,0 +1,1 @@
+from markdep import VALUE
