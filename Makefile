@@ -56,13 +56,16 @@ sandbox-image: build
 test: test-deps vet toolchain sandbox-image
 	$(GO) test -count=1 -timeout 40m ./...
 
-# test plus the exhaustive variants (PYSMOKE_TEST_FULL: the backend parity
-# test on three interpreters instead of one).
+# test plus the exhaustive variants (PYSMOKE_TEST_FULL: every sample on
+# every interpreter on Docker too, not only on 2.7 and 3.13).
 test-full:
 	PYSMOKE_TEST_FULL=1 $(MAKE) test
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+# The sandbox's overhead per step and per job, and the whole matrix of a
+# sample bare, on namespace and on Docker, three rounds (about 25 minutes);
+# figures and how to read them in docs/benchmarks.md.
+bench: deps toolchain sandbox-image
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 90m ./...
 # The crawler's schedule over 5,000 projects (docs/benchmarks.md); an hour
 # of schedule takes PYSMOKE_BENCH_HOUR (default 60s) of real time.
 	PYSMOKE_BENCH_CRAWL=1 $(GO) test -run '^$$' -bench CrawlSchedule -benchtime 1x -timeout 30m ./crawler/
