@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pysmoke/pysmoke/store"
 )
 
 // TestServeDependencies: the service, watching only depapp, tests it on
@@ -26,40 +21,10 @@ func TestServeDependencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(tmp, "data")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
-			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			"--python", "3.12", "--workers", "1", "--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
-	}()
-	var cell *store.Cell
-	deadline := time.Now().Add(4 * time.Minute)
-	for cell == nil {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("no cell of depapp; log:\n%s", tail(logs.String(), 30))
-		}
-		time.Sleep(200 * time.Millisecond)
-		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
-		if err != nil {
-			continue
-		}
-		cs, _ := st.Cells(context.Background(), "depapp", "1.0")
-		st.Close()
-		if len(cs) == 1 {
-			cell = &cs[0]
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	cells, logs := serveUntil(t, indexURL, allow, data, "3.12", "depapp", 1)
+	cell := cells[0]
 	if cell.Status != "passed" {
-		t.Errorf("depapp on 3.12: %s %s; log:\n%s", cell.Status, cell.Reason, tail(logs.String(), 30))
+		t.Errorf("depapp on 3.12: %s %s; log:\n%s", cell.Status, cell.Reason, tail(logs, 30))
 	}
 	var names []string
 	for _, d := range cell.Dependencies {

@@ -131,36 +131,7 @@ func TestServeAllowlistOptions(t *testing.T) {
 	if err := os.WriteFile(allow, []byte(line), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(tmp, "data")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
-			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.11,3.12", "--workers", "1",
-			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
-	}()
-	var cells []store.Cell
-	deadline := time.Now().Add(4 * time.Minute)
-	for len(cells) < 2 {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("2 cells not recorded in time; log:\n%s", tail(logs.String(), 30))
-		}
-		time.Sleep(200 * time.Millisecond)
-		st, err := store.Open(ctx, filepath.Join(data, "pysmoke.db"))
-		if err != nil {
-			continue
-		}
-		cells, _ = st.Cells(ctx, "smokegood", "1.0")
-		st.Close()
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
+	cells, _ := serveUntil(t, indexURL, allow, filepath.Join(tmp, "data"), "3.11,3.12", "smokegood", 2)
 	by := map[string]store.Cell{}
 	for _, c := range cells {
 		by[c.Python] = c
@@ -187,6 +158,43 @@ func TestServeAllowlistOptions(t *testing.T) {
 			t.Errorf("3.11 step %s: %s (%s), want %s", s.Name, s.Status, s.Detail, want)
 		}
 	}
+}
+
+// serveUntil runs pysmoke serve (one worker, polling every 2 s) on the
+// given Pythons until n cells of version 1.0 of project are recorded in
+// data, stops it, and returns them with the service's log.
+func serveUntil(t *testing.T, indexURL, allow, data, pythons, project string, n int) ([]store.Cell, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", pythons, "--workers", "1",
+			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
+	}()
+	var cells []store.Cell
+	deadline := time.Now().Add(4 * time.Minute)
+	for len(cells) < n {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("%d cells of %s not recorded in time; log:\n%s", n, project, tail(logs.String(), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+		st, err := store.Open(ctx, filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			continue
+		}
+		cells, _ = st.Cells(ctx, project, "1.0")
+		st.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	return cells, logs.String()
 }
 
 // sampleIndex serves a local index, over HTTP until the test ends, of the
