@@ -8,7 +8,10 @@ package runner
 // A step ends when its command does: every process it left is then killed
 // from outside by a sweep (kill -9 -1 as the sandbox's uid, which spares
 // only the container's init), or, when even that cannot start (a fork
-// bomb at the pids limit), by killing and restarting the container.
+// bomb at the pids limit), by killing and restarting the container. Where
+// pysmoke runs on the engine's host it looks at the container's cgroup
+// first, and skips the sweep when the step left nothing (docker_host.go).
+// The image's /usr is mounted from a volume (docker_usr.go).
 //
 // Docker is used only here and by the image command; the client negotiates
 // down to the engine's API (1.41 on Docker 20.10).
@@ -60,6 +63,9 @@ type Docker struct {
 
 	mu  sync.Mutex
 	cli *client.Client
+
+	usrMu      sync.Mutex
+	usrVolumes map[string]string // image -> the volume with its /usr
 }
 
 var _ Backend = (*Docker)(nil)
@@ -142,6 +148,12 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	if img == "" {
 		img = d.image()
 	}
+	usr, err := d.usrVolume(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: usr, Target: "/usr", ReadOnly: true,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}})
 	pids := lim.Pids
 	yes := true
 	cr, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
@@ -183,7 +195,21 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 		s.Close()
 		return nil, fmt.Errorf("sandbox: start container: %w", err)
 	}
+	s.lookFromHost(ctx)
 	return s, nil
+}
+
+// lookFromHost sets up the view of the container's cgroups from the
+// engine's host, or leaves it nil where there is none.
+func (s *dockerSandbox) lookFromHost(ctx context.Context) {
+	ci, err := s.cli.ContainerInspect(ctx, s.id, client.ContainerInspectOptions{})
+	var v *dockerHostView
+	if err == nil && ci.Container.State != nil {
+		v = newDockerHostView(ci.Container.State.Pid)
+	}
+	s.mu.Lock()
+	s.host = v
+	s.mu.Unlock()
 }
 
 // chownTree hands every entry of dir not yet owned by uid to it.
@@ -211,6 +237,7 @@ type dockerSandbox struct {
 	closed   bool
 	oomKills int64 // the container's count after the last step
 	pidsMax  int64
+	host     *dockerHostView // nil: sweep after every step
 }
 
 // Exec implements Sandbox.
@@ -240,7 +267,10 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 	if err := chownTree(s.scratch, sandboxUID); err != nil {
 		return ExecResult{}, fmt.Errorf("sandbox: scratch: %w", err)
 	}
-	script := `umask 022 && exec "$0" "$@"`
+	// A step starts with an empty /tmp, as in the namespace backend; the
+	// sweep used to empty it after each step, but it now runs only when a
+	// step leaves processes behind.
+	script := `/usr/bin/find /tmp -mindepth 1 -delete 2>/dev/null; umask 022 && exec "$0" "$@"`
 	if !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") }) {
 		script = "unset PWD; " + script
 	}
@@ -294,16 +324,23 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 			exitCode = ei.ExitCode
 			break
 		}
+		// The stream ends with the command: from then on its end is due
+		// at any moment, so look again soon.
+		poll := 50 * time.Millisecond
+		if streamDone {
+			poll = 5 * time.Millisecond
+		}
 		select {
 		case <-streamCh:
 			streamDone, streamCh = true, nil
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 	hit := w.stop()
 	// The command is done: end whatever it left behind, which also closes
-	// the output stream a daemon may hold.
-	stats, sweepErr := s.sweep(api)
+	// the output stream a daemon may hold. When the host sees that
+	// nothing is left, the counters are read from there instead.
+	stats, sweepErr := s.afterStep(api)
 	select {
 	case <-copied:
 	case <-time.After(5 * time.Second):
@@ -327,6 +364,10 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 	s.mu.Lock()
 	oom, pidsMax := stats.oomKills > s.oomKills, stats.pidsMax > s.pidsMax
 	s.oomKills, s.pidsMax = max(s.oomKills, stats.oomKills), max(s.pidsMax, stats.pidsMax)
+	if stats.restarted {
+		// The restarted container counts from zero.
+		s.oomKills, s.pidsMax = 0, 0
+	}
 	s.mu.Unlock()
 	switch {
 	case hit != "":
@@ -377,16 +418,42 @@ echo "pids_max $(cat $cg/pids/pids.events $cg/pids.events 2>/dev/null | grep '^m
 echo "peak $(cat $cg/memory/memory.max_usage_in_bytes $cg/memory.peak 2>/dev/null | head -1)"
 `
 
+// afterStep reads the container's counters after a step, and sweeps it
+// unless the host sees that the step left no process.
+func (s *dockerSandbox) afterStep(ctx context.Context) (sweepStats, error) {
+	s.mu.Lock()
+	v := s.host
+	s.mu.Unlock()
+	if v != nil && v.clean() {
+		if st, err := v.stats(); err == nil {
+			return st, nil
+		}
+	}
+	return s.sweep(ctx)
+}
+
 // sweep ends every process a step left in the container, from outside
 // it. When the sweep itself cannot start (a fork bomb holding the pids
 // limit), the container is killed and started again: the scratch is a
 // bind mount and survives, /tmp does not.
 func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 	var st sweepStats
+	restarted := false
 	uid := strconv.Itoa(sandboxUID)
 	out, err := s.run(ctx, []string{"/bin/sh", "-c", sweepScript}, uid+":"+uid)
+	var before *sweepStats
 	if err != nil {
-		st.restarted = true
+		restarted = true
+		// The restart makes the container's cgroups anew, counters and
+		// all: keep what they say of this step, where the host can see.
+		s.mu.Lock()
+		v := s.host
+		s.mu.Unlock()
+		if v != nil {
+			if b, err := v.stats(); err == nil {
+				before = &b
+			}
+		}
 		if _, err := s.cli.ContainerKill(ctx, s.id, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !strings.Contains(err.Error(), "is not running") {
 			return st, fmt.Errorf("kill container: %w", err)
 		}
@@ -396,10 +463,23 @@ func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 		if _, err := s.cli.ContainerStart(ctx, s.id, client.ContainerStartOptions{}); err != nil {
 			return st, fmt.Errorf("restart container: %w", err)
 		}
+		// The init is a new process now.
+		s.lookFromHost(ctx)
 		if out, err = s.run(ctx, []string{"/bin/sh", "-c", sweepScript}, uid+":"+uid); err != nil {
 			return st, err
 		}
 	}
+	st = parseSweep(out)
+	st.restarted = restarted
+	if before != nil {
+		st.oomKills, st.pidsMax, st.peak = before.oomKills, before.pidsMax, max(st.peak, before.peak)
+	}
+	return st, nil
+}
+
+// parseSweep reads the counters sweepScript prints.
+func parseSweep(out string) sweepStats {
+	var st sweepStats
 	for _, l := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(l, " ")
 		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -412,7 +492,7 @@ func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 			st.peak = n
 		}
 	}
-	return st, nil
+	return st
 }
 
 func (s *dockerSandbox) waitStopped(ctx context.Context) error {
@@ -486,8 +566,11 @@ var imageRecipe = struct {
 		"libnsl2", "libreadline8", "libsqlite3-0", "libssl3", "libtinfo6", "libtirpc3", "libuuid1",
 		"zlib1g", "libgdbm6", "gcc", "libc6-dev"},
 	// /root 755 so that uid 65534 reaches interpreters mounted under it;
-	// /tmp 1777; no apt caches.
-	Fixups: "chmod 755 root; chmod 1777 tmp; rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/*",
+	// /tmp 1777; no apt caches. /sbin a folder of links rather than a link
+	// into /usr: /usr is mounted over from a volume (docker_usr.go), and
+	// Docker mounts its init at /sbin/docker-init.
+	Fixups: "chmod 755 root; chmod 1777 tmp; rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/*; " +
+		`rm sbin && mkdir sbin && for f in usr/sbin/*; do ln -s "../$f" sbin/; done`,
 }
 
 // ImageRepo is the repository of the images `pysmoke image` builds.
@@ -511,6 +594,9 @@ func (d *Docker) BuildImage(ctx context.Context, workDir string, log io.Writer) 
 	tag := DefaultImage()
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
 		fmt.Fprintf(log, "image %s is already there\n", tag)
+		if _, err := d.usrVolume(ctx, tag); err != nil {
+			return "", err
+		}
 		return tag, nil
 	} else if !cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("the Docker engine: %w", err)
@@ -570,6 +656,15 @@ func (d *Docker) BuildImage(ctx context.Context, workDir string, log io.Writer) 
 	}
 	if _, err := cli.ImageInspect(ctx, tag); err != nil {
 		return "", fmt.Errorf("image import: %s not there after import: %w", tag, err)
+	}
+	fmt.Fprintf(log, "copying its /usr into a volume the jobs mount (docker_usr.go)\n")
+	if _, err := d.usrVolume(ctx, tag); err != nil {
+		return "", err
+	}
+	if gone, err := d.pruneUsrVolumes(ctx); err != nil {
+		fmt.Fprintf(log, "stale /usr volumes left: %v\n", err)
+	} else if len(gone) > 0 {
+		fmt.Fprintf(log, "removed the /usr volumes of images no longer there: %s\n", strings.Join(gone, ", "))
 	}
 	fmt.Fprintf(log, "built %s\n", tag)
 	return tag, nil
