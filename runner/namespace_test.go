@@ -594,11 +594,19 @@ func TestNamespaceExitCodes(t *testing.T) {
 		{"python sys.exit", []string{f.in.Path, "-c", "import sys; sys.exit(42)"}, 42, ""},
 		{"python traceback", []string{f.in.Path, "-c", "raise SystemError('boom')"}, 1, "SystemError: boom"},
 		{"killed by a signal", []string{"/bin/sh", "-c", "kill -9 $$"}, 128 + 9, ""},
-		{"command not found", []string{"/nonexistent/python"}, 127, "not found"},
+		{"command not found", []string{"/nonexistent/python"}, 127, "/nonexistent/python"},
 		{"working directory", []string{"/bin/sh", "-c", "pwd; test \"$(pwd)\" = /build"}, 0, "/build\n"},
 		// The package's output must not pass for the sandbox's own failure.
 		{"output imitating bwrap", []string{"/bin/sh", "-c", "echo \"bwrap: Can't mount proc on /newroot/proc: Operation not permitted\" >&2; exit 1"}, 1, "bwrap: Can't mount proc"},
 	}
+	// A step whose folder is missing never ran: the sandbox's failure,
+	// not an exit code of the command's.
+	t.Run("missing folder", func(t *testing.T) {
+		res, err := f.sb.Exec(context.Background(), Command{Argv: []string{"/bin/sh", "-c", "echo ran"}, Env: f.env, Dir: "/build/missing", Timeout: time.Minute})
+		if err == nil || strings.Contains(string(res.Log), "ran") {
+			t.Errorf("got exit %d, err %v, log %q; want an error and no run", res.ExitCode, err, res.Log)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := f.sb.Exec(context.Background(), Command{Argv: tc.argv, Env: f.env, Dir: "/build", Timeout: time.Minute})
