@@ -24,13 +24,11 @@ package crawler_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pysmoke/pysmoke/crawler"
@@ -38,33 +36,6 @@ import (
 	"github.com/pysmoke/pysmoke/internal/piptest"
 	"github.com/pysmoke/pysmoke/store"
 )
-
-// servedTypes notes the Content-Type of each simple page served, by the
-// Python version in pip's User-Agent.
-type servedTypes struct {
-	mu sync.Mutex
-	by map[string][]string
-}
-
-func (s *servedTypes) observe(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, "/simple/smokegood/") {
-		return
-	}
-	_, rest, ok := strings.Cut(r.UserAgent(), `"python":"`)
-	py, _, _ := strings.Cut(rest, `"`)
-	if !ok {
-		py = r.UserAgent()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.by[py] = append(s.by[py], w.Header().Get("Content-Type"))
-}
-
-func (s *servedTypes) types(py string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.by[py])
-}
 
 // crawlerView is what the crawler recorded, in the terms pip answers in.
 type crawlerView struct {
@@ -112,8 +83,8 @@ func TestPipAgreesWithCrawler(t *testing.T) {
 	}
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options) { o.Backfill = 100 })
-		served := &servedTypes{by: map[string][]string{}}
-		f.rec.setObserve(served.observe)
+		served := piptest.NewFormats("smokegood")
+		f.rec.setObserve(served.Observe)
 		for _, r := range []struct {
 			version      string
 			sdist, wheel bool
@@ -152,7 +123,7 @@ func TestPipAgreesWithCrawler(t *testing.T) {
 	})
 }
 
-func comparePip(t *testing.T, f *fixture, view crawlerView, python string, served *servedTypes) {
+func comparePip(t *testing.T, f *fixture, view crawlerView, python string, served *piptest.Formats) {
 	home := t.TempDir()
 	env := piptest.Env(home)
 	pipInfo, err := piptest.Probe(python, env, home)
@@ -234,7 +205,7 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 	if !f.mode.static && pipInfo.AtLeast(22, 2) {
 		wantType = "application/vnd.pypi.simple.v1+json"
 	}
-	types := served.types(pyVersion)
+	types := served.Of(pyVersion)
 	if len(types) == 0 {
 		t.Errorf("no page request with Python %s in the User-Agent", pyVersion)
 	}

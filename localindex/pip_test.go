@@ -13,9 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,41 +20,10 @@ import (
 	"github.com/pysmoke/pysmoke/internal/piptest"
 )
 
-// formatLog records which simple API format each Python's pip was served,
-// keyed by the Python version pip puts in its User-Agent.
-type formatLog struct {
-	mu       sync.Mutex
-	byPython map[string][]string
-}
-
-func (l *formatLog) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if !strings.HasPrefix(r.URL.Path, "/simple/smokegood/") {
-			return
-		}
-		ua := r.UserAgent()
-		_, rest, ok := strings.Cut(ua, `"python":"`)
-		py, _, _ := strings.Cut(rest, `"`)
-		if !ok {
-			py = ua
-		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.byPython[py] = append(l.byPython[py], w.Header().Get("Content-Type"))
-	})
-}
-
-func (l *formatLog) formats(python string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.byPython[python])
-}
-
 // pipRun is what every interpreter's subtest shares.
 type pipRun struct {
 	srvURL     string
-	formats    *formatLog
+	formats    *piptest.Formats
 	want       map[string]string // file name -> sha256 of the bytes served
 	sdist      string            // file names
 	wheel      string
@@ -77,8 +43,8 @@ func TestPipDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	formats := &formatLog{byPython: map[string][]string{}}
-	srv := httptest.NewServer(formats.wrap(ix.Handler()))
+	formats := piptest.NewFormats("smokegood")
+	srv := httptest.NewServer(formats.Wrap(ix.Handler()))
 	t.Cleanup(srv.Close)
 	sdistPath, wheelPath := buildSample(t, "smokegood", "1.0")
 	built := map[string]string{}
@@ -183,12 +149,12 @@ func (run *pipRun) test(t *testing.T, python string) {
 	if pipInfo.AtLeast(22, 2) {
 		wantType = mimeV1JSON
 	}
-	for _, got := range run.formats.formats(pyVersion) {
+	for _, got := range run.formats.Of(pyVersion) {
 		if got != wantType {
 			t.Errorf("pip %s was served the project page as %q, want %q", pipVersion, got, wantType)
 		}
 	}
-	if len(run.formats.formats(pyVersion)) == 0 {
+	if len(run.formats.Of(pyVersion)) == 0 {
 		t.Errorf("no request for /simple/smokegood/ with Python %s in the User-Agent", pyVersion)
 	}
 

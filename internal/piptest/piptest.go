@@ -5,12 +5,14 @@ package piptest
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Interpreters lists $(pyenv root)/versions/*/bin/python, sorted.
@@ -102,4 +104,50 @@ func (p Pip) AtLeast(major, minor int) bool {
 		mi, _ = strconv.Atoi(parts[1])
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// Formats notes the Content-Type of each simple page of one project that
+// the index served, by the Python version in pip's User-Agent (pip says
+// it as "python":"3.12.1"): which format of the simple API each pip was
+// given.
+type Formats struct {
+	prefix string
+	mu     sync.Mutex
+	by     map[string][]string
+}
+
+// NewFormats records the pages under /simple/project/.
+func NewFormats(project string) *Formats {
+	return &Formats{prefix: "/simple/" + project + "/", by: map[string][]string{}}
+}
+
+// Observe records r's answer, once w's headers are set.
+func (f *Formats) Observe(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, f.prefix) {
+		return
+	}
+	ua := r.UserAgent()
+	_, rest, ok := strings.Cut(ua, `"python":"`)
+	py, _, _ := strings.Cut(rest, `"`)
+	if !ok {
+		py = ua
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.by[py] = append(f.by[py], w.Header().Get("Content-Type"))
+}
+
+// Wrap serves h and records its answers.
+func (f *Formats) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		f.Observe(w, r)
+	})
+}
+
+// Of returns the Content-Types served to the pip of Python version py.
+func (f *Formats) Of(py string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.by[py])
 }
