@@ -425,9 +425,7 @@ func (s *dockerSandbox) afterStep(ctx context.Context) (sweepStats, error) {
 	v := s.host
 	s.mu.Unlock()
 	if v != nil && v.clean() {
-		if st, err := v.stats(); err == nil {
-			return st, nil
-		}
+		return v.stats(), nil
 	}
 	return s.sweep(ctx)
 }
@@ -450,9 +448,8 @@ func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 		v := s.host
 		s.mu.Unlock()
 		if v != nil {
-			if b, err := v.stats(); err == nil {
-				before = &b
-			}
+			b := v.stats()
+			before = &b
 		}
 		if _, err := s.cli.ContainerKill(ctx, s.id, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !strings.Contains(err.Error(), "is not running") {
 			return st, fmt.Errorf("kill container: %w", err)

@@ -12,7 +12,6 @@ package runner
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,8 +82,10 @@ func newDockerHostView(pid int) *dockerHostView {
 	if err != nil || !slices.Contains(pids, pid) {
 		return nil
 	}
-	if _, err := v.stats(); err != nil {
-		return nil
+	for _, f := range []string{v.oomFile, v.pidsEventsFile, v.peakFile} {
+		if _, err := os.Stat(f); err != nil {
+			return nil
+		}
 	}
 	return &v
 }
@@ -120,37 +121,9 @@ func (v *dockerHostView) clean() bool {
 	return true
 }
 
-// stats reads the counters the sweep would print, in its format, and
-// parses them the same way.
-func (v *dockerHostView) stats() (sweepStats, error) {
-	var out bytes.Buffer
-	oom, err := os.ReadFile(v.oomFile)
-	if err != nil {
-		return sweepStats{}, err
-	}
-	for _, l := range strings.Split(string(oom), "\n") {
-		if strings.HasPrefix(l, "oom_kill ") {
-			out.WriteString(l + "\n")
-		}
-	}
-	ev, err := os.ReadFile(v.pidsEventsFile)
-	if err != nil {
-		return sweepStats{}, err
-	}
-	hits := ""
-	for _, l := range strings.Split(string(ev), "\n") {
-		if k, n, ok := strings.Cut(l, " "); ok && k == "max" {
-			hits = n
-			break
-		}
-	}
-	fmt.Fprintf(&out, "pids_max %s\n", hits)
-	peak, err := os.ReadFile(v.peakFile)
-	if err != nil {
-		return sweepStats{}, err
-	}
-	fmt.Fprintf(&out, "peak %s\n", strings.TrimSpace(string(peak)))
-	return parseSweep(out.String()), nil
+// stats reads the counters the sweep prints, from the host's side.
+func (v *dockerHostView) stats() sweepStats {
+	return sweepStats{oomKills: readKey(v.oomFile, "oom_kill"), pidsMax: readKey(v.pidsEventsFile, "max"), peak: readInt(v.peakFile)}
 }
 
 // procUID is the real uid of host process pid, "" when it is gone.
