@@ -75,7 +75,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // benchBackends are the sandbox backends that can run here; under CI one
 // that cannot is a failure (the requirers say so).
 func benchBackends(b *testing.B) []runner.Backend {
-	return []runner.Backend{requireSandbox(b), requireDockerBackend(b)}
+	return []runner.Backend{runner.RequireNamespace(b), runner.RequireDocker(b)}
 }
 
 // BenchmarkSandboxOverhead measures what each backend adds to a step (one
@@ -220,7 +220,10 @@ func BenchmarkMatrix(b *testing.B) {
 				be := backends[(i+round)%len(backends)]
 				d := matrix(be, workers)
 				times[key{be.Name(), workers}] = append(times[key{be.Name(), workers}], d)
-				b.Logf("round %d, %d at once, %s: %.1f s", round+1, workers, be.Name(), d.Seconds())
+				// Straight to stderr: shown as it happens (the run takes
+				// twenty minutes or more), and not cut short as a
+				// benchmark's log of more than a few lines is.
+				fmt.Fprintf(os.Stderr, "BenchmarkMatrix b.N=%d round %d, %d at once, %s: %.1f s\n", b.N, round+1, workers, be.Name(), d.Seconds())
 			}
 		}
 	}
@@ -231,8 +234,8 @@ func BenchmarkMatrix(b *testing.B) {
 		b.ReportMetric(two.Seconds()/bare2.Seconds(), be.Name()+"/bare-2-at-once")
 		b.ReportMetric(four.Seconds()/bare4.Seconds(), be.Name()+"/bare-4-at-once")
 		b.ReportMetric(min(two, four).Seconds()/bare1.Seconds(), be.Name()+"-both-cores/bare-serial")
-		b.Logf("%s: one at a time %.1f s (bare %.1f s, x%.2f); two at once %.1f s (bare %.1f s, x%.2f; x%.2f of bare one at a time); four at once %.1f s (bare %.1f s, x%.2f; x%.2f of bare one at a time)",
-			be.Name(), one.Seconds(), bare1.Seconds(), one.Seconds()/bare1.Seconds(),
+		fmt.Fprintf(os.Stderr, "BenchmarkMatrix b.N=%d %s: one at a time %.1f s (bare %.1f s, x%.2f); two at once %.1f s (bare %.1f s, x%.2f; x%.2f of bare one at a time); four at once %.1f s (bare %.1f s, x%.2f; x%.2f of bare one at a time)\n",
+			b.N, be.Name(), one.Seconds(), bare1.Seconds(), one.Seconds()/bare1.Seconds(),
 			two.Seconds(), bare2.Seconds(), two.Seconds()/bare2.Seconds(), two.Seconds()/bare1.Seconds(),
 			four.Seconds(), bare4.Seconds(), four.Seconds()/bare4.Seconds(), four.Seconds()/bare1.Seconds())
 	}

@@ -110,7 +110,11 @@ func (g *v1Group) Add(pid int) error {
 // process, thaws it so that the kills are delivered, and waits for it to
 // empty.
 func (g *v1Group) Kill() error {
-	fz := g.dirs["freezer"]
+	fz, ok := g.dirs["freezer"]
+	if !ok {
+		// Never write "freezer.state" relative to the working folder.
+		return fmt.Errorf("cgroup v1: group has no freezer")
+	}
 	state := filepath.Join(fz, "freezer.state")
 	if err := writeFile(state, "FROZEN"); err != nil {
 		return err

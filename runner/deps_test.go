@@ -142,7 +142,7 @@ func testsStep(res runner.Result) runner.StepResult {
 // installed, and removing a dependency from the index turns the cells
 // that need it into "dependency unavailable" naming it.
 func TestDependencies(t *testing.T) {
-	backend := requireSandbox(t)
+	backend := runner.RequireNamespace(t)
 	ins := requirePythons(t)
 	tc := requireToolchain(t, ins)
 	want, err := expected.Load("../testdata/expected-dependencies.txt")
@@ -294,8 +294,8 @@ func TestDependencies(t *testing.T) {
 // either backend. As a control, running the same setup.py on the host does
 // leave a mark.
 func TestDependencyMetadataInSandbox(t *testing.T) {
-	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, requireSandbox(t)) })
-	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, requireDockerBackend(t)) })
+	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, runner.RequireNamespace(t)) })
+	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, runner.RequireDocker(t)) })
 }
 
 func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
@@ -374,7 +374,7 @@ func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 // that fails to build is "dependency unavailable" naming it (the
 // machinery's: it cannot be installed), never a failure of the release.
 func TestDependencyDoesNotBuild(t *testing.T) {
-	backend := requireSandbox(t)
+	backend := runner.RequireNamespace(t)
 	all := requirePythons(t)
 	ins := all[len(all)-1:]
 	tc := requireToolchain(t, all) // the wheelhouse the other tests use

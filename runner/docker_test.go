@@ -24,7 +24,7 @@ var (
 // test run when it is missing (tagged by the recipe's hash, so a stale
 // image is rebuilt); it skips when the engine cannot run here, and under
 // CI fails instead.
-func requireDocker(t *testing.T) *Docker {
+func requireDocker(t testing.TB) *Docker {
 	t.Helper()
 	d := &Docker{}
 	dockerOnce.Do(func() {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,8 +98,16 @@ func Identify(ctx context.Context, path string) (Interpreter, error) {
 	if err != nil {
 		return Interpreter{}, fmt.Errorf("interpreter %s: prefix: %w", path, err)
 	}
+	// A wrapper script (a shim, a launcher) cannot run in a sandbox that
+	// mounts only the interpreter's prefix: keep the executable it ran.
+	exe := resolved
+	if info.Executable != "" {
+		if p, err := filepath.EvalSymlinks(info.Executable); err == nil {
+			exe = p
+		}
+	}
 	return Interpreter{
-		Path:           resolved,
+		Path:           exe,
 		Prefix:         prefix,
 		Version:        info.Version,
 		Minor:          parts[0] + "." + parts[1],
@@ -124,12 +133,22 @@ type DiscoverOptions struct {
 	PyenvRoot string
 	// Paths are further interpreter executables to consider (a config list).
 	Paths []string
+	// PathDirs are folders searched for python2.N and python3.N (the
+	// commands pass $PATH's). A folder named "shims" (pyenv's, asdf's) is
+	// skipped: pyenv's versions are found directly, and a shim for a
+	// version its manager does not select only fails.
+	PathDirs []string
 	// AllPatches keeps every patch release instead of the newest per minor.
 	AllPatches bool
 }
 
-// Discover finds interpreters under pyenv's versions folder and in
-// opts.Paths, resolves symlinks and shims, removes duplicates, and keeps
+// versionedPython matches the names the PATH search takes: python2.7,
+// python3.12, not python3 (an alias of one of them) nor python3.12-config.
+var versionedPython = regexp.MustCompile(`^python[23]\.[0-9]+$`)
+
+// Discover finds interpreters under pyenv's versions folder, in
+// opts.Paths and on opts.PathDirs, resolves symlinks and wrapper scripts
+// (to the executable the interpreter reports), removes duplicates, and keeps
 // the newest patch release of each minor version (unless AllPatches).
 // The result is ordered oldest minor first. Unusable candidates are
 // skipped; an error is returned only when none is found.
@@ -159,6 +178,17 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Interpreter, []error
 		}
 	}
 	candidates = append(candidates, opts.Paths...)
+	for _, dir := range opts.PathDirs {
+		if dir == "" || filepath.Base(dir) == "shims" {
+			continue
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if versionedPython.MatchString(e.Name()) {
+				candidates = append(candidates, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 
 	var found []Interpreter
 	var problems []error
@@ -178,6 +208,12 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Interpreter, []error
 			problems = append(problems, err)
 			continue
 		}
+		if in.Path != real { // a wrapper: its interpreter may be listed already
+			if seen[in.Path] {
+				continue
+			}
+			seen[in.Path] = true
+		}
 		found = append(found, in)
 	}
 	sort.Slice(found, func(i, j int) bool { return compareVersion(found[i].Version, found[j].Version) < 0 })
@@ -193,7 +229,7 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Interpreter, []error
 		found = newest
 	}
 	if len(found) == 0 {
-		problems = append(problems, fmt.Errorf("no Python interpreter found (looked in %s/versions and %d configured paths)", root, len(opts.Paths)))
+		problems = append(problems, fmt.Errorf("no Python interpreter found (looked in %s/versions, %d configured paths and %d search folders)", root, len(opts.Paths), len(opts.PathDirs)))
 	}
 	return found, problems
 }

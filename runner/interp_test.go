@@ -134,6 +134,61 @@ func TestDiscoverDedupsSymlinks(t *testing.T) {
 	}
 }
 
+// TestDiscoverPathDirs: on the search path, only python2.N and python3.N
+// are taken; a wrapper script is replaced by the executable it runs, and
+// counted once with a symlink to the same one; pyenv's shims are skipped.
+func TestDiscoverPathDirs(t *testing.T) {
+	v311, v310 := pyenvVersion(t, "3.11.7"), pyenvVersion(t, "3.10.13")
+	real311, err := filepath.EvalSymlinks(filepath.Join(v311, "bin", "python3.11"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real310, err := filepath.EvalSymlinks(filepath.Join(v310, "bin", "python3.10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir() // a pyenv root with no versions, only shims
+	linked, wrapped := t.TempDir(), t.TempDir()
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Anything probed among these would be a problem: the names are not
+	// taken, and the shims folder is not searched.
+	broken := "#!/bin/sh\necho broken >&2\nexit 1\n"
+	write(filepath.Join(linked, "python3"), broken)
+	write(filepath.Join(linked, "python3.11-config"), broken)
+	write(filepath.Join(linked, "python3.x"), broken)
+	write(filepath.Join(root, "shims", "python3.9"), broken)
+	if err := os.Symlink(real311, filepath.Join(linked, "python3.11")); err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(wrapped, "python3.11"), "#!/bin/sh\nexec "+real311+" \"$@\"\n")
+	write(filepath.Join(wrapped, "python3.10"), "#!/bin/sh\nexec "+real310+" \"$@\"\n")
+
+	// AllPatches, so that keeping the newest per minor cannot hide a
+	// duplicate.
+	ins, problems := runner.Discover(context.Background(), runner.DiscoverOptions{
+		PyenvRoot: root, AllPatches: true,
+		PathDirs: []string{linked, filepath.Join(root, "shims"), "", wrapped, filepath.Join(root, "nowhere")},
+	})
+	for _, p := range problems {
+		t.Errorf("problem: %v", p)
+	}
+	var got []string
+	for _, in := range ins {
+		got = append(got, in.Version+" "+in.Path)
+	}
+	if want := []string{"3.10.13 " + real310, "3.11.7 " + real311}; !slices.Equal(got, want) {
+		t.Errorf("Discover = %q; want %q", got, want)
+	}
+}
+
 // fakePython writes an executable that answers the probe as the given
 // version would, under a fake pyenv root.
 func fakePython(t *testing.T, root, version, name string) string {

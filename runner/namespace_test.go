@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ import (
 
 // requireNamespace returns the namespace backend, or skips when it cannot
 // run here; under CI a missing sandbox is a failure, never a skip.
-func requireNamespace(t *testing.T) *Namespace {
+func requireNamespace(t testing.TB) *Namespace {
 	t.Helper()
 	b := &Namespace{}
 	if err := b.Available(context.Background()); err != nil {
@@ -38,18 +39,33 @@ func requireNamespace(t *testing.T) *Namespace {
 	return b
 }
 
-// sandboxPython is the interpreter the sandbox tests run.
-func sandboxPython(t *testing.T) Interpreter {
+var (
+	py311Once sync.Once
+	py311     Interpreter
+	py311Err  error
+)
+
+// sandboxPython is the interpreter the sandbox tests run: 3.11, found as
+// the service finds interpreters (pyenv's root is $PYENV_ROOT or ~/.pyenv).
+func sandboxPython(t testing.TB) Interpreter {
 	t.Helper()
-	const exe = "/root/.pyenv/versions/3.11.7/bin/python3"
-	in, err := Identify(context.Background(), exe)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Python 3.11 unavailable in CI: %v", err)
+	py311Once.Do(func() {
+		ins, problems := Discover(context.Background(), DiscoverOptions{})
+		for _, in := range ins {
+			if in.Minor == "3.11" {
+				py311 = in
+				return
+			}
 		}
-		t.Skipf("Python 3.11 unavailable: %v", err)
+		py311Err = fmt.Errorf("no Python 3.11 among those found (%v)", errors.Join(problems...))
+	})
+	if py311Err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Python 3.11 unavailable in CI: %v", py311Err)
+		}
+		t.Skipf("Python 3.11 unavailable: %v", py311Err)
 	}
-	return in
+	return py311
 }
 
 // nsFixture is one open sandbox with Python 3.11 mounted.

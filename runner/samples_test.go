@@ -2,8 +2,6 @@ package runner_test
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,44 +13,6 @@ import (
 	"github.com/pysmoke/pysmoke/runner"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
-
-// requireSandbox returns the namespace backend, or skips when it cannot
-// run here; under CI a missing sandbox is a failure, never a skip.
-func requireSandbox(t testing.TB) runner.Backend {
-	t.Helper()
-	b := &runner.Namespace{}
-	if err := b.Available(context.Background()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("sandbox unavailable in CI: %v", err)
-		}
-		t.Skipf("sandbox unavailable: %v", err)
-	}
-	return b
-}
-
-// requireDockerBackend returns the Docker backend, building its image
-// when it is missing; it skips when the engine cannot run here, and under
-// CI fails instead.
-func requireDockerBackend(t testing.TB) runner.Backend {
-	t.Helper()
-	d := &runner.Docker{}
-	ctx := context.Background()
-	err := d.Available(ctx)
-	if err != nil && strings.Contains(err.Error(), "pysmoke image") {
-		if _, berr := d.BuildImage(ctx, "", io.Discard); berr != nil {
-			err = fmt.Errorf("%v; building it: %w", err, berr)
-		} else {
-			err = d.Available(ctx)
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Docker sandbox unavailable in CI: %v", err)
-		}
-		t.Skipf("Docker sandbox unavailable: %v", err)
-	}
-	return d
-}
 
 func requirePythons(t testing.TB) []runner.Interpreter {
 	t.Helper()
@@ -99,7 +59,7 @@ func requireToolchain(t testing.TB, ins []runner.Interpreter) *toolchain.Wheelho
 // namespace backend and compares each step with the hand-written expected
 // outcomes.
 func TestSamplesMatchExpected(t *testing.T) {
-	backend := requireSandbox(t)
+	backend := runner.RequireNamespace(t)
 	ins := requirePythons(t)
 	checkSamples(t, backend, ins, requireToolchain(t, ins))
 }
@@ -110,7 +70,7 @@ func TestSamplesMatchExpected(t *testing.T) {
 // one, no lib2to3 and Debian 13's toolchain on the other; each Docker job
 // costs a container and seconds): make test-full runs them all.
 func TestSamplesMatchExpectedDocker(t *testing.T) {
-	backend := requireDockerBackend(t)
+	backend := runner.RequireDocker(t)
 	ins := requirePythons(t)
 	if os.Getenv("PYSMOKE_TEST_FULL") == "" {
 		var some []runner.Interpreter
@@ -180,7 +140,7 @@ func firstLines(b []byte, n int) string {
 // the newest interpreter: every archive the build steps produce lists the
 // same members (path, size, mode, sha256) both times.
 func TestBuildTwiceSameManifests(t *testing.T) {
-	backend := requireSandbox(t)
+	backend := runner.RequireNamespace(t)
 	ins := requirePythons(t)
 	r := runner.New(runner.Options{Backend: backend, Toolchain: requireToolchain(t, ins), ScratchDir: filepath.Join(t.TempDir(), "scratch")})
 	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/smokegood", "smokegood", "1.0")

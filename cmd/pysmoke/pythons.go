@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -16,25 +18,38 @@ type pythonFlags struct {
 	pyenvRoot string
 	only      string
 	extra     string
+	noPath    bool
 }
 
 func (p *pythonFlags) register(fs interface {
 	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&p.pyenvRoot, "pyenv-root", "", "pyenv's root folder (default: $PYENV_ROOT, else ~/.pyenv)")
 	fs.StringVar(&p.only, "python", "", "comma-separated minor versions to use, e.g. 2.7,3.12 (default: every one found)")
 	fs.StringVar(&p.extra, "interpreters", "", "comma-separated paths of further interpreters to consider")
+	fs.BoolVar(&p.noPath, "no-path", false, "do not look for python2.N and python3.N in $PATH's folders")
+}
+
+// options says where Discover looks: pyenv's versions, the extra paths,
+// and (unless --no-path) $PATH's folders.
+func (p *pythonFlags) options() runner.DiscoverOptions {
+	o := runner.DiscoverOptions{PyenvRoot: p.pyenvRoot}
+	if p.extra != "" {
+		o.Paths = strings.Split(p.extra, ",")
+	}
+	if !p.noPath {
+		o.PathDirs = filepath.SplitList(os.Getenv("PATH"))
+	}
+	return o
 }
 
 func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]runner.Interpreter, error) {
-	var extra, only []string
-	if p.extra != "" {
-		extra = strings.Split(p.extra, ",")
-	}
+	var only []string
 	if p.only != "" {
 		only = strings.Split(p.only, ",")
 	}
-	ins, problems := runner.Discover(ctx, runner.DiscoverOptions{PyenvRoot: p.pyenvRoot, Paths: extra})
+	ins, problems := runner.Discover(ctx, p.options())
 	for _, err := range problems {
 		fmt.Fprintln(stderr, "pysmoke: warning:", err)
 	}

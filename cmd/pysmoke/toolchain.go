@@ -38,11 +38,7 @@ func (t *toolchainFlags) register(fs interface {
 // the selected ones, so that "--python 3.12" reuses the wheelhouse of a
 // full run instead of building its own), building it when missing.
 func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.Writer) (*toolchain.Wheelhouse, error) {
-	var extra []string
-	if pf.extra != "" {
-		extra = strings.Split(pf.extra, ",")
-	}
-	all, _ := runner.Discover(ctx, runner.DiscoverOptions{PyenvRoot: pf.pyenvRoot, Paths: extra})
+	all, _ := runner.Discover(ctx, pf.options())
 	var pys []toolchain.Python
 	for _, in := range all {
 		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
