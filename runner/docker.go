@@ -142,6 +142,12 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 		if !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("read-only mount %q is not absolute", p)
 		}
+		// The container's /usr is the image's: the host's cannot be
+		// mounted over it (nor could the image's C library run the
+		// host's programs).
+		if p = filepath.Clean(p); p == "/usr" || strings.HasPrefix(p, "/usr/") {
+			return nil, fmt.Errorf("read-only mount %q: an interpreter installed in the host's /usr (a distribution's Python) cannot run in the Docker sandbox, whose /usr is the image's; use one with a prefix of its own, such as pyenv's, or the namespace backend", p)
+		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: p, Target: p, ReadOnly: true})
 	}
 	img := spec.Image

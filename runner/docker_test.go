@@ -55,6 +55,24 @@ func requireDocker(t testing.TB) *Docker {
 	return d
 }
 
+// TestDockerRefusesHostUsr: a distribution's Python (prefix /usr) cannot
+// be mounted over the image's /usr; Open says so instead of the engine's
+// "duplicate mount point".
+func TestDockerRefusesHostUsr(t *testing.T) {
+	d := requireDocker(t)
+	for _, p := range []string{"/usr", "/usr/lib/python3.11", "/usr/"} {
+		sb, err := d.Open(context.Background(), Spec{Scratch: t.TempDir(), ReadOnly: []string{p}})
+		if err == nil {
+			sb.Close()
+			t.Errorf("Open with %s mounted: no error", p)
+			continue
+		}
+		if !strings.Contains(err.Error(), "host's /usr") {
+			t.Errorf("Open with %s mounted: %v; want the host's /usr named", p, err)
+		}
+	}
+}
+
 func TestDockerBasics(t *testing.T) {
 	d := requireDocker(t)
 	in := sandboxPython(t)
