@@ -55,8 +55,8 @@ type apiProject struct {
 // later (smokegood 1.1) is found and tested like 1.0.
 func TestDemo(t *testing.T) {
 	requireSandbox(t)
-	// The interpreters the service finds by default: pyenv's and $PATH's.
-	ins, _ := runner.Discover(context.Background(), runner.DiscoverOptions{PathDirs: filepath.SplitList(os.Getenv("PATH"))})
+	// The interpreters the service finds with its default flags.
+	ins, _ := runner.Discover(context.Background(), (&pythonFlags{}).options())
 	if len(ins) == 0 {
 		t.Fatal("no interpreters")
 	}
