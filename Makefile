@@ -33,11 +33,15 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# The tests also drive a real browser (Debian's chromium) over the pages.
+# The tests also drive a real browser (Debian's chromium) over the pages,
+# and write .tar.bz2 sdists with bzip2 (Go has no bzip2 writer).
 test-deps: deps
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium (browser tests of the reports)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v bzip2 >/dev/null 2>&1 || { \
+		echo "installing bzip2 (the unpacker's tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bzip2 >/dev/null; }
 
 # The docker sandbox's image, built from Debian's packages by debootstrap
 # (installed when missing) when a Docker engine answers; about 70 s once,

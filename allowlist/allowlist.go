@@ -48,11 +48,8 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/outcome"
 )
-
-// Steps are the step names a timeout.STEP option may name: the runner's
-// steps (runner.Steps; a test checks that they agree).
-var Steps = []string{"unpack", "sdist", "bdist", "wheel", "tests", "2to3"}
 
 // maxTimeout bounds timeouts: a day is already far past any smoke test.
 const maxTimeout = 24 * time.Hour
@@ -68,7 +65,7 @@ type Options struct {
 	Test []string
 	// Timeout is every step's wall-clock limit; 0 means the default.
 	Timeout time.Duration
-	// StepTimeouts are per-step limits (keys from Steps), over Timeout.
+	// StepTimeouts are per-step limits (keys from outcome.Steps), over Timeout.
 	StepTimeouts map[string]time.Duration
 }
 
@@ -232,8 +229,8 @@ func parseOptions(words []string) (Options, error) {
 			o.Timeout = d
 		case strings.HasPrefix(key, "timeout."):
 			step := strings.TrimPrefix(key, "timeout.")
-			if !slices.Contains(Steps, step) {
-				return o, fmt.Errorf("%s: no step %q (steps: %s)", key, step, strings.Join(Steps, ", "))
+			if !outcome.IsStep(step) {
+				return o, fmt.Errorf("%s: no step %q (steps: %s)", key, step, strings.Join(outcome.Steps, ", "))
 			}
 			d, err := parseTimeout(value)
 			if err != nil {

@@ -5,12 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pysmoke/pysmoke/runner"
 )
 
 func TestParse(t *testing.T) {
@@ -124,12 +121,6 @@ func TestOptionErrors(t *testing.T) {
 		if got := l.Names(); !reflect.DeepEqual(got, []string{"good"}) {
 			t.Errorf("%s: names %v", c.line, got)
 		}
-	}
-}
-
-func TestStepsAreTheRunners(t *testing.T) {
-	if !slices.Equal(Steps, runner.Steps) {
-		t.Errorf("allowlist.Steps %v, runner.Steps %v", Steps, runner.Steps)
 	}
 }
 

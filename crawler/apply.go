@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -38,7 +39,7 @@ type applied struct {
 // apply acts on the files a project's page lists. fromPage says the list
 // is the page itself (files missing from it are removed); otherwise it is
 // the known files, looked at again.
-func (c *Crawler) apply(ctx context.Context, st store.ProjectState, files []File, fromPage bool) (applied, error) {
+func (c *Crawler) apply(ctx context.Context, st store.ProjectState, files []index.File, fromPage bool) (applied, error) {
 	name := st.Project
 	now := c.opts.Now()
 	var res applied
@@ -70,7 +71,7 @@ func (c *Crawler) apply(ctx context.Context, st store.ProjectState, files []File
 	}
 
 	// Group by canonical version, and note what changed.
-	byVersion := map[string][]File{}
+	byVersion := map[string][]index.File{}
 	newFiles := map[string][]store.KnownFile{} // by version: written only once the release is recorded
 	listed := map[string]bool{}
 	for _, f := range files {
@@ -190,7 +191,7 @@ func (c *Crawler) apply(ctx context.Context, st store.ProjectState, files []File
 
 // advance moves a release on from what its files now are, and returns it
 // as recorded. An error is worth retrying (a download, the queue).
-func (c *Crawler) advance(ctx context.Context, r store.Release, files []File, bad map[string]store.BadFile, known map[string]store.KnownFile) (store.Release, error) {
+func (c *Crawler) advance(ctx context.Context, r store.Release, files []index.File, bad map[string]store.BadFile, known map[string]store.KnownFile) (store.Release, error) {
 	orig := r
 	allYanked, reason := len(files) > 0, ""
 	var firstUpload time.Time
@@ -227,7 +228,7 @@ func (c *Crawler) advance(ctx context.Context, r store.Release, files []File, ba
 
 	// Sdists in order of preference: .tar.gz (PEP 625) first; files
 	// already found bad are never tried again.
-	var sdists []File
+	var sdists []index.File
 	var unusable []string
 	for _, f := range files {
 		df, err := dist.ParseFilename(f.Filename)
@@ -240,7 +241,7 @@ func (c *Crawler) advance(ctx context.Context, r store.Release, files []File, ba
 		}
 		sdists = append(sdists, f)
 	}
-	slices.SortStableFunc(sdists, func(a, b File) int {
+	slices.SortStableFunc(sdists, func(a, b index.File) int {
 		pa, pb := dist.SdistPreference(mustExt(a.Filename)), dist.SdistPreference(mustExt(b.Filename))
 		if pa != pb {
 			return pa - pb
@@ -248,8 +249,8 @@ func (c *Crawler) advance(ctx context.Context, r store.Release, files []File, ba
 		return strings.Compare(a.Filename, b.Filename)
 	})
 	for _, f := range sdists {
-		err := c.fetch(ctx, f)
-		var badErr *badFileError
+		err := c.index.Download(ctx, f)
+		var badErr *index.BadFileError
 		switch {
 		case err == nil:
 			r.SdistFile, r.SdistURL, r.SdistSHA256 = f.Filename, f.URL, f.SHA256
@@ -266,8 +267,8 @@ func (c *Crawler) advance(ctx context.Context, r store.Release, files []File, ba
 			return save()
 		case errors.As(err, &badErr):
 			c.log.Error("sdist refused", "project", r.Project, "version", r.Version, "err", err)
-			if badErr.gotSHA256 != "" {
-				b := store.BadFile{SHA256: f.SHA256, Filename: f.Filename, Project: r.Project, GotSHA256: badErr.gotSHA256,
+			if badErr.GotSHA256 != "" {
+				b := store.BadFile{SHA256: f.SHA256, Filename: f.Filename, Project: r.Project, GotSHA256: badErr.GotSHA256,
 					Reason: badErr.Error(), RecordedAt: c.opts.Now()}
 				if err := c.store.RecordBadFile(ctx, b); err != nil {
 					return r, err

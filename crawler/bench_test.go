@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/store"
 )
@@ -359,15 +360,18 @@ func BenchmarkCrawlSchedule5000(b *testing.B) {
 		}
 		b.Cleanup(func() { st.Close() })
 		enq := &stamped{at: map[string]time.Time{}}
-		c, err := crawler.New(crawler.Options{
-			IndexURL:     ix.url,
-			MirrorDir:    filepath.Join(tmp, "mirror"),
-			Interval:     hour,
-			HintInterval: hour / 60,
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		client, err := index.New(index.Options{
+			URL:       ix.url,
+			MirrorDir: filepath.Join(tmp, "mirror"),
 			// The default 5 requests a second, on the benchmark's clock.
 			RateLimit: 5 * scale,
-			Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		}, st, enq, func() []string { return names })
+			Logger:    log,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := crawler.New(crawler.Options{Interval: hour, HintInterval: hour / 60, Logger: log}, client, st, enq, func() []string { return names })
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,5 +1,6 @@
 // Package crawler finds new releases of allowlisted projects on a Python
-// package index and fetches their sdists into the mirror.
+// package index and fetches their sdists into the mirror, through the
+// index client (package index) it is given.
 //
 // Each project's simple page (PEP 691 JSON, or PEP 503 HTML from a static
 // mirror), read with conditional requests on a schedule spread over
@@ -25,17 +26,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
-
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -62,14 +58,10 @@ type Enqueuer interface {
 	EnqueueRelease(ctx context.Context, r store.Release) error
 }
 
-// Options configure a Crawler; zero fields take their defaults.
+// Options configure a Crawler; zero fields take their defaults. How the
+// index is asked (retries, rate limit, size caps, HTML only) is the index
+// client's own configuration.
 type Options struct {
-	// IndexURL is the index's root, e.g. "https://pypi.org/"; the simple
-	// API is under IndexURL + "simple/", the feeds under "rss/", the JSON
-	// API under "pypi/".
-	IndexURL string
-	// MirrorDir keeps downloaded files by SHA-256.
-	MirrorDir string
 	// Interval bounds how long a change may go unseen when the feeds miss
 	// it: every project's page is checked once per 0.95 Interval, in a
 	// fixed slot (from a hash of its name), so checks are spread evenly
@@ -83,29 +75,10 @@ type Options struct {
 	// Backfill is how many of a project's latest releases are taken when
 	// it joins the allowlist; default 3.
 	Backfill int
-	// Timeout bounds each attempt of a page request; default 60 s.
-	// FileTimeout bounds each attempt of a download; default 10 minutes.
-	Timeout, FileTimeout time.Duration
-	// Retries is how often a failed request for a page or a file is
-	// retried; default 4. Feeds and the JSON API, being hints, are retried
-	// once: a failing feed must not hold up the schedule.
-	Retries int
-	// MaxRetryWait caps backoff and Retry-After; default 30 s.
-	MaxRetryWait time.Duration
-	// RateLimit is the most requests per second to any one host (the
-	// index, its file host), with bursts of up to RateLimit; default 5;
-	// negative: no limit.
-	RateLimit float64
 	// StaleRetryDelays are the waits before fetching a stale page again;
 	// default 1, 2 and 4 s.
 	StaleRetryDelays []time.Duration
-	// HTMLOnly asks for PEP 503 HTML only, for indexes or proxies that
-	// mishandle PEP 691 JSON.
-	HTMLOnly bool
-	// MaxPageBytes and MaxFileBytes cap response sizes; defaults 64 MiB
-	// and 512 MiB.
-	MaxPageBytes, MaxFileBytes int64
-	Logger                     *slog.Logger
+	Logger           *slog.Logger
 	// Now is the clock for what is recorded (discovery times, the 14-day
 	// window); default time.Now. Waiting always uses the real clock.
 	Now func() time.Time
@@ -113,16 +86,12 @@ type Options struct {
 
 // Crawler polls an index. Safe for concurrent use.
 type Crawler struct {
-	opts   Options
-	index  *url.URL
-	pages  *retryablehttp.Client // project pages: the truth, retried in full
-	files  *retryablehttp.Client // downloads: the same, with a longer timeout
-	hinter *retryablehttp.Client // feeds and the JSON API: hints, retried once
-	limit  *hostLimiter
-	store  Store
-	enq    Enqueuer
-	allow  func() []string
-	log    *slog.Logger
+	opts  Options
+	index *index.Client
+	store Store
+	enq   Enqueuer
+	allow func() []string
+	log   *slog.Logger
 
 	locks sync.Map // project -> *sync.Mutex: one poll of a project at a time
 
@@ -134,24 +103,15 @@ type Crawler struct {
 	hints       map[string]int  // "project version" named by the feed but not found yet -> tries left
 	uploadTried map[string]bool // "project version" whose upload time was looked up
 
-	requests, polls, notModified, stale, overflows, downloads, mismatches, errors atomic.Int64
+	polls, notModified, stale, overflows, errors atomic.Int64
 }
 
-// New returns a crawler of the index for the projects allow returns
+// New returns a crawler of the index ix for the projects allow returns
 // (normalised names; called before every round, so allowlist reloads take
-// effect without a restart). A crawler used only as the index of
-// dependency resolution (deps.go), never polling, may have a nil store,
-// enqueuer and allow.
-func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler, error) {
-	u, err := url.Parse(opts.IndexURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("crawler: index URL %q is not an http(s) URL", opts.IndexURL)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	if opts.MirrorDir == "" {
-		return nil, errors.New("crawler: no mirror directory")
+// effect without a restart).
+func New(opts Options, ix *index.Client, st Store, enq Enqueuer, allow func() []string) (*Crawler, error) {
+	if ix == nil || st == nil || enq == nil || allow == nil {
+		return nil, errors.New("crawler: an index client, a store, an enqueuer and an allowlist are all needed")
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 10 * time.Minute
@@ -162,29 +122,8 @@ func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler,
 	if opts.Backfill <= 0 {
 		opts.Backfill = 3
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 60 * time.Second
-	}
-	if opts.FileTimeout <= 0 {
-		opts.FileTimeout = 10 * time.Minute
-	}
-	if opts.Retries <= 0 {
-		opts.Retries = 4
-	}
-	if opts.MaxRetryWait <= 0 {
-		opts.MaxRetryWait = 30 * time.Second
-	}
-	if opts.RateLimit == 0 {
-		opts.RateLimit = 5
-	}
 	if opts.StaleRetryDelays == nil {
 		opts.StaleRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
-	}
-	if opts.MaxPageBytes <= 0 {
-		opts.MaxPageBytes = 64 << 20
-	}
-	if opts.MaxFileBytes <= 0 {
-		opts.MaxFileBytes = 512 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -192,13 +131,8 @@ func New(opts Options, st Store, enq Enqueuer, allow func() []string) (*Crawler,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	limit := newHostLimiter(opts.RateLimit, int(max(1, opts.RateLimit)))
-	transport := newTransport(limit)
 	return &Crawler{
-		opts: opts, index: u, store: st, enq: enq, allow: allow, log: opts.Logger, limit: limit,
-		pages:       newHTTPClient(transport, opts.Timeout, opts.MaxRetryWait, opts.Retries, limit, opts.Logger),
-		files:       newHTTPClient(transport, opts.FileTimeout, opts.MaxRetryWait, opts.Retries, limit, opts.Logger),
-		hinter:      newHTTPClient(transport, opts.Timeout, opts.MaxRetryWait, 1, limit, opts.Logger),
+		opts: opts, index: ix, store: st, enq: enq, allow: allow, log: opts.Logger,
 		feedLinks:   map[string]bool{},
 		missing:     map[string]bool{},
 		hints:       map[string]int{},
@@ -218,11 +152,12 @@ type Stats struct {
 	Errors      int64 // polls that failed
 }
 
-// Stats returns the crawler's counters.
+// Stats returns the crawler's counters, with its index client's.
 func (c *Crawler) Stats() Stats {
+	ix := c.index.Stats()
 	return Stats{
-		Requests: c.requests.Load(), Polls: c.polls.Load(), NotModified: c.notModified.Load(), Stale: c.stale.Load(),
-		Overflows: c.overflows.Load(), Downloads: c.downloads.Load(), Mismatches: c.mismatches.Load(), Errors: c.errors.Load(),
+		Requests: ix.Requests, Polls: c.polls.Load(), NotModified: c.notModified.Load(), Stale: c.stale.Load(),
+		Overflows: c.overflows.Load(), Downloads: ix.Downloads, Mismatches: ix.Mismatches, Errors: c.errors.Load(),
 	}
 }
 
@@ -255,9 +190,6 @@ func (e *errStale) Error() string {
 	return fmt.Sprintf("stale page: serial %d is lower than %d already seen", e.got, e.seen)
 }
 
-// errNotOnIndex is a project the index does not have (404).
-var errNotOnIndex = errors.New("not on the index")
-
 // PollProject reads one project's simple page (conditionally) and acts on
 // what changed: new releases are recorded, and each release whose sdist has
 // appeared is fetched, verified and queued. After an error nothing false
@@ -270,14 +202,14 @@ func (c *Crawler) PollProject(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	pg, resp, err := c.readPage(ctx, name, st)
+	pg, err := c.readPage(ctx, name, st)
 	now := c.opts.Now()
 	switch {
-	case errors.Is(err, errNotOnIndex):
+	case errors.Is(err, index.ErrNotFound):
 		return c.notOnIndex(ctx, st, err)
 	case err != nil:
 		return c.fail(ctx, st, err)
-	case resp.status == http.StatusNotModified:
+	case pg.NotModified:
 		c.notModified.Add(1)
 		c.setMissing(name, false)
 		st.CheckedAt, st.LastError = now, ""
@@ -299,16 +231,16 @@ func (c *Crawler) PollProject(ctx context.Context, name string) error {
 		return c.store.SaveProjectState(ctx, st, res.files...)
 	}
 	c.setMissing(name, false)
-	res, err := c.apply(ctx, st, pg.files, true)
+	res, err := c.apply(ctx, st, pg.Files, true)
 	st.CheckedAt, st.LastError, st.Pending = now, "", res.pending
 	if err != nil {
 		st.LastError, st.Pending = err.Error(), true
 		c.errors.Add(1)
 	}
 	if res.recorded {
-		st.ETag = resp.header.Get("ETag")
-		if pg.serial > st.LastSerial {
-			st.LastSerial = pg.serial
+		st.ETag = pg.ETag
+		if pg.Serial > st.LastSerial {
+			st.LastSerial = pg.Serial
 		}
 		if st.SyncedAt.IsZero() {
 			st.SyncedAt = now
@@ -320,56 +252,29 @@ func (c *Crawler) PollProject(ctx context.Context, name string) error {
 	return err
 }
 
-// readPage fetches and parses a project's page; a stale one is fetched
-// again after each of StaleRetryDelays. A 304 gives a nil page.
-func (c *Crawler) readPage(ctx context.Context, name string, st store.ProjectState) (*page, *response, error) {
-	pageURL := c.index.JoinPath("simple", name).String() + "/" // JoinPath drops the trailing slash
-	accept := acceptSimple
-	if c.opts.HTMLOnly {
-		accept = acceptSimpleHTML
-	}
+// readPage reads a project's page; a stale one (a serial lower than one
+// already seen: a CDN's old copy) is read again after each of
+// StaleRetryDelays, and is an *errStale when it stays stale.
+func (c *Crawler) readPage(ctx context.Context, name string, st store.ProjectState) (*index.Page, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := c.get(ctx, c.pages, pageURL, accept, st.ETag, c.opts.MaxPageBytes)
-		if err != nil {
-			return nil, nil, err
+		pg, err := c.index.Page(ctx, name, st.ETag)
+		if err != nil || pg.NotModified {
+			return pg, err
 		}
-		switch resp.status {
-		case http.StatusOK:
-		case http.StatusNotModified:
-			return nil, resp, nil
-		case http.StatusNotFound, http.StatusGone:
-			return nil, resp, fmt.Errorf("project %s is %w", name, errNotOnIndex)
-		default:
-			return nil, resp, fmt.Errorf("GET %s: HTTP %d", pageURL, resp.status)
-		}
-		var pg page
-		if strings.HasPrefix(resp.header.Get("Content-Type"), mimeSimpleJSON) {
-			pg, err = parseSimpleJSON(resp.body, resp.url)
-		} else {
-			pg, err = parseSimpleHTML(resp.body, resp.url)
-		}
-		if err != nil {
-			return nil, resp, fmt.Errorf("%s: %w", pageURL, err)
-		}
-		// The header is authoritative when present; a static mirror has
-		// only the page's own record of it.
-		if s, err := strconv.ParseInt(resp.header.Get("X-PyPI-Last-Serial"), 10, 64); err == nil && s > 0 {
-			pg.serial = s
-		}
-		if pg.serial > 0 && pg.serial < st.LastSerial {
+		if pg.Serial > 0 && pg.Serial < st.LastSerial {
 			c.stale.Add(1)
 			if attempt < len(c.opts.StaleRetryDelays) {
-				c.log.Debug("stale page; fetching it again", "project", name, "serial", pg.serial, "seen", st.LastSerial,
+				c.log.Debug("stale page; fetching it again", "project", name, "serial", pg.Serial, "seen", st.LastSerial,
 					"after", c.opts.StaleRetryDelays[attempt])
 				if err := sleep(ctx, c.opts.StaleRetryDelays[attempt]); err != nil {
-					return nil, nil, err
+					return nil, err
 				}
 				continue
 			}
 			// A stale copy: what it lacks is not gone. Left for the next round.
-			return nil, resp, &errStale{pg.serial, st.LastSerial}
+			return nil, &errStale{pg.Serial, st.LastSerial}
 		}
-		return &pg, resp, nil
+		return pg, nil
 	}
 }
 
@@ -386,9 +291,9 @@ func (c *Crawler) notOnIndex(ctx context.Context, st store.ProjectState, err err
 			return serr
 		}
 	}
-	if _, resp, rerr := c.readPage(ctx, st.Project, store.ProjectState{CrawlState: store.CrawlState{Project: st.Project}}); !errors.Is(rerr, errNotOnIndex) {
+	if _, rerr := c.readPage(ctx, st.Project, store.ProjectState{CrawlState: store.CrawlState{Project: st.Project}}); !errors.Is(rerr, index.ErrNotFound) {
 		if rerr == nil {
-			rerr = fmt.Errorf("project page answered %d after a 404", resp.status)
+			rerr = errors.New("project page answered after a 404")
 		}
 		return c.fail(ctx, st, rerr) // not confirmed: try again next round
 	}
@@ -427,17 +332,17 @@ func (c *Crawler) setMissing(name string, missing bool) {
 }
 
 // knownAsFiles returns the files the index listed at the last poll.
-func (c *Crawler) knownAsFiles(ctx context.Context, name string) ([]File, error) {
+func (c *Crawler) knownAsFiles(ctx context.Context, name string) ([]index.File, error) {
 	known, err := c.store.KnownFiles(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	var files []File
+	var files []index.File
 	for _, k := range known {
 		if !k.RemovedAt.IsZero() {
 			continue
 		}
-		files = append(files, File{Filename: k.Filename, URL: k.URL, SHA256: k.SHA256, Size: k.Size,
+		files = append(files, index.File{Filename: k.Filename, URL: k.URL, SHA256: k.SHA256, Size: k.Size,
 			RequiresPython: k.RequiresPython, Yanked: k.Yanked, YankedReason: k.YankedReason, UploadTime: k.UploadedAt})
 	}
 	return files, nil

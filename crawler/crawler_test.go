@@ -8,8 +8,6 @@ package crawler_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,126 +22,24 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
+	"github.com/pysmoke/pysmoke/internal/indextest"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// mode is how the local index behaves.
-type mode struct {
-	name   string
-	static bool
-}
-
-var (
-	pypiMode   = mode{"pypi", false}
-	staticMode = mode{"static-mirror", true}
-	modes      = []mode{pypiMode, staticMode}
+// The local index's modes, its recorder and its clock are indextest's.
+type (
+	mode     = indextest.Mode
+	recorder = indextest.Recorder
+	clock    = indextest.Clock
 )
 
-// recorder counts requests per path with their statuses, and notes the
-// User-Agent and Accept headers clients sent.
-type recorder struct {
-	next     http.Handler
-	mu       sync.Mutex
-	statuses map[string][]int
-	agents   map[string]bool
-	accepts  map[string]bool
-	observe  func(w http.ResponseWriter, r *http.Request) // after each answer, if set
-}
-
-// setObserve installs a function called after each answer.
-func (rc *recorder) setObserve(f func(w http.ResponseWriter, r *http.Request)) {
-	rc.mu.Lock()
-	rc.observe = f
-	rc.mu.Unlock()
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(c int) {
-	if s.code == 0 {
-		s.code = c
-	}
-	s.ResponseWriter.WriteHeader(c)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Flush() { s.ResponseWriter.(http.Flusher).Flush() }
-
-func newRecorder(next http.Handler) *recorder {
-	return &recorder{next: next, statuses: map[string][]int{}, agents: map[string]bool{}, accepts: map[string]bool{}}
-}
-
-func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		code := sw.code
-		if code == 0 {
-			code = -1 // connection dropped
-		}
-		rc.statuses[r.URL.Path] = append(rc.statuses[r.URL.Path], code)
-		rc.agents[r.UserAgent()] = true
-		rc.accepts[r.Header.Get("Accept")] = true
-		if rc.observe != nil {
-			rc.observe(w, r)
-		}
-	}()
-	rc.next.ServeHTTP(sw, r)
-}
-
-// count is the number of requests for paths starting with prefix.
-func (rc *recorder) count(prefix string) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	n := 0
-	for p, s := range rc.statuses {
-		if strings.HasPrefix(p, prefix) {
-			n += len(s)
-		}
-	}
-	return n
-}
-
-// last is the status of the last request for path.
-func (rc *recorder) last(path string) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	s := rc.statuses[path]
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)-1]
-}
-
-// clock is a settable clock shared by the index (upload times) and the
-// crawler (discovery times, the 14-day window).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+var (
+	pypiMode   = indextest.PyPI
+	staticMode = indextest.Static
+	modes      = indextest.Modes
+)
 
 // queued records what the crawler hands on (a fake of the consumer: the
 // real queue is exercised by the service's end-to-end test).
@@ -182,6 +78,7 @@ func (q *queued) setFail(err error) {
 }
 
 type fixture struct {
+	*indextest.Server
 	mode    mode
 	ix      *localindex.Index
 	rec     *recorder // in front of the index's address
@@ -192,6 +89,7 @@ type fixture struct {
 	q       *queued
 	c       *crawler.Crawler
 	opts    crawler.Options
+	ixOpts  index.Options
 	clock   *clock
 	mirror  string
 	tmp     string
@@ -200,13 +98,10 @@ type fixture struct {
 	allow   []string
 }
 
-// testOptions are quick: tiny retry waits and stale-page delays, no rate
-// limit.
-func testOptions(indexURL, mirror string) crawler.Options {
+// testOptions are quick: tiny stale-page delays (and the client's quick
+// options).
+func testOptions() crawler.Options {
 	return crawler.Options{
-		IndexURL: indexURL, MirrorDir: mirror,
-		MaxRetryWait:     20 * time.Millisecond,
-		RateLimit:        -1,
 		StaleRetryDelays: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
 	}
 }
@@ -225,42 +120,34 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func newFixture(t *testing.T, m mode, allow []string, tweak ...func(*crawler.Options)) *fixture {
+// tweak changes a fixture's options before its crawler is made.
+type tweak func(c *crawler.Options, ix *index.Options)
+
+func newFixture(t *testing.T, m mode, allow []string, tweaks ...tweak) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{mode: m, tmp: t.TempDir(), allow: allow, q: &queued{},
-		clock: &clock{t: time.Date(2026, 8, 21, 16, 57, 37, 0, time.UTC)}}
-	opts := localindex.Options{StaticMirror: m.static, Now: f.clock.Now}
-	if !m.static {
-		// Files from a second address, as pypi.org links files.pythonhosted.org.
-		f.filesRc = newRecorder(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			f.ix.FilesHandler().ServeHTTP(w, r)
-		}))
-		f.files = httptest.NewServer(f.filesRc)
-		t.Cleanup(f.files.Close)
-		opts.FilesBaseURL = f.files.URL
-	}
+	srv := indextest.NewServer(t, m)
+	f := &fixture{Server: srv, mode: m, tmp: srv.Dir, allow: allow, q: &queued{},
+		ix: srv.Index, rec: srv.Rec, filesRc: srv.FilesRc, srv: srv.Srv, files: srv.Files, clock: srv.Clock}
 	var err error
-	f.ix, err = localindex.New(filepath.Join(f.tmp, "index"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.rec = newRecorder(f.ix.Handler())
-	f.srv = httptest.NewServer(f.rec)
-	t.Cleanup(f.srv.Close)
 	f.st, err = store.Open(ctx, filepath.Join(f.tmp, "db.sqlite"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
 	f.mirror = filepath.Join(f.tmp, "mirror")
-	f.opts = testOptions(f.srv.URL, f.mirror)
+	f.opts, f.ixOpts = testOptions(), srv.ClientOptions(f.mirror)
 	f.opts.Now = f.clock.Now
 	f.opts.Logger = testLogger(t)
-	for _, tw := range tweak {
-		tw(&f.opts)
+	f.ixOpts.Logger = f.opts.Logger
+	for _, tw := range tweaks {
+		tw(&f.opts, &f.ixOpts)
 	}
-	f.c, err = crawler.New(f.opts, f.st, f.q, f.allowed)
+	client, err := index.New(f.ixOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c, err = crawler.New(f.opts, client, f.st, f.q, f.allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,56 +164,6 @@ func (f *fixture) setAllow(names ...string) {
 	f.allowMu.Lock()
 	f.allow = names
 	f.allowMu.Unlock()
-}
-
-// fileRequests counts downloads of files, wherever they are served.
-func (f *fixture) fileRequests() int {
-	if f.filesRc != nil {
-		return f.filesRc.count("/packages/") + f.rec.count("/packages/")
-	}
-	return f.rec.count("/packages/")
-}
-
-// publishSample adds a sample's real sdist (or wheel) to the index as
-// version v, and returns its bytes.
-func (f *fixture) publishSample(t *testing.T, sample, v string, wheel bool) []byte {
-	t.Helper()
-	out := filepath.Join(f.tmp, "built")
-	src := filepath.Join("../testdata/samples", sample)
-	var p string
-	var err error
-	if wheel {
-		p, err = localindex.WriteWheel(out, src, sample, v)
-	} else {
-		p, err = localindex.WriteSdist(out, src, sample, v)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.ix.AddFile(filepath.Base(p), data); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// publish adds a small file (the crawler does not look inside) named for
-// project, version and kind: ".tar.gz", ".zip" or ".whl".
-func (f *fixture) publish(t *testing.T, project, version, kind string) (string, []byte) {
-	t.Helper()
-	stem := strings.ReplaceAll(project, "-", "_") + "-" + version
-	name := stem + kind
-	if kind == ".whl" {
-		name = stem + "-py3-none-any.whl"
-	}
-	data := []byte("the bytes of " + name + "\n")
-	if err := f.ix.AddFile(name, data); err != nil {
-		t.Fatal(err)
-	}
-	return name, data
 }
 
 func (f *fixture) pollAll(t *testing.T) {
@@ -387,22 +224,15 @@ func (f *fixture) mirrored(t *testing.T) []string {
 	return out
 }
 
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
+func sha(b []byte) string { return indextest.SHA256(b) }
 
-func eachMode(t *testing.T, test func(t *testing.T, m mode)) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) { test(t, m) })
-	}
-}
+func eachMode(t *testing.T, test func(t *testing.T, m mode)) { indextest.EachMode(t, test) }
 
 func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"smokegood"})
-		data := f.publishSample(t, "smokegood", "1.0", false)
-		f.publishSample(t, "usesimp", "1.0", false) // not allowlisted
+		data := f.PublishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "usesimp", "1.0", false) // not allowlisted
 		f.pollAll(t)
 		if got := f.q.versions(); len(got) != 1 || got[0] != "smokegood 1.0" {
 			t.Fatalf("queued %v, want [smokegood 1.0]", got)
@@ -411,27 +241,27 @@ func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
 		if r.State != store.StateQueued || r.SdistSHA256 != sha(data) || r.SdistFile != "smokegood-1.0.tar.gz" || r.Prerelease || r.Yanked {
 			t.Fatalf("release = %+v", r)
 		}
-		mirrored, err := os.ReadFile(crawler.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile))
+		mirrored, err := os.ReadFile(index.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile))
 		if err != nil || string(mirrored) != string(data) {
 			t.Fatalf("mirror copy differs or missing: %v", err)
 		}
 		// Files come from the files address in pypi mode.
-		if m.static {
+		if m.Static {
 			if !strings.HasPrefix(r.SdistURL, f.srv.URL+"/packages/") {
 				t.Errorf("sdist URL %s: the relative link was not resolved against the page", r.SdistURL)
 			}
-		} else if !strings.HasPrefix(r.SdistURL, f.files.URL+"/packages/") || f.filesRc.count("/packages/") != 1 {
-			t.Errorf("sdist URL %s, %d downloads from the files address", r.SdistURL, f.filesRc.count("/packages/"))
+		} else if !strings.HasPrefix(r.SdistURL, f.files.URL+"/packages/") || f.filesRc.Count("/packages/") != 1 {
+			t.Errorf("sdist URL %s, %d downloads from the files address", r.SdistURL, f.filesRc.Count("/packages/"))
 		}
 		// Nothing of a project off the allowlist is fetched.
-		if n := f.rec.count("/simple/usesimp"); n != 0 {
+		if n := f.rec.Count("/simple/usesimp"); n != 0 {
 			t.Errorf("%d requests for a project not on the allowlist", n)
 		}
-		if n := f.fileRequests(); n != 1 {
+		if n := f.FileRequests(); n != 1 {
 			t.Errorf("%d file downloads, want 1", n)
 		}
-		for ua := range f.rec.agents {
-			if ua != crawler.UserAgent {
+		for _, ua := range f.rec.Agents() {
+			if ua != index.UserAgent {
 				t.Errorf("User-Agent %q", ua)
 			}
 		}
@@ -442,17 +272,17 @@ func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
 		// The second poll is conditional and answered 304; nothing is
 		// queued or downloaded again.
 		f.pollAll(t)
-		if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+		if code := f.rec.Last("/simple/smokegood/"); code != http.StatusNotModified {
 			t.Errorf("second poll answered %d, want 304", code)
 		}
 		if n := len(f.q.versions()); n != 1 {
 			t.Errorf("queued %d times", n)
 		}
-		if n := f.fileRequests(); n != 1 {
+		if n := f.FileRequests(); n != 1 {
 			t.Errorf("file downloaded again")
 		}
 		// A new release is found on the next poll.
-		f.publishSample(t, "smokegood", "1.1", false)
+		f.PublishSample(t, "smokegood", "1.1", false)
 		f.pollAll(t)
 		if got := f.q.versions(); len(got) != 2 || got[1] != "smokegood 1.1" {
 			t.Fatalf("queued %v", got)
@@ -472,12 +302,12 @@ func TestSimpleFormatsAgree(t *testing.T) {
 		release map[string]string // version -> state
 	}
 	read := func(t *testing.T, m mode, htmlOnly bool) (view, *fixture) {
-		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options) { o.HTMLOnly = htmlOnly; o.Backfill = 10 })
-		f.publishSample(t, "smokegood", "1.0", false)
-		f.publishSample(t, "smokegood", "1.0", true)
-		f.publishSample(t, "smokegood", "2.0b1", false)
-		f.publishSample(t, "smokegood", "1.1", true) // wheel only
-		f.publish(t, "smokegood", "0.9", ".zip")
+		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options, ix *index.Options) { ix.HTMLOnly = htmlOnly; o.Backfill = 10 })
+		f.PublishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", true)
+		f.PublishSample(t, "smokegood", "2.0b1", false)
+		f.PublishSample(t, "smokegood", "1.1", true) // wheel only
+		f.Publish(t, "smokegood", "0.9", ".zip")
 		if err := f.ix.Yank("smokegood", "1.0", `broken "build" <x>`); err != nil {
 			t.Fatal(err)
 		}
@@ -494,8 +324,8 @@ func TestSimpleFormatsAgree(t *testing.T) {
 		return v, f
 	}
 	jsonView, f := read(t, pypiMode, false)
-	if !f.rec.accepts["application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"] {
-		t.Errorf("the crawler did not ask for JSON first: %v", f.rec.accepts)
+	if !f.rec.Accepted("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01") {
+		t.Error("the crawler did not ask for JSON first")
 	}
 	htmlView, _ := read(t, pypiMode, true)
 	staticView, _ := read(t, staticMode, false)
@@ -519,7 +349,7 @@ func TestBackfillTakesLatestOnlyAndHistoryStaysHistory(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"smokegood"})
 		for _, v := range []string{"0.9", "1.0", "1.2", "1.10", "2.0rc1"} {
-			f.publish(t, "smokegood", v, ".tar.gz")
+			f.Publish(t, "smokegood", v, ".tar.gz")
 		}
 		f.pollAll(t)
 		got := strings.Join(f.q.versions(), ",")
@@ -532,8 +362,8 @@ func TestBackfillTakesLatestOnlyAndHistoryStaysHistory(t *testing.T) {
 		}
 		// Older releases are history: a later change of the page (a file
 		// added to one of them, a new release) does not make them news.
-		f.publish(t, "smokegood", "1.0", ".whl")
-		f.publish(t, "smokegood", "2.0", ".tar.gz")
+		f.Publish(t, "smokegood", "1.0", ".whl")
+		f.Publish(t, "smokegood", "2.0", ".tar.gz")
 		f.pollAll(t)
 		if got := strings.Join(f.q.versions(), ","); got != "smokegood 2.0rc1,smokegood 1.10,smokegood 1.2,smokegood 2.0" {
 			t.Fatalf("after a change: queued %s", got)
@@ -549,9 +379,9 @@ func TestBackfillTakesLatestOnlyAndHistoryStaysHistory(t *testing.T) {
 func TestWheelFirstSdistLater(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"smokegood"})
-		f.publishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", false)
 		f.pollAll(t)
-		f.publishSample(t, "smokegood", "1.1", true)
+		f.PublishSample(t, "smokegood", "1.1", true)
 		f.pollAll(t)
 		if r := f.release(t, "smokegood", "1.1"); r.State != store.StateFound {
 			t.Fatalf("wheel-only release state %q, want held as found", r.State)
@@ -563,7 +393,7 @@ func TestWheelFirstSdistLater(t *testing.T) {
 			t.Fatalf("queued %v before the sdist", got)
 		}
 		f.clock.Advance(3 * 24 * time.Hour) // within the 14 days
-		f.publishSample(t, "smokegood", "1.1", false)
+		f.PublishSample(t, "smokegood", "1.1", false)
 		f.pollAll(t)
 		if got := f.q.versions(); len(got) != 2 || got[1] != "smokegood 1.1" {
 			t.Fatalf("queued %v after the sdist arrived", got)
@@ -597,9 +427,9 @@ func TestWheelOnlyRelease(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, c.mode, []string{"smokegood"}, func(o *crawler.Options) { o.HTMLOnly = c.htmlOnly })
+			f := newFixture(t, c.mode, []string{"smokegood"}, func(_ *crawler.Options, ix *index.Options) { ix.HTMLOnly = c.htmlOnly })
 			uploaded := f.clock.Now()
-			f.publishSample(t, "smokegood", "1.0", true)
+			f.PublishSample(t, "smokegood", "1.0", true)
 			if c.noJSON {
 				f.ix.InjectFault("/pypi/", localindex.Fault{Status: http.StatusNotFound})
 			}
@@ -610,26 +440,26 @@ func TestWheelOnlyRelease(t *testing.T) {
 			if r.State != store.StateFound {
 				t.Fatalf("state %q, want held", r.State)
 			}
-			if c.mode.static {
+			if c.mode.Static {
 				if !r.UploadedAt.IsZero() {
 					t.Errorf("upload time %v from a static mirror that does not say", r.UploadedAt)
 				}
 			} else if !r.UploadedAt.Equal(uploaded) {
 				t.Errorf("upload time %v, want %v", r.UploadedAt, uploaded)
 			}
-			if c.source != "" && f.rec.count(c.source) == 0 {
+			if c.source != "" && f.rec.Count(c.source) == 0 {
 				t.Errorf("upload time not read from %s", c.source)
 			}
 			// 15 days after the upload: closed (except on the static
 			// mirror, where the window runs from discovery).
 			f.clock.Advance(5 * 24 * time.Hour)
 			f.pollAll(t)
-			if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+			if code := f.rec.Last("/simple/smokegood/"); code != http.StatusNotModified {
 				t.Errorf("poll answered %d: the page did not change", code)
 			}
 			r = f.release(t, "smokegood", "1.0")
 			want := store.StateNoSdist
-			if c.mode.static {
+			if c.mode.Static {
 				want = store.StateFound
 			}
 			if r.State != want {
@@ -643,7 +473,7 @@ func TestWheelOnlyRelease(t *testing.T) {
 			if f.state(t, "smokegood").Pending {
 				t.Error("still pending after the end state")
 			}
-			if len(f.q.versions()) != 0 || f.fileRequests() != 0 {
+			if len(f.q.versions()) != 0 || f.FileRequests() != 0 {
 				t.Error("something was queued or downloaded")
 			}
 		})
@@ -653,14 +483,14 @@ func TestWheelOnlyRelease(t *testing.T) {
 func TestSeveralSdistsPreferTarGz(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"multi"})
-		f.publish(t, "multi", "1.0", ".zip")
-		f.publish(t, "multi", "1.0", ".tar.gz")
-		f.publish(t, "multi", "1.0", ".whl")
+		f.Publish(t, "multi", "1.0", ".zip")
+		f.Publish(t, "multi", "1.0", ".tar.gz")
+		f.Publish(t, "multi", "1.0", ".whl")
 		f.pollAll(t)
 		if r := f.release(t, "multi", "1.0"); r.SdistFile != "multi-1.0.tar.gz" || r.State != store.StateQueued {
 			t.Fatalf("release %+v", r)
 		}
-		if n := f.fileRequests(); n != 1 {
+		if n := f.FileRequests(); n != 1 {
 			t.Errorf("%d downloads, want only the .tar.gz", n)
 		}
 	})
@@ -670,7 +500,7 @@ func TestYankKeepsResults(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		ctx := context.Background()
 		f := newFixture(t, m, []string{"smokegood"})
-		f.publishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", false)
 		f.pollAll(t)
 		cell := store.Cell{Project: "smokegood", Version: "1.0", Python: "3.12", Status: "passed"}
 		if err := f.st.SaveCell(ctx, cell, nil); err != nil {
@@ -684,7 +514,7 @@ func TestYankKeepsResults(t *testing.T) {
 		if !r.Yanked || r.State != store.StateQueued {
 			t.Fatalf("after the yank: %+v", r)
 		}
-		if k := f.knownFiles(t, "smokegood")["smokegood-1.0.tar.gz"]; !k.Yanked || (!m.static && k.YankedReason != "broken") {
+		if k := f.knownFiles(t, "smokegood")["smokegood-1.0.tar.gz"]; !k.Yanked || (!m.Static && k.YankedReason != "broken") {
 			t.Errorf("known file %+v", k)
 		}
 		if cells, _ := f.st.Cells(ctx, "smokegood", "1.0"); len(cells) != 1 {
@@ -707,9 +537,9 @@ func TestRemovals(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		ctx := context.Background()
 		f := newFixture(t, m, []string{"smokegood"})
-		f.publishSample(t, "smokegood", "1.0", false)
-		f.publishSample(t, "smokegood", "1.0", true)
-		f.publishSample(t, "smokegood", "1.1", false)
+		f.PublishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", true)
+		f.PublishSample(t, "smokegood", "1.1", false)
 		f.pollAll(t)
 		if err := f.st.SaveCell(ctx, store.Cell{Project: "smokegood", Version: "1.0", Python: "3.12", Status: "passed"}, nil); err != nil {
 			t.Fatal(err)
@@ -744,7 +574,7 @@ func TestRemovals(t *testing.T) {
 		if cells, _ := f.st.Cells(ctx, "smokegood", "1.0"); len(cells) != 1 {
 			t.Error("results of a removed release lost")
 		}
-		if _, err := os.Stat(crawler.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile)); err != nil {
+		if _, err := os.Stat(index.MirrorPath(f.mirror, r.SdistSHA256, r.SdistFile)); err != nil {
 			t.Errorf("mirror copy of a removed release: %v", err)
 		}
 
@@ -764,7 +594,7 @@ func TestRemovals(t *testing.T) {
 			t.Errorf("queued %v", f.q.versions())
 		}
 		// It comes back: its new release is news, the old files are listed again.
-		f.publishSample(t, "smokegood", "1.2", false)
+		f.PublishSample(t, "smokegood", "1.2", false)
 		f.pollAll(t)
 		if got := f.q.versions(); len(got) != 3 || got[2] != "smokegood 1.2" {
 			t.Errorf("after the project came back: queued %v", got)
@@ -797,13 +627,18 @@ func TestRedirectsAreFollowed(t *testing.T) {
 			http.NotFound(w, r) // /old/../packages/ would land here
 		}))
 		t.Cleanup(moved.Close)
-		opts := testOptions(moved.URL+"/old/", f.mirror)
-		opts.Logger = testLogger(t)
-		c, err := crawler.New(opts, f.st, f.q, f.allowed)
+		opts, ixOpts := testOptions(), f.ClientOptions(f.mirror)
+		ixOpts.URL = moved.URL + "/old/"
+		opts.Logger, ixOpts.Logger = testLogger(t), testLogger(t)
+		client, err := index.New(ixOpts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.publishSample(t, "smokegood", "1.0", false)
+		c, err := crawler.New(opts, client, f.st, f.q, f.allowed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.PublishSample(t, "smokegood", "1.0", false)
 		if err := c.PollAll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -813,7 +648,7 @@ func TestRedirectsAreFollowed(t *testing.T) {
 		if err := c.PollAll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+		if code := f.rec.Last("/simple/smokegood/"); code != http.StatusNotModified {
 			t.Errorf("conditional request through the redirect answered %d", code)
 		}
 	})

@@ -15,18 +15,19 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/store"
 )
 
 // settled sets up a project the crawler has read once (1.0 queued), then
 // publishes 1.1 for the poll under test.
-func settled(t *testing.T, m mode, tweak ...func(*crawler.Options)) *fixture {
+func settled(t *testing.T, m mode, tweaks ...tweak) *fixture {
 	t.Helper()
-	f := newFixture(t, m, []string{"smokegood"}, tweak...)
-	f.publishSample(t, "smokegood", "1.0", false)
+	f := newFixture(t, m, []string{"smokegood"}, tweaks...)
+	f.PublishSample(t, "smokegood", "1.0", false)
 	f.pollAll(t)
-	f.publishSample(t, "smokegood", "1.1", false)
+	f.PublishSample(t, "smokegood", "1.1", false)
 	return f
 }
 
@@ -80,7 +81,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 		if got := f.q.versions(); len(got) != 2 {
 			t.Fatalf("queued %v after retries", got)
 		}
-		if n := f.rec.count("/simple/smokegood/"); n != 4 { // first poll, two 503s, the page
+		if n := f.rec.Count("/simple/smokegood/"); n != 4 { // first poll, two 503s, the page
 			t.Errorf("%d page requests, want 4", n)
 		}
 	})
@@ -93,8 +94,10 @@ func TestPersistentServerErrors(t *testing.T) {
 			f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Status: code, RetryAfter: "1"})
 			err := f.c.PollAll(context.Background())
 			f.nothingFalse(t, err, "HTTP")
-			if n := f.rec.count("/simple/smokegood/"); n != 1+1+f.opts.Retries && f.opts.Retries > 0 {
-				t.Logf("%d page requests", n)
+			// The settling poll's request, then this poll's first
+			// attempt and every retry: the error is what the last one got.
+			if n, want := f.rec.Count("/simple/smokegood/"), 1+1+f.ixOpts.Retries; n != want {
+				t.Errorf("%d page requests, want %d", n, want)
 			}
 			f.recovers(t)
 		})
@@ -112,7 +115,7 @@ func TestTruncatedPage(t *testing.T) {
 		}
 
 		// Cut off every time: the poll fails, nothing is read from half a page.
-		f.publishSample(t, "smokegood", "1.2", false)
+		f.PublishSample(t, "smokegood", "1.2", false)
 		f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Truncate: true})
 		err := f.c.PollAll(context.Background())
 		if err == nil {
@@ -145,7 +148,7 @@ func TestTruncatedFile(t *testing.T) {
 
 		// Every time: a broken transfer is not a bad file. The release is
 		// held, the project pending, and the next poll (a 304) tries again.
-		f.publishSample(t, "smokegood", "1.2", false)
+		f.PublishSample(t, "smokegood", "1.2", false)
 		path, _ = f.ix.FilePath("smokegood-1.2.tar.gz")
 		f.ix.InjectFault(path, localindex.Fault{Truncate: true})
 		err := f.c.PollAll(context.Background())
@@ -164,7 +167,7 @@ func TestTruncatedFile(t *testing.T) {
 		}
 		f.ix.ClearFaults()
 		f.pollAll(t)
-		if code := f.rec.last("/simple/smokegood/"); code != http.StatusNotModified {
+		if code := f.rec.Last("/simple/smokegood/"); code != http.StatusNotModified {
 			t.Errorf("retry poll answered %d, want 304 (the page did not change)", code)
 		}
 		if r := f.release(t, "smokegood", "1.2"); r.State != store.StateQueued {
@@ -185,7 +188,7 @@ func TestMalformedPage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := settled(t, c.mode, func(o *crawler.Options) { o.HTMLOnly = c.htmlOnly })
+			f := settled(t, c.mode, func(_ *crawler.Options, ix *index.Options) { ix.HTMLOnly = c.htmlOnly })
 			f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Malformed: true})
 			err := f.c.PollAll(context.Background())
 			f.nothingFalse(t, err, "malformed")
@@ -196,12 +199,12 @@ func TestMalformedPage(t *testing.T) {
 
 func TestMalformedFeeds(t *testing.T) {
 	f := newFixture(t, pypiMode, []string{"smokegood"})
-	f.publishSample(t, "smokegood", "1.0", false)
+	f.PublishSample(t, "smokegood", "1.0", false)
 	f.ix.InjectFault("/rss/", localindex.Fault{Malformed: true})
 	if err := f.c.PollUpdates(context.Background()); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("PollUpdates error %v", err)
 	}
-	if n := f.rec.count("/simple/"); n != 0 || len(f.q.versions()) != 0 {
+	if n := f.rec.Count("/simple/"); n != 0 || len(f.q.versions()) != 0 {
 		t.Fatalf("acted on a malformed feed: %d polls, queued %v", n, f.q.versions())
 	}
 	f.ix.ClearFaults()
@@ -214,7 +217,7 @@ func TestMalformedFeeds(t *testing.T) {
 }
 
 func TestDelayedAnswers(t *testing.T) {
-	f := settled(t, pypiMode, func(o *crawler.Options) { o.Timeout = 200 * time.Millisecond; o.Retries = 2 })
+	f := settled(t, pypiMode, func(_ *crawler.Options, ix *index.Options) { ix.Timeout = 200 * time.Millisecond; ix.Retries = 2 })
 	// Slow once: the attempt times out and the retry gets the page.
 	f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Delay: time.Hour, Times: 1})
 	f.pollAll(t)
@@ -222,7 +225,7 @@ func TestDelayedAnswers(t *testing.T) {
 		t.Fatalf("queued %v", got)
 	}
 	// Slow every time: the poll fails and records nothing false.
-	f.publishSample(t, "smokegood", "1.2", false)
+	f.PublishSample(t, "smokegood", "1.2", false)
 	f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Delay: time.Hour})
 	if err := f.c.PollAll(context.Background()); err == nil {
 		t.Fatal("no error when every attempt times out")
@@ -241,25 +244,25 @@ func TestDelayedAnswers(t *testing.T) {
 func TestStaleSerial(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m, []string{"smokegood"})
-		f.publishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", false)
 		f.pollAll(t)
 		snap, err := f.ix.Snapshot(f.srv.URL + "/simple/smokegood/")
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.publishSample(t, "smokegood", "1.1", false)
+		f.PublishSample(t, "smokegood", "1.1", false)
 		f.pollAll(t)
 		seen := f.state(t, "smokegood").LastSerial
-		f.publishSample(t, "smokegood", "1.2", false)
+		f.PublishSample(t, "smokegood", "1.2", false)
 
 		// Stale every time: 1 + 3 fetches, then give up for this round.
-		before := f.rec.count("/simple/smokegood/")
+		before := f.rec.Count("/simple/smokegood/")
 		f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Stale: snap})
 		err = f.c.PollAll(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "stale") {
 			t.Fatalf("poll error %v", err)
 		}
-		if n := f.rec.count("/simple/smokegood/") - before; n != 4 {
+		if n := f.rec.Count("/simple/smokegood/") - before; n != 4 {
 			t.Errorf("%d fetches of a stale page, want 4 (then 3 retries)", n)
 		}
 		if ps := f.state(t, "smokegood"); ps.LastSerial != seen || !strings.Contains(ps.LastError, "stale") {
@@ -295,7 +298,7 @@ func TestHashMismatch(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
 		ctx := context.Background()
 		f := newFixture(t, m, []string{"smokegood"})
-		f.publishSample(t, "smokegood", "1.0", false)
+		f.PublishSample(t, "smokegood", "1.0", false)
 		path, _ := f.ix.FilePath("smokegood-1.0.tar.gz")
 		f.ix.InjectFault(path, localindex.Fault{WrongBytes: true})
 		f.pollAll(t)
@@ -320,10 +323,10 @@ func TestHashMismatch(t *testing.T) {
 
 		// Never downloaded again, even once the fault lifts and the page changes.
 		f.ix.ClearFaults()
-		downloads := f.fileRequests()
-		f.publishSample(t, "smokegood", "1.0", true)
+		downloads := f.FileRequests()
+		f.PublishSample(t, "smokegood", "1.0", true)
 		f.pollAll(t)
-		if f.fileRequests() != downloads {
+		if f.FileRequests() != downloads {
 			t.Error("a file recorded as bad was downloaded again")
 		}
 		if r := f.release(t, "smokegood", "1.0"); r.State != store.StateBad {
@@ -349,8 +352,8 @@ func TestHashMismatch(t *testing.T) {
 // not sink the release.
 func TestBadTarGzFallsBackToZip(t *testing.T) {
 	f := newFixture(t, pypiMode, []string{"multi"})
-	f.publish(t, "multi", "1.0", ".tar.gz")
-	_, zip := f.publish(t, "multi", "1.0", ".zip")
+	f.Publish(t, "multi", "1.0", ".tar.gz")
+	_, zip := f.Publish(t, "multi", "1.0", ".zip")
 	path, _ := f.ix.FilePath("multi-1.0.tar.gz")
 	f.ix.InjectFault(path, localindex.Fault{WrongBytes: true})
 	f.pollAll(t)
@@ -362,7 +365,7 @@ func TestBadTarGzFallsBackToZip(t *testing.T) {
 
 func TestEnqueueFailureIsRetried(t *testing.T) {
 	f := newFixture(t, pypiMode, []string{"smokegood"})
-	f.publishSample(t, "smokegood", "1.0", false)
+	f.PublishSample(t, "smokegood", "1.0", false)
 	f.q.setFail(errors.New("queue down"))
 	if err := f.c.PollAll(context.Background()); err == nil || !strings.Contains(err.Error(), "queue down") {
 		t.Fatalf("poll error %v", err)
@@ -378,10 +381,10 @@ func TestEnqueueFailureIsRetried(t *testing.T) {
 	if r := f.release(t, "smokegood", "1.0"); r.State != store.StateQueued {
 		t.Fatalf("release %+v", r)
 	}
-	if _, err := os.Stat(crawler.MirrorPath(f.mirror, f.release(t, "smokegood", "1.0").SdistSHA256, "smokegood-1.0.tar.gz")); err != nil {
+	if _, err := os.Stat(index.MirrorPath(f.mirror, f.release(t, "smokegood", "1.0").SdistSHA256, "smokegood-1.0.tar.gz")); err != nil {
 		t.Error(err)
 	}
-	if n := f.fileRequests(); n != 1 {
+	if n := f.FileRequests(); n != 1 {
 		t.Errorf("%d downloads: the mirror copy was not reused", n)
 	}
 }

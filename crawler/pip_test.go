@@ -33,6 +33,7 @@ import (
 
 	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/internal/piptest"
 	"github.com/pysmoke/pysmoke/store"
 )
@@ -82,9 +83,9 @@ func TestPipAgreesWithCrawler(t *testing.T) {
 		t.Skip("no Python interpreter under $(pyenv root)/versions/*/bin/python")
 	}
 	eachMode(t, func(t *testing.T, m mode) {
-		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options) { o.Backfill = 100 })
+		f := newFixture(t, m, []string{"smokegood"}, func(o *crawler.Options, _ *index.Options) { o.Backfill = 100 })
 		served := piptest.NewFormats("smokegood")
-		f.rec.setObserve(served.Observe)
+		f.rec.SetObserve(served.Observe)
 		for _, r := range []struct {
 			version      string
 			sdist, wheel bool
@@ -93,10 +94,10 @@ func TestPipAgreesWithCrawler(t *testing.T) {
 			{"1.12", false, true}, {"2.0rc1", true, true},
 		} {
 			if r.sdist {
-				f.publishSample(t, "smokegood", r.version, false)
+				f.PublishSample(t, "smokegood", r.version, false)
 			}
 			if r.wheel {
-				f.publishSample(t, "smokegood", r.version, true)
+				f.PublishSample(t, "smokegood", r.version, true)
 			}
 		}
 		if err := f.ix.Yank("smokegood", "1.11", "broken build"); err != nil {
@@ -195,14 +196,14 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 	if _, df := download("--only-binary", ":all:"); df.Version != wantFinal {
 		t.Errorf("pip took %s as the newest final release, the crawler says %s", df.Version, wantFinal)
 	}
-	if !f.mode.static {
+	if !f.mode.Static {
 		if _, df := download("--only-binary", ":all:", "--pre"); df.Version != view.newestAny {
 			t.Errorf("pip --pre took %s as the newest release, the crawler says %s", df.Version, view.newestAny)
 		}
 	}
 
 	wantType := "text/html; charset=utf-8"
-	if !f.mode.static && pipInfo.AtLeast(22, 2) {
+	if !f.mode.Static && pipInfo.AtLeast(22, 2) {
 		wantType = "application/vnd.pypi.simple.v1+json"
 	}
 	types := served.Of(pyVersion)
@@ -221,7 +222,7 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 	// commands above already followed: its pass stops here, to keep the
 	// test short.
 	switch {
-	case f.mode.static:
+	case f.mode.Static:
 		return
 	case !hasSetuptools:
 		t.Log("sdist not tried: setuptools does not import")
@@ -242,7 +243,7 @@ func comparePip(t *testing.T, f *fixture, view crawlerView, python string, serve
 		t.Errorf("pip took %s, the crawler mirrored %s", name, want.SdistFile)
 	}
 	if honoursYank {
-		mirrored, err := os.ReadFile(crawler.MirrorPath(f.mirror, want.SdistSHA256, want.SdistFile))
+		mirrored, err := os.ReadFile(index.MirrorPath(f.mirror, want.SdistSHA256, want.SdistFile))
 		if err != nil {
 			t.Error(err)
 		} else if sha(mirrored) != view.files[name].SHA256 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -55,10 +56,10 @@ func TestRunSchedule(t *testing.T) {
 		for i := range 20 {
 			names = append(names, fmt.Sprintf("proj%02d", i))
 		}
-		f := newFixture(t, m, names, func(o *crawler.Options) { o.Interval = 500 * time.Millisecond; o.HintInterval = -1 })
+		f := newFixture(t, m, names, func(o *crawler.Options, _ *index.Options) { o.Interval = 500 * time.Millisecond; o.HintInterval = -1 })
 		var want []string
 		for _, n := range names {
-			f.publish(t, n, "1.0", ".tar.gz")
+			f.Publish(t, n, "1.0", ".tar.gz")
 			want = append(want, n+" 1.0")
 		}
 		f.run(t)
@@ -67,24 +68,24 @@ func TestRunSchedule(t *testing.T) {
 		// Changes on half the projects, found by their scheduled polls.
 		want = want[:0]
 		for _, n := range names[:10] {
-			f.publish(t, n, "1.1", ".tar.gz")
+			f.Publish(t, n, "1.1", ".tar.gz")
 			want = append(want, n+" 1.1")
 		}
 		waitFor(t, "changes", 20*time.Second, func() bool { return f.hasQueued(want...) })
 
 		// An unchanged project's next poll is answered 304.
 		waitFor(t, "a steady-state poll", 20*time.Second, func() bool {
-			return f.rec.last("/simple/proj15/") == http.StatusNotModified
+			return f.rec.Last("/simple/proj15/") == http.StatusNotModified
 		})
 
 		// Joining and leaving.
-		f.publish(t, "newcomer", "3.0", ".tar.gz")
+		f.Publish(t, "newcomer", "3.0", ".tar.gz")
 		f.setAllow(append(slices.Clone(names[1:]), "newcomer")...)
 		waitFor(t, "newcomer", 20*time.Second, func() bool { return f.hasQueued("newcomer 3.0") })
-		left := f.rec.count("/simple/proj00/")
-		seen := f.rec.count("/simple/proj01/")
-		waitFor(t, "two more rounds", 20*time.Second, func() bool { return f.rec.count("/simple/proj01/") >= seen+2 })
-		if n := f.rec.count("/simple/proj00/"); n > left+1 { // one poll may have been under way
+		left := f.rec.Count("/simple/proj00/")
+		seen := f.rec.Count("/simple/proj01/")
+		waitFor(t, "two more rounds", 20*time.Second, func() bool { return f.rec.Count("/simple/proj01/") >= seen+2 })
+		if n := f.rec.Count("/simple/proj00/"); n > left+1 { // one poll may have been under way
 			t.Errorf("a project off the allowlist was polled %d more times", n-left)
 		}
 	})
@@ -99,11 +100,11 @@ func TestUpdatesOverflow(t *testing.T) {
 	for i := range 30 {
 		names = append(names, fmt.Sprintf("proj%02d", i))
 	}
-	f := newFixture(t, pypiMode, names, func(o *crawler.Options) { o.Interval = 2 * time.Second; o.HintInterval = -1 })
+	f := newFixture(t, pypiMode, names, func(o *crawler.Options, _ *index.Options) { o.Interval = 2 * time.Second; o.HintInterval = -1 })
 	ctx := context.Background()
 	for _, n := range names {
-		f.publish(t, n, "1.0", ".tar.gz")
-		f.publish(t, "noise-"+n, "1.0", ".tar.gz")
+		f.Publish(t, n, "1.0", ".tar.gz")
+		f.Publish(t, "noise-"+n, "1.0", ".tar.gz")
 	}
 	f.pollAll(t)
 	if err := f.c.PollUpdates(ctx); err != nil {
@@ -115,10 +116,10 @@ func TestUpdatesOverflow(t *testing.T) {
 	var want []string
 	for _, n := range names {
 		for _, v := range []string{"1.1", "1.2", "1.3", "2.0b1", "2.0"} {
-			f.publish(t, n, v, ".tar.gz")
+			f.Publish(t, n, v, ".tar.gz")
 			want = append(want, n+" "+v)
 		}
-		f.publish(t, "noise-"+n, "1.1", ".tar.gz")
+		f.Publish(t, "noise-"+n, "1.1", ".tar.gz")
 	}
 	if err := f.c.PollUpdates(ctx); err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestUpdatesOverflow(t *testing.T) {
 			t.Errorf("%s: %+v", w, r)
 		}
 	}
-	if n := f.rec.count("/simple/noise-"); n != 0 {
+	if n := f.rec.Count("/simple/noise-"); n != 0 {
 		t.Errorf("%d requests for projects off the allowlist", n)
 	}
 }
@@ -155,29 +156,29 @@ func TestUpdatesOverflow(t *testing.T) {
 func TestUpdatesFeedHint(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, pypiMode, []string{"smokegood", "quiet"})
-	f.publishSample(t, "smokegood", "1.0", false)
-	f.publish(t, "quiet", "1.0", ".tar.gz")
-	f.publishSample(t, "usesimp", "1.0", false)
+	f.PublishSample(t, "smokegood", "1.0", false)
+	f.Publish(t, "quiet", "1.0", ".tar.gz")
+	f.PublishSample(t, "usesimp", "1.0", false)
 	f.pollAll(t)
-	f.publishSample(t, "smokegood", "1.1", false)
+	f.PublishSample(t, "smokegood", "1.1", false)
 	if err := f.c.PollUpdates(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.q.versions(); len(got) != 3 || got[2] != "smokegood 1.1" {
 		t.Fatalf("queued %v from the feed hint", got)
 	}
-	if n := f.rec.count("/simple/usesimp"); n != 0 {
+	if n := f.rec.Count("/simple/usesimp"); n != 0 {
 		t.Errorf("polled a project off the allowlist")
 	}
-	if n := f.rec.count("/simple/quiet/"); n != 1 {
+	if n := f.rec.Count("/simple/quiet/"); n != 1 {
 		t.Errorf("polled quiet %d times: the feed named only its release already known", n)
 	}
-	before := f.rec.count("/")
+	before := f.rec.Count("/")
 	if err := f.c.PollUpdates(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.rec.count("/") - before; n != 1 || f.rec.last("/rss/updates.xml") != http.StatusNotModified {
-		t.Errorf("an unchanged feed cost %d requests (last %d), want one 304", n, f.rec.last("/rss/updates.xml"))
+	if n := f.rec.Count("/") - before; n != 1 || f.rec.Last("/rss/updates.xml") != http.StatusNotModified {
+		t.Errorf("an unchanged feed cost %d requests (last %d), want one 304", n, f.rec.Last("/rss/updates.xml"))
 	}
 
 	// A static mirror has no feeds: the error is reported, nothing else.
@@ -185,8 +186,8 @@ func TestUpdatesFeedHint(t *testing.T) {
 	if err := s.c.PollUpdates(ctx); err == nil {
 		t.Error("no error for a missing feed")
 	}
-	if err := s.c.PollPackages(ctx); err != nil || s.rec.count("/") != 1 {
-		t.Errorf("PollPackages with nothing missing: %v, %d requests", err, s.rec.count("/")-1)
+	if err := s.c.PollPackages(ctx); err != nil || s.rec.Count("/") != 1 {
+		t.Errorf("PollPackages with nothing missing: %v, %d requests", err, s.rec.Count("/")-1)
 	}
 }
 
@@ -195,17 +196,17 @@ func TestUpdatesFeedHint(t *testing.T) {
 func TestPackagesFeed(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, pypiMode, []string{"smokegood", "future"})
-	f.publishSample(t, "smokegood", "1.0", false)
+	f.PublishSample(t, "smokegood", "1.0", false)
 	if err := f.c.PollAll(ctx); err == nil {
 		t.Fatal("no error for the missing project")
 	}
 	if err := f.c.PollPackages(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.rec.count("/simple/future/"); n != 1 {
+	if n := f.rec.Count("/simple/future/"); n != 1 {
 		t.Errorf("future polled %d times before it exists", n)
 	}
-	f.publish(t, "future", "0.1", ".tar.gz")
+	f.Publish(t, "future", "0.1", ".tar.gz")
 	if err := f.c.PollPackages(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +214,11 @@ func TestPackagesFeed(t *testing.T) {
 		t.Fatalf("queued %v", f.q.versions())
 	}
 	// Nothing missing now: the feed is not read again.
-	n := f.rec.count("/rss/packages.xml")
+	n := f.rec.Count("/rss/packages.xml")
 	if err := f.c.PollPackages(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if f.rec.count("/rss/packages.xml") != n {
+	if f.rec.Count("/rss/packages.xml") != n {
 		t.Error("packages feed read with nothing missing")
 	}
 }

@@ -121,11 +121,11 @@ func (c *Crawler) refreshSchedule(s *schedule, synced map[string]bool, now time.
 			delete(s.member, n) // its slot is dropped when it comes up
 		}
 	}
-	if c.opts.RateLimit > 0 {
-		if need := float64(len(names)) / s.interval.Seconds(); need > c.opts.RateLimit*0.8 && !s.warned {
+	if rate := c.index.RateLimit(); rate > 0 {
+		if need := float64(len(names)) / s.interval.Seconds(); need > rate*0.8 && !s.warned {
 			s.warned = true
 			c.log.Warn("the interval is too short for this many projects at the rate limit; polls will run late",
-				"projects", len(names), "interval", c.opts.Interval, "rate_limit", c.opts.RateLimit)
+				"projects", len(names), "interval", c.opts.Interval, "rate_limit", rate)
 		}
 	}
 }

@@ -34,7 +34,7 @@ import (
 
 	gorillafeeds "github.com/gorilla/feeds"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -109,6 +109,36 @@ func Project(ctx context.Context, src Source, baseURL, project string) (*gorilla
 		Updated:     updated,
 		Items:       items,
 	}, nil
+}
+
+// Formats are the feed formats, by the extension of their URL.
+var Formats = map[string]string{
+	".rss":  "application/rss+xml; charset=utf-8",
+	".atom": "application/atom+xml; charset=utf-8",
+}
+
+// Render builds and renders the feed of one project in a format of Formats
+// (its extension), and returns the document and its content type. It
+// returns an error wrapping ErrNotFound when the project has no release.
+func Render(ctx context.Context, src Source, baseURL, project, format string) ([]byte, string, error) {
+	ctype, ok := Formats[format]
+	if !ok {
+		return nil, "", fmt.Errorf("feed format %q: %w", format, ErrNotFound)
+	}
+	f, err := Project(ctx, src, baseURL, project)
+	if err != nil {
+		return nil, "", err
+	}
+	var body string
+	if format == ".rss" {
+		body, err = RSS(f)
+	} else {
+		body, err = Atom(f)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("render the feed of %s: %w", project, err)
+	}
+	return []byte(body), ctype, nil
 }
 
 // RSS renders a feed built by Project as RSS 2.0. It refuses a feed with an
@@ -204,7 +234,7 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 			var desc bytes.Buffer
 			err := changeTmpl.Execute(&desc, map[string]any{
 				"Project": project, "Version": r.Version, "Python": ch.python,
-				"Prev": ch.prev, "PrevVersion": ch.prevVer, "Cur": ch.cur, "Step": failingStep(ch.cur),
+				"Prev": ch.prev, "PrevVersion": ch.prevVer, "Cur": ch.cur, "Step": ch.cur.FailingStep(),
 			})
 			if err != nil {
 				return nil, err
@@ -247,13 +277,13 @@ func resultsItem(project string, r store.Release, pys []store.Python, cells map[
 		Step   *store.Step
 	}
 	var rows []row
-	counts := map[runner.Status]int{}
-	var order []runner.Status
+	counts := map[outcome.Status]int{}
+	var order []outcome.Status
 	var faults []string
 	var when time.Time
 	for _, py := range pys {
 		c := cells[py.Python]
-		rows = append(rows, row{py.Python, c, failingStep(c)})
+		rows = append(rows, row{py.Python, c, c.FailingStep()})
 		if counts[c.Status] == 0 {
 			order = append(order, c.Status)
 		}
@@ -301,20 +331,6 @@ func cellTime(c *store.Cell, r store.Release) time.Time {
 	return r.DiscoveredAt
 }
 
-// failingStep returns the step that gave a cell its status, or nil for a
-// cell that passed or has no such step.
-func failingStep(c *store.Cell) *store.Step {
-	if c == nil || c.Status == runner.Passed {
-		return nil
-	}
-	for i := range c.Steps {
-		if c.Steps[i].Status == c.Status {
-			return &c.Steps[i]
-		}
-	}
-	return nil
-}
-
 // plain keeps the characters of a version or Python key that cannot mean
 // anything to a reader that renders titles as HTML, and replaces the rest
 // with "?". PEP 440 versions pass unchanged.
@@ -328,24 +344,9 @@ func plain(s string) string {
 	}, s)
 }
 
-// maxDetail caps a step detail in a description; the full text is on the
-// project page and in its log.
-const maxDetail = 300
-
-func shorten(s string) string {
-	if len(s) <= maxDetail {
-		return s
-	}
-	cut := maxDetail
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-var funcs = template.FuncMap{"shorten": shorten}
+// Details are cut short in descriptions; the full text is on the
+// project page and in its JSON.
+var funcs = template.FuncMap{"shorten": outcome.Brief}
 
 var resultsTmpl = template.Must(template.New("results").Funcs(funcs).Parse(
 	`<p>First complete results of {{.Project}} {{.Version}}:</p><ul>

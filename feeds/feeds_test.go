@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/feeds"
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -46,13 +46,13 @@ func addRelease(t *testing.T, s *store.Store, project, version string, at time.T
 }
 
 // addCell stores a cell with one "test" step carrying the cell's status.
-func addCell(t *testing.T, s *store.Store, project, version, python string, st runner.Status, reason, detail string, at time.Time) {
+func addCell(t *testing.T, s *store.Store, project, version, python string, st outcome.Status, reason, detail string, at time.Time) {
 	t.Helper()
 	c := store.Cell{
 		Project: project, Version: version, Python: python, Status: st, Reason: reason,
 		StartedAt: at.Add(-time.Minute), FinishedAt: at,
 		Steps: []store.Step{
-			{Name: "sdist", Status: runner.Passed, Duration: time.Second},
+			{Name: "sdist", Status: outcome.Passed, Duration: time.Second},
 			{Name: "test", Status: st, Reason: reason, Detail: detail, ExitCode: 1, Duration: 2 * time.Second},
 		},
 	}
@@ -67,16 +67,16 @@ func addCell(t *testing.T, s *store.Store, project, version, python string, st r
 func fixture(t *testing.T) *store.Store {
 	s := openStore(t, "2.7", "3.12")
 	addRelease(t, s, "foo", "0.9", t0)
-	addCell(t, s, "foo", "0.9", "2.7", runner.Machinery, runner.ReasonSandbox, "", t0.Add(1*time.Hour))
-	addCell(t, s, "foo", "0.9", "3.12", runner.Passed, "", "", t0.Add(1*time.Hour))
+	addCell(t, s, "foo", "0.9", "2.7", outcome.Machinery, outcome.ReasonSandbox, "", t0.Add(1*time.Hour))
+	addCell(t, s, "foo", "0.9", "3.12", outcome.Passed, "", "", t0.Add(1*time.Hour))
 	addRelease(t, s, "foo", "1.0", t0.Add(24*time.Hour))
-	addCell(t, s, "foo", "1.0", "2.7", runner.Passed, "", "", t0.Add(25*time.Hour))
-	addCell(t, s, "foo", "1.0", "3.12", runner.Passed, "", "", t0.Add(26*time.Hour))
+	addCell(t, s, "foo", "1.0", "2.7", outcome.Passed, "", "", t0.Add(25*time.Hour))
+	addCell(t, s, "foo", "1.0", "3.12", outcome.Passed, "", "", t0.Add(26*time.Hour))
 	addRelease(t, s, "foo", "1.1", t0.Add(48*time.Hour))
-	addCell(t, s, "foo", "1.1", "2.7", runner.Passed, "", "", t0.Add(49*time.Hour))
-	addCell(t, s, "foo", "1.1", "3.12", runner.Failed, runner.ReasonModuleRemoved, hostile, t0.Add(50*time.Hour))
+	addCell(t, s, "foo", "1.1", "2.7", outcome.Passed, "", "", t0.Add(49*time.Hour))
+	addCell(t, s, "foo", "1.1", "3.12", outcome.Failed, outcome.ReasonModuleRemoved, hostile, t0.Add(50*time.Hour))
 	addRelease(t, s, "foo", "1.2", t0.Add(72*time.Hour))
-	addCell(t, s, "foo", "1.2", "2.7", runner.Passed, "", "", t0.Add(73*time.Hour))
+	addCell(t, s, "foo", "1.2", "2.7", outcome.Passed, "", "", t0.Add(73*time.Hour))
 	return s
 }
 
@@ -113,7 +113,7 @@ func TestItemsOnlyFirstResultsAndChanges(t *testing.T) {
 func TestChangeBackToPassing(t *testing.T) {
 	s := fixture(t)
 	// 3.12 of 1.2 passes again: a change failed -> passed, and 1.2 is complete.
-	addCell(t, s, "foo", "1.2", "3.12", runner.Passed, "", "", t0.Add(74*time.Hour))
+	addCell(t, s, "foo", "1.2", "3.12", outcome.Passed, "", "", t0.Add(74*time.Hour))
 	f, err := feeds.Project(context.Background(), s, "https://smoke.example", "foo")
 	if err != nil {
 		t.Fatal(err)
@@ -136,9 +136,9 @@ func TestAtMostMaxItems(t *testing.T) {
 	for i := range 30 {
 		v := fmt.Sprintf("1.%d", i)
 		addRelease(t, s, "bar", v, t0.Add(time.Duration(i)*time.Hour))
-		st := runner.Passed
+		st := outcome.Passed
 		if i%2 == 1 {
-			st = runner.Failed
+			st = outcome.Failed
 		}
 		addCell(t, s, "bar", v, "3.12", st, "", "", t0.Add(time.Duration(i)*time.Hour+time.Minute))
 	}
@@ -259,7 +259,7 @@ func TestRenderedIDsStableAndEscaped(t *testing.T) {
 func TestHostileVersionInTitle(t *testing.T) {
 	s := openStore(t, "3.12")
 	addRelease(t, s, "baz", "1.0<b>", t0)
-	addCell(t, s, "baz", "1.0<b>", "3.12", runner.Passed, "", "", t0)
+	addCell(t, s, "baz", "1.0<b>", "3.12", outcome.Passed, "", "", t0)
 	f, err := feeds.Project(context.Background(), s, "", "baz")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package localindex serves a PyPI-compatible package index over real HTTP
 // from a flat directory of sdists and wheels. Tests and the demo run the
 // crawler against it, so it serves the same formats as pypi.org (see
-// docs/pypi-interfaces.md): the simple API in HTML and JSON, the JSON API,
+// docs/index-formats.md): the simple API in HTML and JSON, the JSON API,
 // the RSS feeds, and the files themselves, optionally from a second
 // address as files.pythonhosted.org serves pypi.org's (FilesBaseURL). In
 // StaticMirror mode it behaves as a static mirror (bandersnatch behind a

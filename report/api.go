@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pysmoke/pysmoke/feeds"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -59,21 +58,53 @@ type (
 		FinishedAt  string     `json:"finished_at,omitempty"`
 		Steps       []stepJSON `json:"steps"`
 		// Dependencies is added in v1 (SCHEMA.md): absent when none.
-		Dependencies []store.Dependency `json:"dependencies,omitempty"`
+		Dependencies []dependencyJSON `json:"dependencies,omitempty"`
 	}
 	stepJSON struct {
-		Name         string           `json:"name"`
-		Status       string           `json:"status"`
-		Reason       string           `json:"reason"`
-		Detail       string           `json:"detail"`
-		ExitCode     int              `json:"exit_code"`
-		DurationMS   int64            `json:"duration_ms"`
-		MemoryPeak   int64            `json:"memory_peak_bytes"`
-		LogURL       string           `json:"log_url"`
-		LogTruncated bool             `json:"log_truncated"`
-		Artifacts    []store.Artifact `json:"artifacts"`
+		Name         string         `json:"name"`
+		Status       string         `json:"status"`
+		Reason       string         `json:"reason"`
+		Detail       string         `json:"detail"`
+		ExitCode     int            `json:"exit_code"`
+		DurationMS   int64          `json:"duration_ms"`
+		MemoryPeak   int64          `json:"memory_peak_bytes"`
+		LogURL       string         `json:"log_url"`
+		LogTruncated bool           `json:"log_truncated"`
+		Artifacts    []artifactJSON `json:"artifacts"`
+	}
+	artifactJSON struct {
+		Path         string       `json:"path"`
+		Size         int64        `json:"size"`
+		SHA256       string       `json:"sha256"`
+		Members      []memberJSON `json:"members,omitempty"`
+		MembersError string       `json:"members_error,omitempty"`
+	}
+	memberJSON struct {
+		Path   string `json:"path"`
+		Size   int64  `json:"size"`
+		Mode   string `json:"mode"`
+		SHA256 string `json:"sha256,omitempty"`
+		Link   string `json:"link,omitempty"`
+	}
+	dependencyJSON struct {
+		Name     string `json:"name"`
+		Version  string `json:"version"`
+		Filename string `json:"filename"`
+		SHA256   string `json:"sha256"`
 	}
 )
+
+func artifactsJSON(arts []store.Artifact) []artifactJSON {
+	out := []artifactJSON{}
+	for _, a := range arts {
+		aj := artifactJSON{Path: a.Path, Size: a.Size, SHA256: a.SHA256, MembersError: a.MembersError}
+		for _, m := range a.Members {
+			aj.Members = append(aj.Members, memberJSON{Path: m.Path, Size: m.Size, Mode: m.Mode, SHA256: m.SHA256, Link: m.Link})
+		}
+		out = append(out, aj)
+	}
+	return out
+}
 
 func rfc3339(t time.Time) string {
 	if t.IsZero() {
@@ -108,20 +139,18 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 			if c.Cell != nil {
 				cj.Reason, cj.FullVersion, cj.Backend = c.Cell.Reason, c.Cell.FullVersion, c.Cell.Backend
 				cj.StartedAt, cj.FinishedAt = rfc3339(c.Cell.StartedAt), rfc3339(c.Cell.FinishedAt)
-				cj.Dependencies = c.Cell.Dependencies
+				for _, d := range c.Cell.Dependencies {
+					cj.Dependencies = append(cj.Dependencies, dependencyJSON{Name: d.Name, Version: d.Version, Filename: d.Filename, SHA256: d.SHA256})
+				}
 				if st := c.FailingStep(); st != nil {
 					cj.FailingStep = st.Name
 				}
 				for _, st := range c.Cell.Steps {
-					arts := st.Artifacts
-					if arts == nil {
-						arts = []store.Artifact{}
-					}
 					cj.Steps = append(cj.Steps, stepJSON{
 						Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
 						ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
 						LogURL:       h.base + logPath(name, rd.Version, c.Python, st.Name),
-						LogTruncated: st.LogTruncated, Artifacts: arts,
+						LogTruncated: st.LogTruncated, Artifacts: artifactsJSON(st.Artifacts),
 					})
 				}
 			}
@@ -133,69 +162,16 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 }
 
 func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
-	raw, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	pd, ok := h.openProject(w, r, r.PathValue("file"), ".json", jsonPath)
 	if !ok {
-		notFound(w)
-		return
-	}
-	name, ok := h.projectName(w, r, raw, jsonPath)
-	if !ok {
-		return
-	}
-	pd, err := loadProject(r.Context(), h.src, name)
-	if errors.Is(err, errNoProject) {
-		notFound(w)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	body, err := json.MarshalIndent(h.projectJSON(pd), "", "  ")
 	if err != nil {
-		h.fail(w, r, fmt.Errorf("encode %s: %w", name, err))
+		h.fail(w, r, fmt.Errorf("encode %s: %w", pd.Name, err))
 		return
 	}
 	serve(w, r, "application/json", "max-age=60", append(body, '\n'))
-}
-
-func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
-	file := r.PathValue("file")
-	var raw, ext string
-	if n, ok := strings.CutSuffix(file, ".rss"); ok {
-		raw, ext = n, ".rss"
-	} else if n, ok := strings.CutSuffix(file, ".atom"); ok {
-		raw, ext = n, ".atom"
-	} else {
-		notFound(w)
-		return
-	}
-	name, ok := h.projectName(w, r, raw, func(n string) string { return "/feed/" + url.PathEscape(n) + ext })
-	if !ok {
-		return
-	}
-	f, err := feeds.Project(r.Context(), h.src, h.base, name)
-	if errors.Is(err, feeds.ErrNotFound) {
-		notFound(w)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	var body, ctype string
-	if ext == ".rss" {
-		body, err = feeds.RSS(f)
-		ctype = "application/rss+xml; charset=utf-8"
-	} else {
-		body, err = feeds.Atom(f)
-		ctype = "application/atom+xml; charset=utf-8"
-	}
-	if err != nil {
-		h.fail(w, r, fmt.Errorf("render feed of %s: %w", name, err))
-		return
-	}
-	serve(w, r, ctype, "max-age=300", []byte(body))
 }
 
 func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -47,9 +47,9 @@ func badgeFor(pys []store.Python, rd *releaseData) (message, color string) {
 		switch st := c.Cell.Status; {
 		case st.PackageFault():
 			faults = append(faults, c.Python)
-		case st == runner.Passed:
+		case st == outcome.Passed:
 			passed = true
-		case st == runner.ResourceLimit || st == runner.NoTests:
+		case st == outcome.ResourceLimit || st == outcome.NoTests:
 			warned = true
 		}
 	}
@@ -92,12 +92,7 @@ func badgeRelease(ctx context.Context, src Source, name string) ([]store.Python,
 }
 
 func (h *Handler) badge(w http.ResponseWriter, r *http.Request) {
-	raw, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
-	if !ok {
-		notFound(w)
-		return
-	}
-	name, ok := h.projectName(w, r, raw, badgePath)
+	name, ok := h.open(w, r, r.PathValue("file"), ".svg", badgePath)
 	if !ok {
 		return
 	}

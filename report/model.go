@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -44,17 +44,7 @@ func (c cellData) Status() string {
 
 // FailingStep is the step that gave the cell its status (the first step
 // with that status), or nil for a pending or passing cell.
-func (c cellData) FailingStep() *store.Step {
-	if c.Cell == nil || c.Cell.Status == runner.Passed {
-		return nil
-	}
-	for i := range c.Cell.Steps {
-		if c.Cell.Steps[i].Status == c.Cell.Status {
-			return &c.Cell.Steps[i]
-		}
-	}
-	return nil
-}
+func (c cellData) FailingStep() *store.Step { return c.Cell.FailingStep() }
 
 func loadProject(ctx context.Context, src Source, name string) (*projectData, error) {
 	rels, err := src.Releases(ctx, name)
@@ -116,14 +106,14 @@ const (
 )
 
 func statusClass(status string) string {
-	switch runner.Status(status) {
-	case runner.Passed:
+	switch outcome.Status(status) {
+	case outcome.Passed:
 		return classPass
-	case runner.Failed, runner.Rejected:
+	case outcome.Failed, outcome.Rejected:
 		return classFail
-	case runner.ResourceLimit, runner.NoTests:
+	case outcome.ResourceLimit, outcome.NoTests:
 		return classWarn
-	case runner.NotAvailable, runner.Machinery, runner.DeclaredUnsupported:
+	case outcome.NotAvailable, outcome.Machinery, outcome.DeclaredUnsupported:
 		// Grey, never red: none of these is the package's failure on this
 		// Python (declared unsupported is the package's own word).
 		return classGrey
@@ -136,9 +126,9 @@ func statusClass(status string) string {
 
 // statusOrder is the order of the parts of a one-line summary.
 var statusOrder = []string{
-	string(runner.Passed), string(runner.Failed), string(runner.Rejected), string(runner.ResourceLimit),
-	string(runner.NoTests), string(runner.Machinery), string(runner.NotAvailable),
-	string(runner.DeclaredUnsupported), pending,
+	string(outcome.Passed), string(outcome.Failed), string(outcome.Rejected), string(outcome.ResourceLimit),
+	string(outcome.NoTests), string(outcome.Machinery), string(outcome.NotAvailable),
+	string(outcome.DeclaredUnsupported), pending,
 }
 
 // summaryPart is one status of a one-line summary and the Pythons with it.

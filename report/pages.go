@@ -5,15 +5,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -49,7 +48,7 @@ func hashB64(s string) string {
 
 func parsePage(name string) *template.Template {
 	return template.Must(template.New("base.html").Funcs(template.FuncMap{
-		"shorten": shorten,
+		"shorten": outcome.Brief,
 	}).ParseFS(files, "templates/base.html", "templates/"+name))
 }
 
@@ -162,19 +161,11 @@ func (h *Handler) projectNoSlash(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
-	name, ok := h.projectName(w, r, r.PathValue("name"), projectPath)
+	pd, ok := h.openProject(w, r, r.PathValue("name"), "", projectPath)
 	if !ok {
 		return
 	}
-	pd, err := loadProject(r.Context(), h.src, name)
-	if errors.Is(err, errNoProject) {
-		notFound(w)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	name := pd.Name
 	v := &projectView{
 		Name: pd.Name, DisplayName: pd.DisplayName, Pythons: pd.Pythons,
 		BadgeURL: h.prefix + badgePath(name), RSSURL: h.prefix + rssPath(name),
@@ -238,18 +229,4 @@ func releaseNote(rd releaseData) string {
 		note += ": " + rd.StateReason
 	}
 	return note
-}
-
-// shorten cuts text shown in a table cell; the full text is in the log
-// and the JSON.
-func shorten(s string) string {
-	const max = 160
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return strings.TrimSpace(s[:cut]) + "…"
 }

@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -137,6 +138,63 @@ func (h *Handler) projectName(w http.ResponseWriter, r *http.Request, raw string
 		return "", false
 	}
 	return name, true
+}
+
+// open is how every handler of one project's document starts: raw, the
+// path value, less the document's extension ext, is the project's name.
+// A missing extension is a 404; projectName answers an invalid name or one
+// not normalised (redirected to pathOf of the normalised name). ok is
+// false when the handler has answered.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, raw, ext string, pathOf func(name string) string) (string, bool) {
+	raw, ok := strings.CutSuffix(raw, ext)
+	if !ok {
+		notFound(w)
+		return "", false
+	}
+	return h.projectName(w, r, raw, pathOf)
+}
+
+// openProject opens as open does and loads the project: one without a
+// release is a 404, a store that cannot be read a 500.
+func (h *Handler) openProject(w http.ResponseWriter, r *http.Request, raw, ext string, pathOf func(name string) string) (*projectData, bool) {
+	name, ok := h.open(w, r, raw, ext, pathOf)
+	if !ok {
+		return nil, false
+	}
+	pd, err := loadProject(r.Context(), h.src, name)
+	if errors.Is(err, errNoProject) {
+		notFound(w)
+		return nil, false
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, false
+	}
+	return pd, true
+}
+
+// feed serves a project's feed, which package feeds builds and renders.
+func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	ext := path.Ext(file)
+	if _, ok := feeds.Formats[ext]; !ok {
+		notFound(w)
+		return
+	}
+	name, ok := h.open(w, r, file, ext, func(n string) string { return "/feed/" + url.PathEscape(n) + ext })
+	if !ok {
+		return
+	}
+	body, ctype, err := feeds.Render(r.Context(), h.src, h.base, name, ext)
+	if errors.Is(err, feeds.ErrNotFound) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	serve(w, r, ctype, "max-age=300", body)
 }
 
 // Paths of the pages, relative to the root; names are normalised and

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/report"
-	"github.com/pysmoke/pysmoke/runner"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -64,18 +64,18 @@ func (f fixture) release(project, display, version string, at time.Time) {
 // cell stores a cell of two steps, "sdist" (passed) and "test" (with the
 // cell's status, reason and detail), and a log for each; a failed cell
 // also records a dependency.
-func (f fixture) cell(project, version, python string, st runner.Status, reason, detail string) {
+func (f fixture) cell(project, version, python string, st outcome.Status, reason, detail string) {
 	f.t.Helper()
 	c := store.Cell{
 		Project: project, Version: version, Python: python, FullVersion: python + ".1", Backend: "bwrap",
 		Status: st, Reason: reason, StartedAt: t0, FinishedAt: t0.Add(time.Minute),
 		Steps: []store.Step{
-			{Name: "sdist", Status: runner.Passed, Duration: 1500 * time.Millisecond,
+			{Name: "sdist", Status: outcome.Passed, Duration: 1500 * time.Millisecond,
 				Artifacts: []store.Artifact{{Path: project + "-" + version + ".tar.gz", Size: 1234, SHA256: "ab12"}}},
 			{Name: "test", Status: st, Reason: reason, Detail: detail, ExitCode: exitCode(st), Duration: 2 * time.Second},
 		},
 	}
-	if st == runner.Failed {
+	if st == outcome.Failed {
 		// Tested with one dependency installed.
 		c.Dependencies = []store.Dependency{{Name: "lib", Version: "2.0", Filename: "lib-2.0-py3-none-any.whl", SHA256: "cd34"}}
 	}
@@ -85,8 +85,8 @@ func (f fixture) cell(project, version, python string, st runner.Status, reason,
 	}
 }
 
-func exitCode(st runner.Status) int {
-	if st == runner.Passed {
+func exitCode(st outcome.Status) int {
+	if st == outcome.Passed {
 		return 0
 	}
 	return 1
@@ -104,21 +104,21 @@ func exitCode(st runner.Status) int {
 func standard(t *testing.T) *store.Store {
 	f := newStore(t, "2.7", "3.12")
 	f.release("foo", "Foo", "1.0", t0)
-	f.cell("foo", "1.0", "2.7", runner.Passed, "", "")
-	f.cell("foo", "1.0", "3.12", runner.Passed, "", "")
+	f.cell("foo", "1.0", "2.7", outcome.Passed, "", "")
+	f.cell("foo", "1.0", "3.12", outcome.Passed, "", "")
 	f.release("foo", "Foo", "1.1", t0.Add(24*time.Hour))
-	f.cell("foo", "1.1", "2.7", runner.Passed, "", "")
-	f.cell("foo", "1.1", "3.12", runner.Failed, runner.ReasonModuleRemoved, hostile)
+	f.cell("foo", "1.1", "2.7", outcome.Passed, "", "")
+	f.cell("foo", "1.1", "3.12", outcome.Failed, outcome.ReasonModuleRemoved, hostile)
 	f.release("bar", "bar", "2.0", t0)
 	f.release("baz", "baz", "1.0", t0)
-	f.cell("baz", "1.0", "2.7", runner.Passed, "", "")
+	f.cell("baz", "1.0", "2.7", outcome.Passed, "", "")
 	f.release("baz", "baz", "1.1", t0.Add(time.Hour))
 	f.release("qux", "qux", "1.0", t0)
-	f.cell("qux", "1.0", "2.7", runner.ResourceLimit, runner.ReasonTimeout, "")
-	f.cell("qux", "1.0", "3.12", runner.NoTests, runner.ReasonNoTests, "")
+	f.cell("qux", "1.0", "2.7", outcome.ResourceLimit, outcome.ReasonTimeout, "")
+	f.cell("qux", "1.0", "3.12", outcome.NoTests, outcome.ReasonNoTests, "")
 	f.release("quux", "quux", "1.0", t0)
-	f.cell("quux", "1.0", "2.7", runner.Machinery, runner.ReasonSandbox, "")
-	f.cell("quux", "1.0", "3.12", runner.Machinery, runner.ReasonSandbox, "")
+	f.cell("quux", "1.0", "2.7", outcome.Machinery, outcome.ReasonSandbox, "")
+	f.cell("quux", "1.0", "3.12", outcome.Machinery, outcome.ReasonSandbox, "")
 	f.release("evil", `<img src=x onerror=alert(1)>`, "1.0", t0)
 	return f.s
 }
@@ -500,7 +500,7 @@ func TestBadges(t *testing.T) {
 func TestBadgeExact(t *testing.T) {
 	f := newStore(t, "3.12")
 	f.release("ok", "ok", "1.0", t0)
-	f.cell("ok", "1.0", "3.12", runner.Passed, "", "")
+	f.cell("ok", "1.0", "3.12", outcome.Passed, "", "")
 	srv := serve(t, f.s, report.Options{})
 	r := get(t, srv.URL+"/badge/ok.svg")
 	want := `<svg xmlns="http://www.w3.org/2000/svg" width="100" height="20" role="img" aria-label="smoke: passing"><title>smoke: passing</title>` +
@@ -522,16 +522,16 @@ func TestBadgeFailingListIsCompact(t *testing.T) {
 	f := newStore(t, pys...)
 	f.release("old", "old", "1.0", t0)
 	for _, p := range pys {
-		st := runner.Failed
+		st := outcome.Failed
 		if p == "2.7" || p == "3.10" {
-			st = runner.Passed
+			st = outcome.Passed
 		}
-		f.cell("old", "1.0", p, st, runner.ReasonSyntaxError, "")
+		f.cell("old", "1.0", p, st, outcome.ReasonSyntaxError, "")
 	}
 	f.release("two", "two", "1.0", t0)
-	f.cell("two", "1.0", "3.12", runner.Failed, "", "")
-	f.cell("two", "1.0", "3.13", runner.Rejected, "", "")
-	f.cell("two", "1.0", "3.11", runner.Passed, "", "")
+	f.cell("two", "1.0", "3.12", outcome.Failed, "", "")
+	f.cell("two", "1.0", "3.13", outcome.Rejected, "", "")
+	f.cell("two", "1.0", "3.11", outcome.Passed, "", "")
 	srv := serve(t, f.s, report.Options{})
 	for project, want := range map[string]string{
 		"old": "smoke: failing 3.6-3.9, 3.11-3.13",
@@ -547,7 +547,7 @@ func TestBadgeFailingListIsCompact(t *testing.T) {
 func TestBadgeETag(t *testing.T) {
 	f := newStore(t, "2.7", "3.12")
 	f.release("foo", "foo", "1.0", t0)
-	f.cell("foo", "1.0", "2.7", runner.Passed, "", "")
+	f.cell("foo", "1.0", "2.7", outcome.Passed, "", "")
 	srv := serve(t, f.s, report.Options{})
 	url := srv.URL + "/badge/foo.svg"
 
@@ -574,7 +574,7 @@ func TestBadgeETag(t *testing.T) {
 	}
 
 	// A new result changes the badge and its ETag.
-	f.cell("foo", "1.0", "3.12", runner.Failed, "", "")
+	f.cell("foo", "1.0", "3.12", outcome.Failed, "", "")
 	r = do(t, "GET", url, map[string]string{"If-None-Match": etag})
 	if r.code != 200 || r.header.Get("ETag") == etag || !strings.Contains(r.body, `aria-label="smoke: failing 3.12"`) {
 		t.Errorf("after a new result: %d etag %q\n%s", r.code, r.header.Get("ETag"), r.body)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,57 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
+	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
 // bare is the baseline the sandbox backends are measured against: the same
-// commands, run directly on the host with no isolation at all. The runner
-// speaks of paths under runner.BuildRoot; bare rewrites them to the job's
-// scratch directory, which is all a sandbox's mount does. It exists only
-// for the benchmarks: package code never runs outside a sandbox in
-// pysmoke itself.
-type bare struct{}
-
-func (bare) Name() string                    { return "bare" }
-func (bare) Available(context.Context) error { return nil }
-func (bare) Open(_ context.Context, s runner.Spec) (runner.Sandbox, error) {
-	return &bareBox{scratch: s.Scratch}, nil
-}
-
-type bareBox struct{ scratch string }
-
-func (b *bareBox) host(s string) string {
-	return strings.ReplaceAll(s, runner.BuildRoot, b.scratch)
-}
-
-func (b *bareBox) Exec(ctx context.Context, c runner.Command) (runner.ExecResult, error) {
-	if c.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
-		defer cancel()
-	}
-	argv := make([]string, len(c.Argv))
-	for i, a := range c.Argv {
-		argv[i] = b.host(a)
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = b.host(c.Dir)
-	for _, kv := range c.Env {
-		cmd.Env = append(cmd.Env, b.host(kv))
-	}
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	res := runner.ExecResult{Log: out, Duration: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.ExitCode = ee.ExitCode()
-	} else if err != nil {
-		return res, err
-	}
-	return res, nil
-}
-
-func (b *bareBox) Close() error { return nil }
+// commands, run directly on the host with no isolation at all, through the
+// fake backend (which rewrites the runner's paths under BuildRoot to the
+// job's scratch, all a sandbox's mount does for paths). Package code never
+// runs outside a sandbox in pysmoke itself.
+var bare sandbox.Backend = sandbox.Fake{}
 
 // median of ds (which it sorts).
 func median(ds []time.Duration) time.Duration {
@@ -74,8 +37,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // benchBackends are the sandbox backends that can run here; under CI one
 // that cannot is a failure (the requirers say so).
-func benchBackends(b *testing.B) []runner.Backend {
-	return []runner.Backend{runner.RequireNamespace(b), runner.RequireDocker(b)}
+func benchBackends(b *testing.B) []sandbox.Backend {
+	return []sandbox.Backend{sandboxtest.Namespace(b), sandboxtest.Docker(b)}
 }
 
 // BenchmarkSandboxOverhead measures what each backend adds to a step (one
@@ -85,7 +48,7 @@ func benchBackends(b *testing.B) []runner.Backend {
 // (issue 4): the namespace backend adds at most 20 ms per step (median),
 // Docker at most 600 ms per job.
 func BenchmarkSandboxOverhead(b *testing.B) {
-	ins := requirePythons(b)
+	ins := testenv.Pythons(b)
 	in := ins[len(ins)-1]
 	rounds := 30
 	ctx := context.Background()
@@ -93,8 +56,8 @@ func BenchmarkSandboxOverhead(b *testing.B) {
 		b.Run(be.Name(), func(b *testing.B) {
 			for range b.N {
 				dir := b.TempDir()
-				cmd := runner.Command{Argv: []string{in.Path, "-c", "pass"}, Dir: runner.BuildRoot, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: time.Minute, LogLimit: 1 << 16}
-				box, err := bare{}.Open(ctx, runner.Spec{Scratch: dir})
+				cmd := sandbox.Command{Argv: []string{in.Path, "-c", "pass"}, Dir: sandbox.BuildRoot, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: time.Minute, LogLimit: 1 << 16}
+				box, err := bare.Open(ctx, sandbox.Spec{Scratch: dir})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -102,7 +65,7 @@ func BenchmarkSandboxOverhead(b *testing.B) {
 				if err := os.Mkdir(scratch, 0o755); err != nil {
 					b.Fatal(err)
 				}
-				sb, err := be.Open(ctx, runner.Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}})
+				sb, err := be.Open(ctx, sandbox.Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -135,7 +98,7 @@ func BenchmarkSandboxOverhead(b *testing.B) {
 						b.Fatal(err)
 					}
 					t0 = time.Now()
-					sb, err := be.Open(ctx, runner.Spec{Scratch: s, ReadOnly: []string{in.Prefix}})
+					sb, err := be.Open(ctx, sandbox.Spec{Scratch: s, ReadOnly: []string{in.Prefix}})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -168,16 +131,16 @@ func BenchmarkSandboxOverhead(b *testing.B) {
 // parallelism and at most 0.6 times the bare serial time with two jobs at
 // once; Docker at most 1.6 times bare.
 func BenchmarkMatrix(b *testing.B) {
-	ins := requirePythons(b)
-	tc := requireToolchain(b, ins)
+	ins := testenv.Pythons(b)
+	tc := testenv.Toolchain(b)
 	sdist, err := localindex.WriteSdist(b.TempDir(), "../testdata/samples/smokegood", "smokegood", "1.0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	backends := append([]runner.Backend{bare{}}, benchBackends(b)...)
-	matrix := func(be runner.Backend, workers int) time.Duration {
+	backends := append([]sandbox.Backend{bare}, benchBackends(b)...)
+	matrix := func(be sandbox.Backend, workers int) time.Duration {
 		r := runner.New(runner.Options{Backend: be, Toolchain: tc, ScratchDir: b.TempDir()})
-		jobs := make(chan runner.Interpreter)
+		jobs := make(chan interpreter.Interpreter)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var failed []string
@@ -188,7 +151,7 @@ func BenchmarkMatrix(b *testing.B) {
 				defer wg.Done()
 				for in := range jobs {
 					res, err := r.Run(context.Background(), runner.Job{Project: "smokegood", Version: "1.0", Sdist: sdist, Interpreter: in})
-					if err != nil || res.Status == runner.Machinery || res.Status == runner.Failed {
+					if err != nil || res.Status == outcome.Machinery || res.Status == outcome.Failed {
 						mu.Lock()
 						failed = append(failed, fmt.Sprintf("%s on %s: %v %s %s", be.Name(), in.Minor, err, res.Status, res.Reason))
 						mu.Unlock()
@@ -227,7 +190,7 @@ func BenchmarkMatrix(b *testing.B) {
 			}
 		}
 	}
-	bare1, bare2, bare4 := median(times[key{"bare", 1}]), median(times[key{"bare", 2}]), median(times[key{"bare", 4}])
+	bare1, bare2, bare4 := median(times[key{bare.Name(), 1}]), median(times[key{bare.Name(), 2}]), median(times[key{bare.Name(), 4}])
 	for _, be := range backends[1:] {
 		one, two, four := median(times[key{be.Name(), 1}]), median(times[key{be.Name(), 2}]), median(times[key{be.Name(), 4}])
 		b.ReportMetric(one.Seconds()/bare1.Seconds(), be.Name()+"/bare-serial")

@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
 // removedModules maps standard-library modules to the Python version that
@@ -37,31 +43,49 @@ var (
 // nothing) from its log. The reasons are ordered from most to least
 // specific: a removed module explains an import error, which explains a
 // test failure.
-func classify(step string, exitCode int, log []byte, in Interpreter) (Status, string, string) {
+func classify(step string, exitCode int, log []byte, in interpreter.Interpreter) (outcome.Status, string, string) {
 	text := string(log)
-	if step == StepTests && ranNone.MatchString(text) {
-		return NoTests, ReasonNoTests, "the test runner found no tests"
+	if step == outcome.StepTests && ranNone.MatchString(text) {
+		return outcome.NoTests, outcome.ReasonNoTests, "the test runner found no tests"
 	}
 	if exitCode == 0 {
-		return Passed, ReasonOK, ""
+		return outcome.Passed, outcome.ReasonOK, ""
 	}
 	if m := networkErr.FindString(text); m != "" {
-		return Failed, ReasonNeedsNetwork, "reached for the network in a sealed build: " + m
+		return outcome.Failed, outcome.ReasonNeedsNetwork, "reached for the network in a sealed build: " + m
 	}
 	for _, m := range noModule.FindAllStringSubmatch(text, -1) {
 		mod := strings.SplitN(m[1], ".", 2)[0]
-		if since, ok := removedModules[mod]; ok && compareVersion(in.Minor, since) >= 0 {
-			return Failed, ReasonModuleRemoved, fmt.Sprintf("imports %s, removed in Python %s", mod, since)
+		if since, ok := removedModules[mod]; ok && dist.CompareVersions(in.Minor, since) >= 0 {
+			return outcome.Failed, outcome.ReasonModuleRemoved, fmt.Sprintf("imports %s, removed in Python %s", mod, since)
 		}
 	}
 	if syntaxErr.MatchString(text) {
-		return Failed, ReasonSyntaxError, "Python " + in.Minor + " cannot parse the code"
+		return outcome.Failed, outcome.ReasonSyntaxError, "Python " + in.Minor + " cannot parse the code"
 	}
 	if m := noModule.FindStringSubmatch(text); m != nil {
-		return Failed, ReasonImportError, "no module named " + m[1]
+		return outcome.Failed, outcome.ReasonImportError, "no module named " + m[1]
 	}
-	if step == StepTests && testsFail.MatchString(text) {
-		return Failed, ReasonTestFailure, "tests failed"
+	if step == outcome.StepTests && testsFail.MatchString(text) {
+		return outcome.Failed, outcome.ReasonTestFailure, "tests failed"
 	}
-	return Failed, ReasonExitStatus, fmt.Sprintf("exited with status %d", exitCode)
+	return outcome.Failed, outcome.ReasonExitStatus, fmt.Sprintf("exited with status %d", exitCode)
+}
+
+// limitOutcome is the status, reason and detail of a step that a limit
+// ended or broke (er.TimedOut, or er.LimitHit with a non-zero exit).
+func limitOutcome(er sandbox.ExecResult, stepTimeout time.Duration) (outcome.Status, string, string) {
+	switch er.LimitHit {
+	case sandbox.LimitNoOutput:
+		return outcome.ResourceLimit, outcome.ReasonTimeout, "printed nothing for too long (no-output timeout)"
+	case sandbox.LimitMemory:
+		return outcome.ResourceLimit, outcome.ReasonMemory, fmt.Sprintf("the memory limit's OOM killer ended a process (peak %d MiB)", er.MemoryPeak>>20)
+	case sandbox.LimitDisk:
+		return outcome.ResourceLimit, outcome.ReasonDisk, "the scratch outgrew its size or file cap"
+	case sandbox.LimitLogSize:
+		return outcome.ResourceLimit, outcome.ReasonLogSize, "printed more than the output cap"
+	case sandbox.LimitPids:
+		return outcome.ResourceLimit, outcome.ReasonPids, "a fork failed on the process cap"
+	}
+	return outcome.ResourceLimit, outcome.ReasonTimeout, fmt.Sprintf("no result within %s", stepTimeout)
 }

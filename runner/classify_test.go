@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // The logs below are what Python 2.7 and 3.x print for each failure, as
@@ -53,7 +56,7 @@ Couldn't find index page for 'pbr' (maybe misspelled?)
 No local packages or working download links found for pbr
 distutils.errors.DistutilsError: Could not find suitable distribution for Requirement.parse('pbr')
 `
-	logRequests = `requests.exceptions.ConnectionError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: /pypi/x/json (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to establish a new connection: [Errno 101] Network is unreachable'))
+	logRequests = `requests.exceptions.ConnectionError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: /pypi/x/json (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f3a>: outcome.Failed to establish a new connection: [Errno 101] Network is unreachable'))
 `
 	logReprGaierror = `test_fetch (test_pkg.FetchTest) ... ERROR
 error was gaierror(-3, 'Temporary failure in name resolution')
@@ -73,7 +76,7 @@ ModuleNotFoundError: No module named 'distutils'
 ======================================================================
 ERROR: test_client (unittest.loader._FailedTest.test_client)
 ----------------------------------------------------------------------
-ImportError: Failed to import test module: test_client
+ImportError: outcome.Failed to import test module: test_client
 Traceback (most recent call last):
   File "/build/src/pkg-1.0/test_client.py", line 1, in <module>
     import telnetlib
@@ -114,7 +117,7 @@ TabError: inconsistent use of tabs and spaces in indentation
 ======================================================================
 ERROR: test_mod (unittest.loader._FailedTest)
 ----------------------------------------------------------------------
-ImportError: Failed to import test module: test_mod
+ImportError: outcome.Failed to import test module: test_mod
 Traceback (most recent call last):
   File "/root/.pyenv/versions/3.8.18/lib/python3.8/unittest/loader.py", line 436, in _find_test_path
     module = self._get_module_from_name(name)
@@ -187,60 +190,62 @@ removing 'pkg-1.0' (and everything under it)
 )
 
 func TestClassify(t *testing.T) {
-	py := func(minor string) Interpreter { return Interpreter{Minor: minor, Version: minor + ".0"} }
+	py := func(minor string) interpreter.Interpreter {
+		return interpreter.Interpreter{Minor: minor, Version: minor + ".0"}
+	}
 	cases := []struct {
 		name       string
 		step       string
 		exit       int
 		log        string
-		in         Interpreter
-		wantStatus Status
+		in         interpreter.Interpreter
+		wantStatus outcome.Status
 		wantReason string
 		wantDetail string // substring
 	}{
 		// Reaching for the network.
-		{"py3 DNS gaierror -3", StepSdist, 1, logPy3DNS, py("3.11"), Failed, ReasonNeedsNetwork, "[Errno -3] Temporary failure in name resolution"},
-		{"py2.7 name or service not known", StepSdist, 1, logPy27NameUnknown, py("2.7"), Failed, ReasonNeedsNetwork, "[Errno -2] Name or service not known"},
-		{"py2.7 errno 101", StepTests, 1, logPy27Unreachable, py("2.7"), Failed, ReasonNeedsNetwork, "[Errno 101] Network is unreachable"},
-		{"py3 errno 101", StepTests, 1, logPy3Unreachable, py("3.12"), Failed, ReasonNeedsNetwork, "[Errno 101] Network is unreachable"},
-		{"setup_requires download", StepBdist, 1, logSetupRequires, py("3.9"), Failed, ReasonNeedsNetwork, "Temporary failure in name resolution"},
-		{"requests errno 101", StepTests, 1, logRequests, py("3.10"), Failed, ReasonNeedsNetwork, "Network is unreachable"},
-		{"gaierror repr", StepTests, 1, logReprGaierror, py("3.13"), Failed, ReasonNeedsNetwork, "gaierror(-3,"},
-		{"network before a test failure", StepTests, 1, logPy3Unreachable + logTestFailure, py("3.12"), Failed, ReasonNeedsNetwork, "Network is unreachable"},
+		{"py3 DNS gaierror -3", outcome.StepSdist, 1, logPy3DNS, py("3.11"), outcome.Failed, outcome.ReasonNeedsNetwork, "[Errno -3] Temporary failure in name resolution"},
+		{"py2.7 name or service not known", outcome.StepSdist, 1, logPy27NameUnknown, py("2.7"), outcome.Failed, outcome.ReasonNeedsNetwork, "[Errno -2] Name or service not known"},
+		{"py2.7 errno 101", outcome.StepTests, 1, logPy27Unreachable, py("2.7"), outcome.Failed, outcome.ReasonNeedsNetwork, "[Errno 101] Network is unreachable"},
+		{"py3 errno 101", outcome.StepTests, 1, logPy3Unreachable, py("3.12"), outcome.Failed, outcome.ReasonNeedsNetwork, "[Errno 101] Network is unreachable"},
+		{"setup_requires download", outcome.StepBdist, 1, logSetupRequires, py("3.9"), outcome.Failed, outcome.ReasonNeedsNetwork, "Temporary failure in name resolution"},
+		{"requests errno 101", outcome.StepTests, 1, logRequests, py("3.10"), outcome.Failed, outcome.ReasonNeedsNetwork, "Network is unreachable"},
+		{"gaierror repr", outcome.StepTests, 1, logReprGaierror, py("3.13"), outcome.Failed, outcome.ReasonNeedsNetwork, "gaierror(-3,"},
+		{"network before a test failure", outcome.StepTests, 1, logPy3Unreachable + logTestFailure, py("3.12"), outcome.Failed, outcome.ReasonNeedsNetwork, "Network is unreachable"},
 
 		// Modules the interpreter removed, and modules simply missing.
-		{"imp on 3.12", StepSdist, 1, logImp, py("3.12"), Failed, ReasonModuleRemoved, "imports imp, removed in Python 3.12"},
-		{"imp on 3.13", StepSdist, 1, logImp, py("3.13"), Failed, ReasonModuleRemoved, "imports imp, removed in Python 3.12"},
-		{"imp missing on 3.11 is not removed there", StepSdist, 1, logImp, py("3.11"), Failed, ReasonImportError, "no module named imp"},
-		{"distutils on 3.12", StepBdist, 1, logDistutils, py("3.12"), Failed, ReasonModuleRemoved, "imports distutils, removed in Python 3.12"},
-		{"distutils missing on 3.10", StepBdist, 1, logDistutils, py("3.10"), Failed, ReasonImportError, "no module named distutils"},
-		{"telnetlib in tests on 3.13", StepTests, 1, logTelnetlibTest, py("3.13"), Failed, ReasonModuleRemoved, "imports telnetlib, removed in Python 3.13"},
-		{"telnetlib in tests on 3.12", StepTests, 1, logTelnetlibTest, py("3.12"), Failed, ReasonImportError, "no module named telnetlib"},
-		{"py2.7 missing backport", StepSdist, 1, logPy27NoModule, py("2.7"), Failed, ReasonImportError, "no module named configparser"},
+		{"imp on 3.12", outcome.StepSdist, 1, logImp, py("3.12"), outcome.Failed, outcome.ReasonModuleRemoved, "imports imp, removed in Python 3.12"},
+		{"imp on 3.13", outcome.StepSdist, 1, logImp, py("3.13"), outcome.Failed, outcome.ReasonModuleRemoved, "imports imp, removed in Python 3.12"},
+		{"imp missing on 3.11 is not removed there", outcome.StepSdist, 1, logImp, py("3.11"), outcome.Failed, outcome.ReasonImportError, "no module named imp"},
+		{"distutils on 3.12", outcome.StepBdist, 1, logDistutils, py("3.12"), outcome.Failed, outcome.ReasonModuleRemoved, "imports distutils, removed in Python 3.12"},
+		{"distutils missing on 3.10", outcome.StepBdist, 1, logDistutils, py("3.10"), outcome.Failed, outcome.ReasonImportError, "no module named distutils"},
+		{"telnetlib in tests on 3.13", outcome.StepTests, 1, logTelnetlibTest, py("3.13"), outcome.Failed, outcome.ReasonModuleRemoved, "imports telnetlib, removed in Python 3.13"},
+		{"telnetlib in tests on 3.12", outcome.StepTests, 1, logTelnetlibTest, py("3.12"), outcome.Failed, outcome.ReasonImportError, "no module named telnetlib"},
+		{"py2.7 missing backport", outcome.StepSdist, 1, logPy27NoModule, py("2.7"), outcome.Failed, outcome.ReasonImportError, "no module named configparser"},
 
 		// Code the interpreter cannot parse.
-		{"py3 print statement", StepSdist, 1, logPy3Print, py("3.11"), Failed, ReasonSyntaxError, "Python 3.11 cannot parse the code"},
-		{"py3.6 print statement", StepSdist, 1, logPy36Print, py("3.6"), Failed, ReasonSyntaxError, "Python 3.6 cannot parse the code"},
-		{"py2.7 f-string", StepSdist, 1, logPy27FString, py("2.7"), Failed, ReasonSyntaxError, "Python 2.7 cannot parse the code"},
-		{"tab error", StepBdist, 1, logTabError, py("3.9"), Failed, ReasonSyntaxError, "cannot parse"},
-		{"syntax error explains failed tests", StepTests, 1, logSyntaxInTests, py("3.8"), Failed, ReasonSyntaxError, "Python 3.8 cannot parse the code"},
+		{"py3 print statement", outcome.StepSdist, 1, logPy3Print, py("3.11"), outcome.Failed, outcome.ReasonSyntaxError, "Python 3.11 cannot parse the code"},
+		{"py3.6 print statement", outcome.StepSdist, 1, logPy36Print, py("3.6"), outcome.Failed, outcome.ReasonSyntaxError, "Python 3.6 cannot parse the code"},
+		{"py2.7 f-string", outcome.StepSdist, 1, logPy27FString, py("2.7"), outcome.Failed, outcome.ReasonSyntaxError, "Python 2.7 cannot parse the code"},
+		{"tab error", outcome.StepBdist, 1, logTabError, py("3.9"), outcome.Failed, outcome.ReasonSyntaxError, "cannot parse"},
+		{"syntax error explains failed tests", outcome.StepTests, 1, logSyntaxInTests, py("3.8"), outcome.Failed, outcome.ReasonSyntaxError, "Python 3.8 cannot parse the code"},
 
 		// Tests.
-		{"unittest failures", StepTests, 1, logTestFailure, py("3.11"), Failed, ReasonTestFailure, "tests failed"},
-		{"unittest errors with SyntaxError in a message", StepTests, 1, logTestErrors, py("2.7"), Failed, ReasonTestFailure, "tests failed"},
-		{"test summary outside the tests step", StepSdist, 1, logTestFailure, py("3.11"), Failed, ReasonExitStatus, "exited with status 1"},
-		{"no tests on 3.11 (exit 0)", StepTests, 0, logNoTestsPy311, py("3.11"), NoTests, ReasonNoTests, "found no tests"},
-		{"no tests on 3.12 (exit 5)", StepTests, 5, logNoTestsPy312, py("3.12"), NoTests, ReasonNoTests, "found no tests"},
-		{"no tests on 2.7", StepTests, 0, logNoTestsPy311, py("2.7"), NoTests, ReasonNoTests, "found no tests"},
-		{"Ran 0 tests outside the tests step", StepSdist, 0, logNoTestsPy311, py("3.11"), Passed, ReasonOK, ""},
+		{"unittest failures", outcome.StepTests, 1, logTestFailure, py("3.11"), outcome.Failed, outcome.ReasonTestFailure, "tests failed"},
+		{"unittest errors with SyntaxError in a message", outcome.StepTests, 1, logTestErrors, py("2.7"), outcome.Failed, outcome.ReasonTestFailure, "tests failed"},
+		{"test summary outside the tests step", outcome.StepSdist, 1, logTestFailure, py("3.11"), outcome.Failed, outcome.ReasonExitStatus, "exited with status 1"},
+		{"no tests on 3.11 (exit 0)", outcome.StepTests, 0, logNoTestsPy311, py("3.11"), outcome.NoTests, outcome.ReasonNoTests, "found no tests"},
+		{"no tests on 3.12 (exit 5)", outcome.StepTests, 5, logNoTestsPy312, py("3.12"), outcome.NoTests, outcome.ReasonNoTests, "found no tests"},
+		{"no tests on 2.7", outcome.StepTests, 0, logNoTestsPy311, py("2.7"), outcome.NoTests, outcome.ReasonNoTests, "found no tests"},
+		{"Ran 0 tests outside the tests step", outcome.StepSdist, 0, logNoTestsPy311, py("3.11"), outcome.Passed, outcome.ReasonOK, ""},
 
 		// Fallback and success.
-		{"compiler failure", StepBdist, 1, logGccFailed, py("3.11"), Failed, ReasonExitStatus, "exited with status 1"},
-		{"killed", StepBdist, 137, "Killed\n", py("3.11"), Failed, ReasonExitStatus, "exited with status 137"},
-		{"empty log", StepSdist, 2, "", py("3.11"), Failed, ReasonExitStatus, "exited with status 2"},
-		{"zero exit", StepSdist, 0, logSdistOK, py("3.11"), Passed, ReasonOK, ""},
-		{"zero exit despite network noise", StepTests, 0, logPy3Unreachable + "Ran 3 tests in 0.010s\n\nOK (skipped=1)\n", py("3.12"), Passed, ReasonOK, ""},
-		{"zero exit despite a missing optional module", StepBdist, 0, logImp, py("3.12"), Passed, ReasonOK, ""},
+		{"compiler failure", outcome.StepBdist, 1, logGccFailed, py("3.11"), outcome.Failed, outcome.ReasonExitStatus, "exited with status 1"},
+		{"killed", outcome.StepBdist, 137, "Killed\n", py("3.11"), outcome.Failed, outcome.ReasonExitStatus, "exited with status 137"},
+		{"empty log", outcome.StepSdist, 2, "", py("3.11"), outcome.Failed, outcome.ReasonExitStatus, "exited with status 2"},
+		{"zero exit", outcome.StepSdist, 0, logSdistOK, py("3.11"), outcome.Passed, outcome.ReasonOK, ""},
+		{"zero exit despite network noise", outcome.StepTests, 0, logPy3Unreachable + "Ran 3 tests in 0.010s\n\nOK (skipped=1)\n", py("3.12"), outcome.Passed, outcome.ReasonOK, ""},
+		{"zero exit despite a missing optional module", outcome.StepBdist, 0, logImp, py("3.12"), outcome.Passed, outcome.ReasonOK, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,8 +265,8 @@ func TestClassify(t *testing.T) {
 func TestClassifyRemovedModulesByVersion(t *testing.T) {
 	for mod, since := range removedModules {
 		log := []byte("ModuleNotFoundError: No module named '" + mod + "'\n")
-		st, reason, _ := classify(StepSdist, 1, log, Interpreter{Minor: since})
-		if st != Failed || reason != ReasonModuleRemoved {
+		st, reason, _ := classify(outcome.StepSdist, 1, log, interpreter.Interpreter{Minor: since})
+		if st != outcome.Failed || reason != outcome.ReasonModuleRemoved {
 			t.Errorf("%s on %s: %s %s; want module-removed", mod, since, st, reason)
 		}
 		var minor int
@@ -269,7 +274,7 @@ func TestClassifyRemovedModulesByVersion(t *testing.T) {
 			t.Fatalf("%s: odd version %q", mod, since)
 		}
 		before := fmt.Sprintf("3.%d", minor-1)
-		if st, reason, _ := classify(StepSdist, 1, log, Interpreter{Minor: before}); reason != ReasonImportError {
+		if st, reason, _ := classify(outcome.StepSdist, 1, log, interpreter.Interpreter{Minor: before}); reason != outcome.ReasonImportError {
 			t.Errorf("%s on %s (removed in %s): %s %s; want import-error", mod, before, since, st, reason)
 		}
 	}

@@ -10,7 +10,7 @@ package runner
 // the host runs nothing of the package.
 //
 // Candidates come from two places: the index through the mirror
-// (Options.Index, the crawler in the service), and the offline toolchain's
+// (Options.Index, the index client in the service), and the offline toolchain's
 // wheels for this interpreter (pytest and its plugins, setuptools). Their
 // metadata is read without running anything, except for a dependency that
 // exists only as an sdist: that one is built into a wheel inside the job's
@@ -40,8 +40,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pysmoke/pysmoke/archive"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/resolver"
+	"github.com/pysmoke/pysmoke/sandbox"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
@@ -49,7 +53,7 @@ import (
 // resolve dependencies: the resolver's view of the index (an sdist's
 // Metadata may fail; the runner makes that metadata itself), and Fetch,
 // which puts a chosen file into the mirror, verified by hash, and returns
-// its host path. The service passes its crawler.
+// its host path. The service passes its index client.
 type DependencyIndex interface {
 	resolver.Index
 	Fetch(ctx context.Context, c resolver.Candidate) (string, error)
@@ -81,6 +85,15 @@ const (
 	depsSrc = "deps-src"
 )
 
+// depBuild is a dependency sdist built in the job: the wheel, or why it
+// did not build, and what building it printed (shown again by every step
+// that uses it).
+type depBuild struct {
+	wheel string // host path
+	err   error
+	log   []byte
+}
+
 // closure is a resolved and fetched set of dependencies.
 type closure struct {
 	pins    []resolver.Pin
@@ -96,8 +109,8 @@ type jobIndex struct {
 	set    toolchain.Set
 	hashes map[string]string // toolchain file -> sha256
 	build  func(ctx context.Context, c resolver.Candidate, sdist string) (wheel string, err error)
-	built  map[string]string             // sdist sha256 -> built wheel's host path
-	failed map[string]error              // sdist sha256 -> why it did not build (not tried twice)
+	builds map[string]*depBuild          // sdist sha256 -> its build in this job (not tried twice)
+	log    *bytes.Buffer                 // the step's log, where a build's output goes
 	seen   map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
 }
 
@@ -156,24 +169,29 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 	}
 	// An sdist: its metadata is whatever its build says on this
 	// interpreter, so it is built, in the sandbox.
-	if err := ix.failed[c.SHA256]; err != nil {
-		return dist.Metadata{}, err
-	}
-	whl, ok := ix.built[c.SHA256]
-	if !ok {
+	b, ok := ix.builds[c.SHA256]
+	if ok {
+		// Built by an earlier step of the job: how is this step's to
+		// show too.
+		ix.log.Write(b.log)
+	} else {
 		sdist, err := ix.base.Fetch(ctx, c)
 		if err != nil {
 			return dist.Metadata{}, err
 		}
-		if whl, err = ix.build(ctx, c, sdist); err != nil {
-			var u resolver.Unmet
-			if errors.As(err, &u) {
-				ix.failed[c.SHA256] = err
-			}
-			return dist.Metadata{}, err
+		from := ix.log.Len()
+		whl, err := ix.build(ctx, c, sdist)
+		var u resolver.Unmet
+		if err != nil && !errors.As(err, &u) {
+			return dist.Metadata{}, err // ctx ended, or the sandbox failed: not the sdist's to keep
 		}
-		ix.built[c.SHA256] = whl
+		b = &depBuild{wheel: whl, err: err, log: append([]byte(nil), ix.log.Bytes()[from:]...)}
+		ix.builds[c.SHA256] = b
 	}
+	if b.err != nil {
+		return dist.Metadata{}, b.err
+	}
+	whl := b.wheel
 	raw, err := dist.WheelMetadata(whl)
 	if err != nil {
 		return dist.Metadata{}, resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf("the wheel built from %s has no readable metadata: %v", c.Filename, err)}
@@ -181,10 +199,11 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 	return dist.ParseMetadata(bytes.NewReader(raw))
 }
 
-// requirementsOf returns what the tests of a release need: the built
-// wheel's requirements, the test extras it provides, and the requirements
-// of its test requirement files (minus any on the release itself).
-func requirementsOf(builtWheel, projDir, project string) (reqs, extras []string, err error) {
+// requirementsOf returns what a release needs to run: the built wheel's
+// requirements; for its tests (tests set) also the test extras it
+// provides and the requirements of its test requirement files; never the
+// release itself.
+func requirementsOf(builtWheel, projDir, project string, tests bool) (reqs, extras []string, err error) {
 	raw, err := dist.WheelMetadata(builtWheel)
 	if err != nil {
 		return nil, nil, err
@@ -193,6 +212,10 @@ func requirementsOf(builtWheel, projDir, project string) (reqs, extras []string,
 	if err != nil {
 		return nil, nil, err
 	}
+	all := m.RequiresDist
+	if !tests {
+		return dedupe(withoutSelf(all, project)), nil, nil
+	}
 	for _, e := range m.ProvidesExtra {
 		for _, t := range testExtras {
 			if e == t {
@@ -200,7 +223,6 @@ func requirementsOf(builtWheel, projDir, project string) (reqs, extras []string,
 			}
 		}
 	}
-	all := m.RequiresDist
 	for _, name := range testRequirementFiles {
 		b, err := readCapped(filepath.Join(projDir, filepath.FromSlash(name)), 1<<20)
 		if err != nil {
@@ -208,14 +230,21 @@ func requirementsOf(builtWheel, projDir, project string) (reqs, extras []string,
 		}
 		all = append(all, requirementLines(b)...)
 	}
+	return dedupe(withoutSelf(all, project)), extras, nil
+}
+
+// withoutSelf drops the requirements on the release itself (a test
+// requirements file naming the project, "app[test]").
+func withoutSelf(reqs []string, project string) []string {
 	self := dist.Normalize(project)
-	for _, s := range all {
+	var out []string
+	for _, s := range reqs {
 		if r, err := dist.ParseRequirement(s); err == nil && r.Name == self {
 			continue
 		}
-		reqs = append(reqs, s)
+		out = append(out, s)
 	}
-	return dedupe(reqs), extras, nil
+	return out
 }
 
 // requirementLines reads a pip requirements file's plain requirements;
@@ -256,7 +285,7 @@ func readCapped(p string, max int64) ([]byte, error) {
 }
 
 // target describes the interpreter to the resolver.
-func target(in Interpreter) (resolver.Target, error) {
+func target(in interpreter.Interpreter) (resolver.Target, error) {
 	parts := strings.SplitN(in.Version, ".", 3)
 	if len(parts) < 2 {
 		return resolver.Target{}, fmt.Errorf("interpreter version %q", in.Version)
@@ -280,60 +309,60 @@ func target(in Interpreter) (resolver.Target, error) {
 		Tags: dist.CPythonTags(major, minor, glibcMinor, strings.Contains(strings.TrimPrefix(in.ABI, "cp"), "d"))}, nil
 }
 
-// dependencies resolves and fetches the closure a release's tests need.
-// A StepResult is returned instead when that cannot be done (its status
-// says whose fault); the error is non-nil only when ctx ended.
-func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir, scratch string, set toolchain.Set,
-	withEnv withEnvFunc, execIn execInFunc, log *bytes.Buffer) (*closure, *StepResult, error) {
-	unavailable := func(status Status, detail string) (*closure, *StepResult, error) {
-		sr := StepResult{Name: StepTests, Status: status, Reason: ReasonDependencyUnavailable, Detail: detail}
-		sr.Log = append(append([]byte(nil), log.Bytes()...), detail...)
-		return nil, &sr, nil
+// resolve resolves and fetches the closure a release needs in the step
+// named step: its runtime requirements, and with tests also what its
+// tests ask for. It leaves the closure in j.closure, or returns the step's
+// result instead when the closure cannot be had (its status says whose
+// fault); the error is non-nil only when ctx ended.
+func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.Buffer) (*StepResult, error) {
+	unavailable := func(status outcome.Status, detail string) (*StepResult, error) {
+		return &StepResult{Status: status, Reason: outcome.ReasonDependencyUnavailable, Detail: detail, Log: []byte(detail)}, nil
 	}
-	reqs, extras, err := requirementsOf(builtWheel, projDir, job.Project)
+	j.closure = &closure{}
+	reqs, extras, err := requirementsOf(j.builtWheel(), j.projDir, j.spec.Project, tests)
 	if err != nil {
-		return unavailable(Machinery, "cannot read the requirements of the built wheel: "+err.Error())
+		return unavailable(outcome.Machinery, "cannot read the requirements of the built wheel: "+err.Error())
 	}
 	if len(reqs) == 0 {
-		return &closure{}, nil, nil
+		return nil, nil
 	}
+	r := j.r
 	if r.opts.Toolchain == nil {
-		return unavailable(Machinery, "no offline toolchain to build or install dependencies with")
+		return unavailable(outcome.Machinery, "no offline toolchain to build or install dependencies with")
 	}
-	t, err := target(job.Interpreter)
+	t, err := target(j.in)
 	if err != nil {
-		return unavailable(Machinery, err.Error())
+		return unavailable(outcome.Machinery, err.Error())
 	}
-	in := job.Interpreter
-	fmt.Fprintf(log, "pysmoke: resolving for Python %s: %s", in.Version, strings.Join(reqs, ", "))
+	fmt.Fprintf(log, "pysmoke: resolving for Python %s: %s", j.in.Version, strings.Join(reqs, ", "))
 	if len(extras) > 0 {
 		fmt.Fprintf(log, " (extras: %s)", strings.Join(extras, ", "))
 	}
 	log.WriteString("\n")
 
-	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: set, hashes: r.opts.Toolchain.Hashes(set),
-		built: map[string]string{}, failed: map[string]error{}, seen: map[string]resolver.Candidate{}}
+	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: j.set, hashes: r.opts.Toolchain.Hashes(j.set),
+		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log}
 	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
-		return r.buildDependency(ctx, c, sdist, scratch, set, withEnv, execIn, log)
+		return j.buildDependency(ctx, c, sdist, log)
 	}
 	res, err := resolver.Resolve(ctx, ix, reqs, extras, t)
 	if ctx.Err() != nil {
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err != nil {
-		return unavailable(Machinery, "resolving the dependencies failed: "+err.Error())
+		return unavailable(outcome.Machinery, "resolving the dependencies failed: "+err.Error())
 	}
 	if u := res.Unmet; u != nil {
-		status := Machinery
+		status := outcome.Machinery
 		if u.DeclaredUnsupported {
-			status = DeclaredUnsupported
+			status = outcome.DeclaredUnsupported
 		}
 		return unavailable(status, fmt.Sprintf("dependency unavailable: %s: %s", u.Requirement, u.Reason))
 	}
 
 	cl := &closure{pins: res.Pins}
-	if err := os.MkdirAll(filepath.Join(scratch, depsDir), 0o755); err != nil {
-		return unavailable(Machinery, err.Error())
+	if err := os.MkdirAll(filepath.Join(j.scratch, depsDir), 0o755); err != nil {
+		return unavailable(outcome.Machinery, err.Error())
 	}
 	for _, p := range res.Pins {
 		fmt.Fprintf(log, "pysmoke: %s %s: %s (sha256 %s)\n", p.Project, p.Version, p.Filename, p.SHA256)
@@ -341,25 +370,30 @@ func (r *Runner) dependencies(ctx context.Context, job Job, builtWheel, projDir,
 			cl.install = append(cl.install, p.Filename)
 			continue
 		}
-		host, ok := ix.built[p.SHA256]
-		if !ok {
+		var host string
+		if b, ok := ix.builds[p.SHA256]; ok && b.err == nil {
+			host = b.wheel
+		} else {
 			if host, err = r.opts.Index.Fetch(ctx, ix.seen[p.SHA256]); err != nil {
 				if ctx.Err() != nil {
-					return nil, nil, ctx.Err()
+					return nil, ctx.Err()
 				}
-				return unavailable(Machinery, fmt.Sprintf("dependency unavailable: %s: %v", p.Project, err))
+				return unavailable(outcome.Machinery, fmt.Sprintf("dependency unavailable: %s: %v", p.Project, err))
 			}
 		}
-		dst := filepath.Join(scratch, depsDir, filepath.Base(host))
+		dst := filepath.Join(j.scratch, depsDir, filepath.Base(host))
 		if host != dst {
-			if err := copyFile(host, dst); err != nil {
-				return unavailable(Machinery, err.Error())
+			if _, err := os.Lstat(dst); err != nil { // an earlier resolution of the job may have copied it
+				if err := copyFile(host, dst); err != nil {
+					return unavailable(outcome.Machinery, err.Error())
+				}
 			}
 		}
-		cl.install = append(cl.install, path.Join(BuildRoot, depsDir, filepath.Base(host)))
+		cl.install = append(cl.install, path.Join(sandbox.BuildRoot, depsDir, filepath.Base(host)))
 	}
 	log.WriteString("\n")
-	return cl, nil, nil
+	j.closure = cl
+	return nil, nil
 }
 
 func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
@@ -374,8 +408,8 @@ func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
 // buildDependency builds a dependency's sdist into a wheel in the job's
 // sandbox, as the wheel step builds the release, and returns the wheel's
 // host path. An sdist that does not build is an Unmet requirement.
-func (r *Runner) buildDependency(ctx context.Context, c resolver.Candidate, sdist, scratch string, set toolchain.Set,
-	withEnv withEnvFunc, execIn execInFunc, log *bytes.Buffer) (string, error) {
+func (j *job) buildDependency(ctx context.Context, c resolver.Candidate, sdist string, log *bytes.Buffer) (string, error) {
+	scratch, set := j.scratch, j.set
 	unmet := func(format string, args ...any) error {
 		return resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -383,10 +417,10 @@ func (r *Runner) buildDependency(ctx context.Context, c resolver.Candidate, sdis
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
 	}
-	if err := Unpack(sdist, src, r.opts.Unpack); err != nil {
+	if err := archive.Unpack(sdist, src, j.r.opts.Unpack); err != nil {
 		return "", unmet("its sdist %s cannot be unpacked: %v", c.Filename, err)
 	}
-	proj, err := ProjectDir(src)
+	proj, err := archive.ProjectDir(src)
 	if err != nil {
 		return "", unmet("its sdist %s: %v", c.Filename, err)
 	}
@@ -395,7 +429,7 @@ func (r *Runner) buildDependency(ctx context.Context, c resolver.Candidate, sdis
 		return "", unmet("its sdist %s has no setup.py, and no PEP 517 front end runs on this Python", c.Filename)
 	}
 	rel, _ := filepath.Rel(scratch, proj)
-	dir := path.Join(BuildRoot, filepath.ToSlash(rel))
+	dir := path.Join(sandbox.BuildRoot, filepath.ToSlash(rel))
 	// A plain setup.py builds in the job's own build environment (made
 	// already for the release's steps, or now); a dependency with a
 	// [build-system] gets one with the front end and the backends it asks
@@ -417,18 +451,18 @@ func (r *Runner) buildDependency(ctx context.Context, c resolver.Candidate, sdis
 	}
 	step := "deps-" + c.SHA256[:16]
 	fmt.Fprintf(log, "pysmoke: building %s into a wheel in the sandbox\n", c.Filename)
-	sr, err := withEnv(step, kind, dedupe(wheels), func(e *environment) (StepResult, error) {
+	sr, err := j.withEnv(ctx, step, kind, dedupe(wheels), func(e *environment) (StepResult, error) {
 		if set.Frontend == toolchain.FrontendSetupPy {
-			return execIn(step, dir, e.env, e.python, "setup.py", "-q", "bdist_wheel", "--dist-dir", "{out}")
+			return j.exec(ctx, step, dir, e.env, e.python, "setup.py", "-q", "bdist_wheel", "--dist-dir", "{out}")
 		}
-		return execIn(step, dir, e.env, e.python, "-m", "pip", "wheel", "--no-index", "--no-deps",
+		return j.exec(ctx, step, dir, e.env, e.python, "-m", "pip", "wheel", "--no-index", "--no-deps",
 			"--no-build-isolation", "--use-pep517", "--no-cache-dir", "-q", "-w", "{out}", ".")
 	})
 	if err != nil {
 		return "", err
 	}
 	log.Write(sr.Log)
-	if sr.Status != Passed {
+	if sr.Status != outcome.Passed {
 		return "", unmet("its sdist %s does not build on this Python (%s, %s)", c.Filename, sr.Status, sr.Reason)
 	}
 	built, _ := filepath.Glob(filepath.Join(scratch, "out", step, "*.whl"))

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/interpreter"
 )
 
 // TestRequirementLines: options, paths, comments and blank lines of a
@@ -41,7 +42,7 @@ func TestRequirementsOf(t *testing.T) {
 	proj := filepath.Join(dir, "src")
 	os.MkdirAll(proj, 0o755)
 	os.WriteFile(filepath.Join(proj, "requirements-test.txt"), []byte("hypothesis\napp[test]\nlib>=1\n"), 0o644)
-	reqs, extras, err := requirementsOf(whl, proj, "App")
+	reqs, extras, err := requirementsOf(whl, proj, "App", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +56,11 @@ func TestRequirementsOf(t *testing.T) {
 // resolver gets for a 2.7 and a 3.12.
 func TestTarget(t *testing.T) {
 	for _, c := range []struct {
-		in             Interpreter
+		in             interpreter.Interpreter
 		platform, tag0 string
 	}{
-		{Interpreter{Version: "2.7.18", Minor: "2.7", ABI: "cp27mu"}, "linux2", "cp27-cp27mu-manylinux_2_36_x86_64"},
-		{Interpreter{Version: "3.12.1", Minor: "3.12", ABI: "cp312"}, "linux", "cp312-cp312-manylinux_2_36_x86_64"},
+		{interpreter.Interpreter{Version: "2.7.18", Minor: "2.7", ABI: "cp27mu"}, "linux2", "cp27-cp27mu-manylinux_2_36_x86_64"},
+		{interpreter.Interpreter{Version: "3.12.1", Minor: "3.12", ABI: "cp312"}, "linux", "cp312-cp312-manylinux_2_36_x86_64"},
 	} {
 		tg, err := target(c.in)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,19 +19,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/internal/expected"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
+	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
-// depIndex is a local index served over HTTP, with a crawler reading it
-// into a mirror: the runner's DependencyIndex, as in the service.
+// depIndex is a local index served over HTTP, with an index client
+// reading it into a mirror: the runner's DependencyIndex, as in the
+// service.
 type depIndex struct {
-	ix      *localindex.Index
-	crawler *crawler.Crawler
-	mirror  string
+	ix     *localindex.Index
+	client *index.Client
+	mirror string
 }
 
 func newDepIndex(t *testing.T) *depIndex {
@@ -43,8 +50,8 @@ func newDepIndex(t *testing.T) *depIndex {
 	srv := httptest.NewServer(ix.Handler())
 	t.Cleanup(srv.Close)
 	d := &depIndex{ix: ix, mirror: filepath.Join(dir, "mirror")}
-	d.crawler, err = crawler.New(crawler.Options{IndexURL: srv.URL, MirrorDir: d.mirror, RateLimit: -1,
-		MaxRetryWait: 20 * time.Millisecond}, nil, nil, nil)
+	d.client, err = index.New(index.Options{URL: srv.URL, MirrorDir: d.mirror, RateLimit: -1,
+		MaxRetryWait: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +75,7 @@ func (d *depIndex) publish(t *testing.T, path string) string {
 // buildWheels builds the wheel of a project of testdata/dependencies on
 // each interpreter with the runner (in the sandbox, as any release) and
 // returns their paths.
-func buildWheels(t *testing.T, r *runner.Runner, sample string, ins []runner.Interpreter) []string {
+func buildWheels(t *testing.T, r *runner.Runner, sample string, ins []interpreter.Interpreter) []string {
 	t.Helper()
 	dir := t.TempDir()
 	sdist, err := localindex.WriteSdist(filepath.Join(dir, "sdist"), filepath.Join("../testdata/dependencies", sample), sample, "1.0")
@@ -77,7 +84,7 @@ func buildWheels(t *testing.T, r *runner.Runner, sample string, ins []runner.Int
 	}
 	runAll(t, r, each(ins, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, WheelDir: filepath.Join(dir, "wheels")}), func(job runner.Job, res runner.Result) {
 		for _, st := range res.Steps {
-			if st.Name == runner.StepWheel && st.Status != runner.Passed {
+			if st.Name == outcome.StepWheel && st.Status != outcome.Passed {
 				t.Errorf("%s on %s: wheel %s %s: %s", sample, job.Interpreter.Minor, st.Status, st.Reason, firstLines(st.Log, 5))
 			}
 		}
@@ -116,7 +123,7 @@ func runAll(t *testing.T, r *runner.Runner, jobs []runner.Job, check func(runner
 }
 
 // each makes a job of a release for each interpreter.
-func each(ins []runner.Interpreter, job runner.Job) []runner.Job {
+func each(ins []interpreter.Interpreter, job runner.Job) []runner.Job {
 	var jobs []runner.Job
 	for _, in := range ins {
 		j := job
@@ -128,7 +135,7 @@ func each(ins []runner.Interpreter, job runner.Job) []runner.Job {
 
 func testsStep(res runner.Result) runner.StepResult {
 	for _, st := range res.Steps {
-		if st.Name == runner.StepTests {
+		if st.Name == outcome.StepTests {
 			return st
 		}
 	}
@@ -142,9 +149,9 @@ func testsStep(res runner.Result) runner.StepResult {
 // installed, and removing a dependency from the index turns the cells
 // that need it into "dependency unavailable" naming it.
 func TestDependencies(t *testing.T) {
-	backend := runner.RequireNamespace(t)
-	ins := requirePythons(t)
-	tc := requireToolchain(t, ins)
+	backend := sandboxtest.Namespace(t)
+	ins := testenv.Pythons(t)
+	tc := testenv.Toolchain(t)
 	want, err := expected.Load("../testdata/expected-dependencies.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +181,7 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: scratch})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.client, ScratchDir: scratch})
 	job := runner.Job{Project: "depapp", Version: "1.0", Sdist: app}
 
 	t.Run("matrix", func(t *testing.T) {
@@ -192,7 +199,7 @@ func TestDependencies(t *testing.T) {
 			tests := testsStep(res)
 			t.Logf("depapp on %s: tests %s %s %s", in.Minor, tests.Status, tests.Reason, tests.Detail)
 			switch tests.Status {
-			case runner.Passed:
+			case outcome.Passed:
 				// What was installed, by name, version and the hash of
 				// the index's file (written by hand from the samples and
 				// the toolchain's recipe).
@@ -220,11 +227,11 @@ func TestDependencies(t *testing.T) {
 				if !strings.Contains(string(tests.Log), "test_with_mocker PASSED") {
 					t.Errorf("%s: the mocker test did not pass:\n%s", in.Minor, firstLines(tests.Log, 40))
 				}
-			case runner.DeclaredUnsupported:
+			case outcome.DeclaredUnsupported:
 				if !strings.Contains(tests.Detail, "depsdist") || !strings.Contains(tests.Detail, ">=3.6") {
 					t.Errorf("%s: %q does not name depsdist and its Requires-Python", in.Minor, tests.Detail)
 				}
-			case runner.Machinery:
+			case outcome.Machinery:
 				if !strings.Contains(tests.Detail, "pytest-mock") {
 					t.Errorf("%s: %q does not name pytest-mock", in.Minor, tests.Detail)
 				}
@@ -236,7 +243,7 @@ func TestDependencies(t *testing.T) {
 		// The mirror holds the closure, and only files the index listed.
 		sums := []string{sdistHash}
 		for _, in := range ins {
-			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: runner.StepTests}].Status == string(runner.Passed) {
+			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: outcome.StepTests}].Status == string(outcome.Passed) {
 				sums = append(sums, cextHash[in.Minor])
 			}
 		}
@@ -253,14 +260,14 @@ func TestDependencies(t *testing.T) {
 		// newer one's depcext wheel is removed, and depsdist altogether.
 		// depcext is resolved first, so the newer names depcext (the
 		// other wheels do not fit it), the older depsdist (gone).
-		var two []runner.Interpreter
+		var two []interpreter.Interpreter
 		for _, in := range ins {
-			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: runner.StepTests}].Status == string(runner.Passed) {
+			if want[expected.Key{Sample: "depapp", Python: in.Minor, Step: outcome.StepTests}].Status == string(outcome.Passed) {
 				two = append(two, in)
 			}
 		}
 		if len(two) < 2 {
-			t.Skip("fewer than two interpreters where depapp's tests run")
+			testenv.Require(t, "two interpreters where depapp's tests run", fmt.Errorf("only %d", len(two)))
 		}
 		two = two[len(two)-2:]
 		older, newer := two[0], two[1]
@@ -273,7 +280,7 @@ func TestDependencies(t *testing.T) {
 		runAll(t, r, each(two, job), func(job runner.Job, res runner.Result) {
 			in, tests := job.Interpreter, testsStep(res)
 			missing := wantMissing[in.Minor]
-			if tests.Status != runner.Machinery || tests.Reason != runner.ReasonDependencyUnavailable ||
+			if tests.Status != outcome.Machinery || tests.Reason != outcome.ReasonDependencyUnavailable ||
 				!strings.HasPrefix(tests.Detail, "dependency unavailable: "+missing) {
 				t.Errorf("%s: tests %s %s %q, want machinery-error dependency-unavailable naming %s",
 					in.Minor, tests.Status, tests.Reason, tests.Detail, missing)
@@ -294,20 +301,20 @@ func TestDependencies(t *testing.T) {
 // either backend. As a control, running the same setup.py on the host does
 // leave a mark.
 func TestDependencyMetadataInSandbox(t *testing.T) {
-	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, runner.RequireNamespace(t)) })
-	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, runner.RequireDocker(t)) })
+	t.Run("namespace", func(t *testing.T) { markdepLeavesNoMark(t, sandboxtest.Namespace(t)) })
+	t.Run("docker", func(t *testing.T) { markdepLeavesNoMark(t, sandboxtest.Docker(t)) })
 }
 
-func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
-	all := requirePythons(t)
+func markdepLeavesNoMark(t *testing.T, backend sandbox.Backend) {
+	all := testenv.Pythons(t)
 	// The oldest and the newest: the point is where setup.py runs, and
 	// that the closure installs both into 2.7's user base and into a
 	// venv.
-	ins := []runner.Interpreter{all[0]}
+	ins := []interpreter.Interpreter{all[0]}
 	if len(all) > 1 {
 		ins = append(ins, all[len(all)-1])
 	}
-	tc := requireToolchain(t, all) // the wheelhouse the other tests use
+	tc := testenv.Toolchain(t) // the wheelhouse the other tests use
 
 	marks := t.TempDir()
 	src := filepath.Join(t.TempDir(), "markdep")
@@ -328,10 +335,10 @@ func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.client, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
 	runAll(t, r, each(ins, runner.Job{Project: "markapp", Version: "1.0", Sdist: app}), func(job runner.Job, res runner.Result) {
 		in, tests := job.Interpreter, testsStep(res)
-		if tests.Status != runner.Passed {
+		if tests.Status != outcome.Passed {
 			t.Errorf("markapp on %s: tests %s %s %q\n%s", in.Minor, tests.Status, tests.Reason, tests.Detail, firstLines(tests.Log, 40))
 			return
 		}
@@ -374,10 +381,10 @@ func markdepLeavesNoMark(t *testing.T, backend runner.Backend) {
 // that fails to build is "dependency unavailable" naming it (the
 // machinery's: it cannot be installed), never a failure of the release.
 func TestDependencyDoesNotBuild(t *testing.T) {
-	backend := runner.RequireNamespace(t)
-	all := requirePythons(t)
+	backend := sandboxtest.Namespace(t)
+	all := testenv.Pythons(t)
 	ins := all[len(all)-1:]
-	tc := requireToolchain(t, all) // the wheelhouse the other tests use
+	tc := testenv.Toolchain(t) // the wheelhouse the other tests use
 	dir := t.TempDir()
 	write := func(rel, text string) {
 		t.Helper()
@@ -403,20 +410,20 @@ func TestDependencyDoesNotBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.crawler, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.client, ScratchDir: filepath.Join(t.TempDir(), "scratch")})
 	res, err := r.Run(context.Background(), runner.Job{Project: "needsbroken", Version: "1.0", Sdist: app, Interpreter: ins[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := testsStep(res)
 	want := "dependency unavailable: brokendep: its sdist brokendep-1.0.tar.gz does not build on this Python"
-	if tests.Status != runner.Machinery || tests.Reason != runner.ReasonDependencyUnavailable || !strings.HasPrefix(tests.Detail, want) {
+	if tests.Status != outcome.Machinery || tests.Reason != outcome.ReasonDependencyUnavailable || !strings.HasPrefix(tests.Detail, want) {
 		t.Errorf("tests %s %s %q, want machinery-error dependency-unavailable %q...", tests.Status, tests.Reason, tests.Detail, want)
 	}
 	if !strings.Contains(string(tests.Log), "brokendep does not build anywhere") {
 		t.Errorf("the build's output is not in the log:\n%s", firstLines(tests.Log, 30))
 	}
-	if res.Status != runner.Machinery {
+	if res.Status != outcome.Machinery {
 		t.Errorf("cell %s, want machinery-error (not the release's failure)", res.Status)
 	}
 }

@@ -16,23 +16,19 @@ package runner
 //     only the interpreter's own site-packages stays visible behind it.
 //
 // The build environment holds pip, setuptools, wheel and their
-// dependencies; the test environment the package's own wheel, built by the
-// wheel step, and the test runner.
+// dependencies; the import environment the package's own wheel, built by
+// the wheel step, and what it requires; the test environment the same with
+// the test runner and what the tests require.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/pysmoke/pysmoke/dist"
-	"github.com/pysmoke/pysmoke/resolver"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/sandbox"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
@@ -47,9 +43,9 @@ type environment struct {
 
 // environments makes a job's environments on first use.
 type environments struct {
-	sb       Sandbox
-	in       Interpreter
-	base     []string // the step environment (Runner.env)
+	sb       sandbox.Sandbox
+	in       interpreter.Interpreter
+	base     []string // the plain step environment (stepEnv)
 	wheels   string   // the wheelhouse folder, mounted read-only
 	set      toolchain.Set
 	logLimit int64
@@ -64,7 +60,7 @@ func (es *environments) get(ctx context.Context, kind string, wheels []string) (
 	if e, ok := es.made[kind]; ok {
 		return e, nil
 	}
-	root := path.Join(BuildRoot, "env", kind)
+	root := path.Join(sandbox.BuildRoot, "env", kind)
 	e := &environment{}
 	es.made[kind] = e
 	var args []string
@@ -94,7 +90,7 @@ func (es *environments) get(ctx context.Context, kind string, wheels []string) (
 	start := time.Now()
 	for _, argv := range cmds {
 		fmt.Fprintf(logWriter{&e.log}, "$ %s\n", strings.Join(argv, " "))
-		er, err := es.sb.Exec(ctx, Command{Argv: argv, Dir: BuildRoot, Env: e.env, Timeout: es.timeout, LogLimit: es.logLimit})
+		er, err := es.sb.Exec(ctx, sandbox.Command{Argv: argv, Dir: sandbox.BuildRoot, Env: e.env, Timeout: es.timeout, LogLimit: es.logLimit})
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -138,138 +134,4 @@ func getEnv(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-type execInFunc func(name, dir string, env []string, argv ...string) (StepResult, error)
-type withEnvFunc func(step, kind string, wheels []string, run func(e *environment) (StepResult, error)) (StepResult, error)
-
-// testRun is where the tests are copied to and run from: not the source
-// tree, so that they import the package from its installed wheel.
-const testRun = BuildRoot + "/testrun"
-
-// tests runs the package's tests against its wheel, installed with the
-// test runner into a fresh environment. The tests are copied out of the
-// sdist into testRun first.
-// The release's dependencies are resolved and installed with it (deps.go);
-// the chosen files are put into *pins.
-func (r *Runner) tests(ctx context.Context, done []StepResult, scratch, projDir string, job Job, set toolchain.Set, envs *environments, withEnv withEnvFunc, execIn execInFunc, pins *[]resolver.Pin) (StepResult, error) {
-	var wheelStep *StepResult
-	for i := range done {
-		if done[i].Name == StepWheel {
-			wheelStep = &done[i]
-		}
-	}
-	switch {
-	case wheelStep == nil:
-		return StepResult{Name: StepTests, Status: NotAvailable, Reason: ReasonSkipped, Detail: "no wheel step ran"}, nil
-	case wheelStep.Status == Machinery:
-		return machinery(StepTests, wheelStep.Reason, "no wheel to test: "+wheelStep.Detail), nil
-	case wheelStep.Status != Passed:
-		d := fmt.Sprintf("no wheel to test: the wheel step %s (%s)", wheelStep.Status, wheelStep.Reason)
-		return StepResult{Name: StepTests, Status: NotAvailable, Reason: ReasonSkipped, Detail: d, Log: []byte(d)}, nil
-	}
-	built, _ := filepath.Glob(filepath.Join(scratch, "out", StepWheel, "*.whl"))
-	sort.Strings(built)
-	if len(built) == 0 {
-		return machinery(StepTests, ReasonSandbox, "the wheel step passed but left no .whl"), nil
-	}
-	wheel := path.Join(BuildRoot, "out", StepWheel, filepath.Base(built[0]))
-
-	// What to copy: a tests/ or test/ folder, else top-level test files.
-	var copies []string
-	for _, d := range []string{"tests", "test"} {
-		if fi, err := os.Lstat(filepath.Join(projDir, d)); err == nil && fi.IsDir() {
-			copies = append(copies, d)
-			break
-		}
-	}
-	if len(copies) == 0 {
-		ents, _ := os.ReadDir(projDir)
-		for _, e := range ents {
-			n := e.Name()
-			if e.Type().IsRegular() && strings.HasSuffix(n, ".py") && (strings.HasPrefix(n, "test_") || strings.HasSuffix(n, "_test.py")) {
-				copies = append(copies, n)
-			}
-		}
-	}
-	if len(copies) == 0 && job.TestCommand == nil {
-		d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
-		return StepResult{Name: StepTests, Status: NoTests, Reason: ReasonNoTests, Detail: d, Log: []byte(d)}, nil
-	}
-	var depsLog bytes.Buffer
-	cl, sr, err := r.dependencies(ctx, job, built[0], projDir, scratch, set, withEnv, execIn, &depsLog)
-	if err != nil || sr != nil {
-		if sr != nil {
-			return *sr, nil
-		}
-		return StepResult{}, err
-	}
-	*pins = cl.pins
-	// A dependency the closure pins replaces the test runner's own wheel
-	// of that project (two wheels of one project cannot be installed).
-	pinned := map[string]bool{}
-	for _, p := range cl.pins {
-		pinned[p.Project] = true
-	}
-	wheels := []string{wheel}
-	for _, w := range set.Test {
-		if df, err := dist.ParseFilename(w); err == nil && pinned[dist.Normalize(df.Name)] && !slices.Contains(cl.install, w) {
-			continue
-		}
-		wheels = append(wheels, w)
-	}
-	wheels = append(wheels, cl.install...)
-	sr2, err := withEnv(StepTests, "test", wheels, func(e *environment) (StepResult, error) {
-		rel, _ := filepath.Rel(scratch, projDir)
-		src := path.Join(BuildRoot, filepath.ToSlash(rel))
-		cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R -- "$@" "$0"/; }`, testRun, src}, copies...)
-		cr, err := envs.sb.Exec(ctx, Command{Argv: cp, Dir: BuildRoot, Env: e.env, Timeout: r.timeout(job, StepTests), LogLimit: r.opts.LogLimit})
-		if ctx.Err() != nil {
-			return StepResult{}, ctx.Err()
-		}
-		if err != nil || cr.ExitCode != 0 {
-			return machinery(StepTests, ReasonSandbox, fmt.Sprintf("could not copy the tests out of the source tree: %v %s", err, cr.Log)), nil
-		}
-		var argv []string
-		runner := set.Runner
-		switch {
-		case job.TestCommand != nil:
-			runner = "command"
-			argv = append(argv, job.TestCommand...)
-			if argv[0] == "python" {
-				argv[0] = e.python
-			}
-		case runner == toolchain.RunnerPytest:
-			argv = append([]string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--"}, copies...)
-		default:
-			argv = []string{e.python, "-m", "unittest", "discover", "-v"}
-			if fi, err := os.Stat(filepath.Join(projDir, copies[0])); err == nil && fi.IsDir() {
-				argv = append(argv, "-s", copies[0])
-				if fileExists(filepath.Join(projDir, copies[0], "__init__.py")) {
-					argv = append(argv, "-t", ".")
-				}
-			}
-		}
-		sr, err := execIn(StepTests, testRun, e.env, argv...)
-		if err == nil && runner == toolchain.RunnerPytest && sr.Status == Failed && sr.ExitCode == 5 {
-			sr.Status, sr.Reason, sr.Detail = NoTests, ReasonNoTests, "pytest collected no tests"
-		}
-		return sr, err
-	})
-	if depsLog.Len() > 0 {
-		sr2.Log = append(depsLog.Bytes(), sr2.Log...)
-	}
-	return sr2, err
-}
-
-func dedupe(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -1,6 +1,6 @@
 package runner
 
-// The hostile-package suite (../shared/docs/sandbox-threats.md): each case
+// The hostile-package suite (docs/sandbox.md): each case
 // is a tiny sdist whose setup.py (or archive) attacks the machine, run
 // through Runner.Run on both backends. Each case asserts the specific
 // error or reason it expects, and has a control: the same payload run on
@@ -41,6 +41,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pysmoke/pysmoke/archive"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
 // hostileCase is one attack.
@@ -59,7 +66,7 @@ type hostileCase struct {
 	archive func(normal []tarMember) []tarMember
 	zip     bool
 	gzBomb  bool
-	opts    Options // limits and timeouts of the case (Backend, ScratchDir set by the suite)
+	opts    Options // limits and timeouts of the case (sandbox.Backend, ScratchDir set by the suite)
 	all     bool    // on every interpreter, not only 3.11
 	runs    int     // jobs run one after another (default 1)
 	marker  bool    // ARGS["marker"] is a fresh marker no host process may hold afterwards
@@ -70,7 +77,7 @@ type hostileCase struct {
 
 type hostileRun struct {
 	backend string
-	in      Interpreter
+	in      interpreter.Interpreter
 	res     Result
 	got     map[string]any
 	runs    []map[string]any
@@ -201,7 +208,7 @@ type hostileEnv struct {
 }
 
 func newHostileEnv(t *testing.T) *hostileEnv {
-	e := &hostileEnv{secret: "hunter2-" + uniqueMarker(t)}
+	e := &hostileEnv{secret: "hunter2-" + testenv.Marker(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +266,7 @@ func wantErrno(t *testing.T, what string, got any, want ...syscall.Errno) {
 	t.Errorf("%s: errno %v; want %v", what, got, want)
 }
 
-func wantStep(t *testing.T, sr StepResult, st Status, reason string) {
+func wantStep(t *testing.T, sr StepResult, st outcome.Status, reason string) {
 	t.Helper()
 	if sr.Status != st || sr.Reason != reason {
 		t.Errorf("step %s: %s %s (%s); want %s %s\n%s", sr.Name, sr.Status, sr.Reason, sr.Detail, st, reason, tail(sr.Log, 1500))
@@ -325,7 +332,7 @@ for p in ARGS["paths"]:
 	netFailed := func(want ...syscall.Errno) func(*testing.T, *hostileRun) {
 		return func(t *testing.T, c *hostileRun) {
 			wantErrno(t, "connect", c.got["errno"], want...)
-			wantStep(t, c.sdist, Failed, ReasonNeedsNetwork)
+			wantStep(t, c.sdist, outcome.Failed, outcome.ReasonNeedsNetwork)
 		}
 	}
 	return []hostileCase{
@@ -349,9 +356,9 @@ if res["errno"]:
 			check: func(t *testing.T, c *hostileRun) {
 				wantErrno(t, "connect", c.got["errno"], syscall.ENETUNREACH, syscall.EADDRNOTAVAIL, syscall.EAFNOSUPPORT)
 				if num(c.got["errno"]) == int(syscall.ENETUNREACH) {
-					wantStep(t, c.sdist, Failed, ReasonNeedsNetwork)
+					wantStep(t, c.sdist, outcome.Failed, outcome.ReasonNeedsNetwork)
 				} else {
-					wantStep(t, c.sdist, Failed, ReasonExitStatus)
+					wantStep(t, c.sdist, outcome.Failed, outcome.ReasonExitStatus)
 				}
 			}},
 		{name: "dns", group: "network", payload: `
@@ -372,7 +379,7 @@ except socket.gaierror as e:
 				if g := num(c.got["gai"]); g != -3 && g != -2 && g != -5 {
 					t.Errorf("getaddrinfo: %v; want EAI_AGAIN, EAI_NONAME or EAI_NODATA", c.got["gai"])
 				}
-				wantStep(t, c.sdist, Failed, ReasonNeedsNetwork)
+				wantStep(t, c.sdist, outcome.Failed, outcome.ReasonNeedsNetwork)
 			}},
 		{name: "metadata-169.254.169.254", group: "network", payload: connect,
 			args: map[string]any{"host": "169.254.169.254", "port": 80}, control: map[string]any{"host": "169.254.169.254", "port": 80}, checkControl: okErrno,
@@ -382,7 +389,7 @@ except socket.gaierror as e:
 			check: func(t *testing.T, c *hostileRun) {
 				// The sandbox's own loopback, where nothing listens.
 				wantErrno(t, "connect", c.got["errno"], syscall.ECONNREFUSED)
-				wantStep(t, c.sdist, Failed, ReasonExitStatus)
+				wantStep(t, c.sdist, outcome.Failed, outcome.ReasonExitStatus)
 			}},
 		{name: "docker-socket", group: "network", payload: errnoOf + `
 import socket
@@ -436,7 +443,7 @@ for top in ("/run", "/var/run", "/tmp"):
 				}
 				sort.Strings(keys)
 				var want []string
-				for _, kv := range (&Runner{}).env(c.in) {
+				for _, kv := range stepEnv(c.in) {
 					k, _, _ := strings.Cut(kv, "=")
 					want = append(want, k)
 				}
@@ -618,7 +625,7 @@ while n < ARGS["max"]:
     n += 1
 res["forked"] = n
 `, args: map[string]any{"max": 100000, "sleep": 600}, control: map[string]any{"max": 5, "sleep": 0.1},
-			opts: Options{Limits: Limits{Pids: 64}},
+			opts: Options{Limits: sandbox.Limits{Pids: 64}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["forked"]) != 5 {
 					t.Errorf("control: forked %v; want 5", got)
@@ -629,7 +636,7 @@ res["forked"] = n
 				if n := num(c.got["forked"]); n > 64 || n < 10 {
 					t.Errorf("forked %d processes; want under the pids limit of 64", n)
 				}
-				wantStep(t, c.sdist, ResourceLimit, ReasonPids)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonPids)
 			}},
 		{name: "memory-hog", group: "resources", payload: `
 chunks = []
@@ -637,14 +644,14 @@ while len(chunks) < ARGS["chunks"]:
     chunks.append(b"x" * (16 << 20))
 res["allocated_mib"] = 16 * len(chunks)
 `, args: map[string]any{"chunks": 100000}, control: map[string]any{"chunks": 4},
-			opts: Options{Limits: Limits{Memory: 256 << 20}},
+			opts: Options{Limits: sandbox.Limits{Memory: 256 << 20}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["allocated_mib"]) != 64 {
 					t.Errorf("control: %v", got)
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, ResourceLimit, ReasonMemory)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonMemory)
 				if c.got != nil && c.got["allocated_mib"] != nil {
 					t.Errorf("the hog finished: %v", c.got)
 				}
@@ -656,13 +663,13 @@ with open(p, "wb") as f:
         f.write(b"\1" * (1 << 20))
 res["written_mib"] = ARGS["mib"]
 `, args: map[string]any{"mib": 100000}, control: map[string]any{"mib": 4, "dir": "HOME"},
-			opts: Options{Limits: Limits{Disk: 64 << 20}},
+			opts: Options{Limits: sandbox.Limits{Disk: 64 << 20}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["written_mib"]) != 4 {
 					t.Errorf("control: %v", got)
 				}
 			},
-			check: func(t *testing.T, c *hostileRun) { wantStep(t, c.sdist, ResourceLimit, ReasonDisk) }},
+			check: func(t *testing.T, c *hostileRun) { wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonDisk) }},
 		{name: "tmp-filler", group: "resources", payload: errnoOf + `
 n = [0]
 def fill():
@@ -674,7 +681,7 @@ def fill():
 res["errno"] = errno_of(fill)
 res["written_mib"] = n[0]
 `, args: map[string]any{"mib": 100000}, control: map[string]any{"mib": 4, "dir": "HOME"},
-			opts: Options{Limits: Limits{Tmp: 16 << 20}},
+			opts: Options{Limits: sandbox.Limits{Tmp: 16 << 20}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["written_mib"]) != 4 || num(got["errno"]) != 0 {
 					t.Errorf("control: %v", got)
@@ -731,7 +738,7 @@ res["i"] = i
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, ResourceLimit, ReasonTimeout)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonTimeout)
 				if c.sdist.Duration > 10*time.Second {
 					t.Errorf("the 2 s timeout ended the step after %s", c.sdist.Duration)
 				}
@@ -748,7 +755,7 @@ res["slept"] = True
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, ResourceLimit, ReasonTimeout)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonTimeout)
 				if !strings.Contains(c.sdist.Detail, "no-output") || c.sdist.Duration > 10*time.Second {
 					t.Errorf("ended after %s by %q; want the 1 s no-output timeout", c.sdist.Duration, c.sdist.Detail)
 				}
@@ -769,7 +776,7 @@ time.sleep(ARGS["secs"])
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, ResourceLimit, ReasonTimeout)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonTimeout)
 				if c.sdist.Duration > 10*time.Second {
 					t.Errorf("ended after %s", c.sdist.Duration)
 				}
@@ -781,14 +788,14 @@ for i in range(ARGS["mib"] * 1024):
     out.write(line)
 res["printed_mib"] = ARGS["mib"]
 `, args: map[string]any{"mib": 10240}, control: map[string]any{"mib": 1},
-			opts: Options{Limits: Limits{Output: 16 << 20}},
+			opts: Options{Limits: sandbox.Limits{Output: 16 << 20}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["printed_mib"]) != 1 {
 					t.Errorf("control: %v", got)
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, ResourceLimit, ReasonLogSize)
+				wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonLogSize)
 				if !c.sdist.LogTruncated || len(c.sdist.Log) > 1<<20+200 {
 					t.Errorf("log %d bytes, truncated %v; want the 1 MiB cap", len(c.sdist.Log), c.sdist.LogTruncated)
 				}
@@ -807,7 +814,7 @@ res["printed_mib"] = ARGS["mib"]
 				var left []string
 				for deadline := time.Now().Add(5 * time.Second); len(left) == 0 && time.Now().Before(deadline); {
 					time.Sleep(20 * time.Millisecond)
-					left = procsWith(got["marker"].(string))
+					left = testenv.ProcsWith(got["marker"].(string))
 				}
 				if got["daemon"] != "up" || len(left) == 0 {
 					t.Errorf("control: the daemon did not outlive setup.py on the host: %v", got)
@@ -823,7 +830,7 @@ res["printed_mib"] = ARGS["mib"]
 				if c.got["daemon"] != "up" {
 					t.Errorf("the daemon never started: %v", c.got)
 				}
-				wantStep(t, c.sdist, Passed, ReasonOK)
+				wantStep(t, c.sdist, outcome.Passed, outcome.ReasonOK)
 			}},
 		{name: "daemon-holds-output-pipe", group: "processes", marker: true, payload: daemonSetup(false), args: map[string]any{"secs": 600}, control: map[string]any{"secs": 2},
 			checkControl: func(t *testing.T, got map[string]any) {
@@ -832,7 +839,7 @@ res["printed_mib"] = ARGS["mib"]
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, Passed, ReasonOK)
+				wantStep(t, c.sdist, outcome.Passed, outcome.ReasonOK)
 				if c.sdist.Duration > 4*time.Second {
 					t.Errorf("the step waited %s for the daemon holding its output", c.sdist.Duration)
 				}
@@ -887,7 +894,7 @@ except EnvironmentError as e:
     res["readable"] = e.errno
 `), args: map[string]any{}, control: map[string]any{"dist": "HOME"}, checkControl: shadowReadable,
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, Passed, ReasonOK)
+				wantStep(t, c.sdist, outcome.Passed, outcome.ReasonOK)
 				if len(c.sdist.Artifacts) != 0 {
 					t.Errorf("collected %v; want nothing (a link is never followed)", c.sdist.Artifacts)
 				}
@@ -902,7 +909,7 @@ res["fifo"] = True
 				}
 			},
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.sdist, Passed, ReasonOK)
+				wantStep(t, c.sdist, outcome.Passed, outcome.ReasonOK)
 				if len(c.sdist.Artifacts) != 0 || c.elapsed > 30*time.Second {
 					t.Errorf("collected %v in %s; want nothing, promptly", c.sdist.Artifacts, c.elapsed)
 				}
@@ -927,13 +934,13 @@ for i in range(ARGS["n"]):
     open(os.path.join(d, "f%07d" % i), "w").close()
 res["files"] = ARGS["n"]
 `), args: map[string]any{"n": 1000000}, control: map[string]any{"dist": "HOME", "n": 100},
-			opts: Options{Limits: Limits{DiskFiles: 5000}},
+			opts: Options{Limits: sandbox.Limits{DiskFiles: 5000}},
 			checkControl: func(t *testing.T, got map[string]any) {
 				if num(got["files"]) != 100 {
 					t.Errorf("control: %v", got)
 				}
 			},
-			check: func(t *testing.T, c *hostileRun) { wantStep(t, c.sdist, ResourceLimit, ReasonDisk) }},
+			check: func(t *testing.T, c *hostileRun) { wantStep(t, c.sdist, outcome.ResourceLimit, outcome.ReasonDisk) }},
 		{name: "output-odd-names", group: "outputs", payload: outputSetup(`
 for n in ARGS["names"]:
     with open(os.path.join(d, n), "w") as f:
@@ -985,7 +992,7 @@ p = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tool")
 res["mode"] = stat.S_IMODE(os.lstat(p).st_mode)
 `, archive: plus(tarMember{name: "pkg-1.0/tool", body: "#!/bin/sh\n", mode: 0o6777}),
 			check: func(t *testing.T, c *hostileRun) {
-				wantStep(t, c.res.Steps[0], Passed, ReasonOK)
+				wantStep(t, c.res.Steps[0], outcome.Passed, outcome.ReasonOK)
 				if m := num(c.got["mode"]); c.got["mode"] == nil || m&0o7022 != 0 {
 					t.Errorf("tool unpacked with mode %o; want setuid, setgid, sticky and group/other write cleared", m)
 				}
@@ -1005,7 +1012,7 @@ func rejected(reason string) func(*testing.T, *hostileRun) {
 		if len(c.res.Steps) != 1 {
 			t.Errorf("%d steps ran; want only the unpack step", len(c.res.Steps))
 		}
-		wantStep(t, c.res.Steps[0], Rejected, ReasonBadSdist)
+		wantStep(t, c.res.Steps[0], outcome.Rejected, outcome.ReasonBadSdist)
 		if !strings.Contains(c.res.Steps[0].Detail, reason) {
 			t.Errorf("rejected for %q; want %q", c.res.Steps[0].Detail, reason)
 		}
@@ -1053,7 +1060,7 @@ res["marker"] = ARGS["marker"]
 
 // hashInterpreters hashes every file (path, mode, size, content, link
 // target) of each interpreter's tree.
-func hashInterpreters(t *testing.T, ins []Interpreter) map[string]string {
+func hashInterpreters(t *testing.T, ins []interpreter.Interpreter) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	var mu sync.Mutex
@@ -1101,25 +1108,17 @@ func hashInterpreters(t *testing.T, ins []Interpreter) map[string]string {
 	return out
 }
 
-func suitePythons(t *testing.T) (one Interpreter, all []Interpreter) {
+func suitePythons(t *testing.T) (one interpreter.Interpreter, all []interpreter.Interpreter) {
 	t.Helper()
-	one = sandboxPython(t)
-	all, problems := Discover(context.Background(), DiscoverOptions{})
-	for _, p := range problems {
-		t.Log(p)
-	}
-	if len(all) < 9 && os.Getenv("CI") != "" {
-		t.Fatalf("found %d interpreters in CI; want all nine", len(all))
-	}
-	return one, all
+	return testenv.Python(t, "3.11"), testenv.Pythons(t)
 }
 
 // TestHostile runs every case on both backends.
 func TestHostile(t *testing.T) {
 	env := newHostileEnv(t)
 	t.Setenv("PYSMOKE_TEST_SECRET", env.secret)
-	ns := requireNamespace(t)
-	dk := requireDocker(t)
+	ns := sandboxtest.Namespace(t)
+	dk := sandboxtest.Docker(t)
 	one, all := suitePythons(t)
 	cases := hostileCases(env)
 	groups := map[string]int{}
@@ -1137,11 +1136,11 @@ func TestHostile(t *testing.T) {
 		}
 	})
 	t.Run("backends", func(t *testing.T) {
-		for _, b := range []Backend{ns, dk} {
+		for _, b := range []sandbox.Backend{ns, dk} {
 			t.Run(b.Name(), func(t *testing.T) {
 				t.Parallel()
 				for _, c := range cases {
-					ins := []Interpreter{one}
+					ins := []interpreter.Interpreter{one}
 					if c.all {
 						ins = all
 					}
@@ -1167,7 +1166,7 @@ func TestHostile(t *testing.T) {
 // runControl runs the payload on the host against its safe target, or
 // for archives checks that the sdist without its hostile members
 // unpacks.
-func runControl(t *testing.T, c hostileCase, in Interpreter, env *hostileEnv) {
+func runControl(t *testing.T, c hostileCase, in interpreter.Interpreter, env *hostileEnv) {
 	if c.archive != nil || c.control == nil {
 		if c.control == nil && c.archive == nil && c.runs == 0 {
 			t.Fatalf("case %s has no control", c.name)
@@ -1175,7 +1174,7 @@ func runControl(t *testing.T, c hostileCase, in Interpreter, env *hostileEnv) {
 		if c.archive != nil {
 			dir := t.TempDir()
 			sdist := writeSdist(t, dir, "pkg", normalMembers("pkg", setupPy("res['ran'] = True", nil)), c.zip, false)
-			if err := Unpack(sdist, t.TempDir(), UnpackLimits{}); err != nil {
+			if err := archive.Unpack(sdist, t.TempDir(), archive.Limits{}); err != nil {
 				t.Errorf("control: the sdist without its hostile members does not unpack: %v", err)
 			}
 		}
@@ -1190,7 +1189,7 @@ func runControl(t *testing.T, c hostileCase, in Interpreter, env *hostileEnv) {
 		args[k] = v
 	}
 	if c.marker {
-		args["marker"] = uniqueMarker(t)
+		args["marker"] = testenv.Marker(t)
 	}
 	var ptraced *exec.Cmd
 	if args["pid"] == -1 {
@@ -1233,7 +1232,7 @@ func runControl(t *testing.T, c hostileCase, in Interpreter, env *hostileEnv) {
 // classification and artifact collection) but without the offline
 // toolchain's environments, which the payloads do not need: setup.py runs
 // its payload before it would import setuptools.
-func hostileJob(t *testing.T, b Backend, opts Options, scratchDir, sdist string, in Interpreter) Result {
+func hostileJob(t *testing.T, b sandbox.Backend, opts Options, scratchDir, sdist string, in interpreter.Interpreter) Result {
 	t.Helper()
 	ctx := context.Background()
 	res := Result{Backend: b.Name()}
@@ -1248,39 +1247,39 @@ func hostileJob(t *testing.T, b Backend, opts Options, scratchDir, sdist string,
 	for _, d := range []string{"src", "home", "out/sdist"} {
 		os.MkdirAll(filepath.Join(scratch, d), 0o755)
 	}
-	unpack := StepResult{Name: StepUnpack, Status: Passed}
-	err = Unpack(sdist, filepath.Join(scratch, "src"), opts.Unpack)
+	unpack := StepResult{Name: outcome.StepUnpack, Status: outcome.Passed}
+	err = archive.Unpack(sdist, filepath.Join(scratch, "src"), opts.Unpack)
 	var projDir string
 	if err == nil {
-		projDir, err = ProjectDir(filepath.Join(scratch, "src"))
+		projDir, err = archive.ProjectDir(filepath.Join(scratch, "src"))
 	}
 	if err != nil {
-		unpack.Status, unpack.Reason, unpack.Detail = Machinery, ReasonSandbox, err.Error()
-		if errors.Is(err, ErrRejected) {
-			unpack.Status, unpack.Reason = Rejected, ReasonBadSdist
+		unpack.Status, unpack.Reason, unpack.Detail = outcome.Machinery, outcome.ReasonSandbox, err.Error()
+		if errors.Is(err, archive.ErrRejected) {
+			unpack.Status, unpack.Reason = outcome.Rejected, outcome.ReasonBadSdist
 		}
 	}
 	res.Steps = append(res.Steps, unpack)
-	if unpack.Status != Passed {
+	if unpack.Status != outcome.Passed {
 		return res
 	}
 	rel, _ := filepath.Rel(scratch, projDir)
-	sb, err := b.Open(ctx, Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}, Limits: opts.Limits})
+	sb, err := b.Open(ctx, sandbox.Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}, Limits: opts.Limits})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer sb.Close()
-	env := (&Runner{}).env(in)
-	er, err := sb.Exec(ctx, Command{Argv: []string{in.Path, "setup.py", "sdist", "--dist-dir", BuildRoot + "/out/sdist"},
-		Dir: BuildRoot + "/" + filepath.ToSlash(rel), Env: env, Timeout: opts.StepTimeout, LogLimit: 1 << 20, NoOutputTimeout: opts.NoOutputTimeout})
-	sr := StepResult{Name: StepSdist, ExitCode: er.ExitCode, Duration: er.Duration, Log: er.Log, LogTruncated: er.LogTruncated}
+	env := stepEnv(in)
+	er, err := sb.Exec(ctx, sandbox.Command{Argv: []string{in.Path, "setup.py", "sdist", "--dist-dir", sandbox.BuildRoot + "/out/sdist"},
+		Dir: sandbox.BuildRoot + "/" + filepath.ToSlash(rel), Env: env, Timeout: opts.StepTimeout, LogLimit: 1 << 20, NoOutputTimeout: opts.NoOutputTimeout})
+	sr := StepResult{Name: outcome.StepSdist, ExitCode: er.ExitCode, Duration: er.Duration, Log: er.Log, LogTruncated: er.LogTruncated}
 	switch {
 	case err != nil:
-		sr.Status, sr.Reason, sr.Detail = Machinery, ReasonSandbox, err.Error()
+		sr.Status, sr.Reason, sr.Detail = outcome.Machinery, outcome.ReasonSandbox, err.Error()
 	case er.TimedOut || (er.LimitHit != "" && er.ExitCode != 0):
 		sr.Status, sr.Reason, sr.Detail = limitOutcome(er, opts.StepTimeout)
 	default:
-		sr.Status, sr.Reason, sr.Detail = classify(StepSdist, er.ExitCode, er.Log, in)
+		sr.Status, sr.Reason, sr.Detail = classify(outcome.StepSdist, er.ExitCode, er.Log, in)
 	}
 	sr.Artifacts, _ = collect(filepath.Join(scratch, "out", "sdist"))
 	res.Steps = append(res.Steps, sr)
@@ -1288,7 +1287,7 @@ func hostileJob(t *testing.T, b Backend, opts Options, scratchDir, sdist string,
 }
 
 // runHostile runs one case as a job on backend b and checks what is left.
-func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hostileEnv) {
+func runHostile(t *testing.T, b sandbox.Backend, c hostileCase, in interpreter.Interpreter, env *hostileEnv) {
 	dir := t.TempDir()
 	scratch := filepath.Join(dir, "scratch")
 	opts := c.opts
@@ -1300,7 +1299,7 @@ func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hos
 		args[k] = v
 	}
 	if c.marker {
-		args["marker"] = uniqueMarker(t)
+		args["marker"] = testenv.Marker(t)
 	}
 	members := normalMembers("pkg", setupPy(c.payload, args))
 	if c.archive != nil {
@@ -1316,12 +1315,12 @@ func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hos
 		res := hostileJob(t, b, opts, scratch, sdist, in)
 		run.res = res
 		for _, s := range res.Steps {
-			if s.Name == StepSdist {
+			if s.Name == outcome.StepSdist {
 				run.sdist = s
 				run.got = payloadResult(t, s.Log)
 				run.runs = append(run.runs, run.got)
 			}
-			if s.Status == Machinery && s.Reason == ReasonSandbox {
+			if s.Status == outcome.Machinery && s.Reason == outcome.ReasonSandbox {
 				t.Errorf("step %s: the sandbox failed: %s", s.Name, s.Detail)
 			}
 		}
@@ -1329,7 +1328,7 @@ func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hos
 	run.elapsed = time.Since(start)
 	runtime.ReadMemStats(&ms)
 	run.heapUp = int64(ms.HeapAlloc) - int64(heap)
-	if c.payload != "" && c.archive == nil && run.got == nil && run.sdist.Status != ResourceLimit {
+	if c.payload != "" && c.archive == nil && run.got == nil && run.sdist.Status != outcome.ResourceLimit {
 		t.Errorf("the payload recorded nothing (sdist step %s %s):\n%s", run.sdist.Status, run.sdist.Reason, tail(run.sdist.Log, 2000))
 	}
 	c.check(t, run)
@@ -1340,15 +1339,15 @@ func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hos
 		t.Errorf("scratch left behind: %v", left)
 	}
 	if c.marker {
-		requireNoProcs(t, args["marker"].(string))
+		testenv.NoProcs(t, args["marker"].(string))
 	}
 	switch b := b.(type) {
-	case *Namespace:
-		if left := nsStepGroups(b); len(left) != 0 {
+	case *sandbox.Namespace:
+		if left := b.Leftovers(); len(left) != 0 {
 			t.Errorf("step cgroups left: %v", left)
 		}
-	case *Docker:
-		if ids, err := b.containersUnder(context.Background(), scratch); err != nil || len(ids) != 0 {
+	case *sandbox.Docker:
+		if ids, err := b.ContainersUnder(context.Background(), scratch); err != nil || len(ids) != 0 {
 			t.Errorf("containers left: %v %v", ids, err)
 		}
 	}
@@ -1358,25 +1357,6 @@ func runHostile(t *testing.T, b Backend, c hostileCase, in Interpreter, env *hos
 	} else {
 		resp.Body.Close()
 	}
-}
-
-// nsStepGroups lists this process's step groups that still exist.
-func nsStepGroups(n *Namespace) []string {
-	var parents []string
-	switch d := n.cgroups.(type) {
-	case *cgroupV1:
-		for _, p := range d.parents {
-			parents = append(parents, p)
-		}
-	case *cgroupV2:
-		parents = append(parents, d.parent)
-	}
-	var left []string
-	for _, p := range parents {
-		m, _ := filepath.Glob(filepath.Join(p, fmt.Sprintf("step-%d-*", os.Getpid())))
-		left = append(left, m...)
-	}
-	return left
 }
 
 func nopLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
 // Provenance is everything besides the release that a cell's outcome
@@ -29,7 +32,7 @@ type Provenance struct {
 	Wheels    map[string]string `json:"wheels,omitempty"`
 	Backend   string            `json:"backend"`
 	Image     string            `json:"image,omitempty"`
-	Limits    Limits            `json:"limits"`
+	Limits    sandbox.Limits    `json:"limits"`
 }
 
 // Digest is a short stable hash of the provenance, to compare with.
@@ -43,7 +46,7 @@ func (p Provenance) Digest() string {
 var treeHashes sync.Map // prefix -> string
 
 // Provenance returns the provenance of the cells this runner makes on in.
-func (r *Runner) Provenance(in Interpreter) Provenance {
+func (r *Runner) Provenance(in interpreter.Interpreter) Provenance {
 	p := Provenance{Interpreter: in.Path, Version: in.Version, TreeHash: treeHash(in.Prefix),
 		Backend: r.opts.Backend.Name(), Limits: r.opts.Limits}
 	// A backend that runs jobs in an image names it: another image is

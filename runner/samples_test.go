@@ -9,59 +9,23 @@ import (
 	"testing"
 
 	"github.com/pysmoke/pysmoke/internal/expected"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
+	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/sandbox"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
-
-func requirePythons(t testing.TB) []runner.Interpreter {
-	t.Helper()
-	ins, problems := runner.Discover(context.Background(), runner.DiscoverOptions{})
-	for _, p := range problems {
-		t.Log(p)
-	}
-	if len(ins) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no Python interpreters found in CI")
-		}
-		t.Skip("no Python interpreters found")
-	}
-	return ins
-}
-
-// requireToolchain returns the offline wheelhouse for ins, built into the
-// user's cache on first use (a fresh machine needs Debian's mirror once).
-// Under CI a toolchain that cannot be built is a failure, never a skip.
-//
-// It is always the wheelhouse of every interpreter found, whichever ins
-// a test runs on: the one make toolchain built, not one per subset.
-func requireToolchain(t testing.TB, ins []runner.Interpreter) *toolchain.Wheelhouse {
-	t.Helper()
-	all, _ := runner.Discover(context.Background(), runner.DiscoverOptions{})
-	var pys []toolchain.Python
-	for _, in := range append(all, ins...) {
-		if slices.ContainsFunc(pys, func(p toolchain.Python) bool { return p.Minor == in.Minor }) {
-			continue
-		}
-		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
-	}
-	w, err := toolchain.Ensure(context.Background(), toolchain.Options{Pythons: pys})
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("offline toolchain: %v", err)
-		}
-		t.Skipf("offline toolchain: %v", err)
-	}
-	return w
-}
 
 // TestSamplesMatchExpected runs every sample on every interpreter on the
 // namespace backend and compares each step with the hand-written expected
 // outcomes.
 func TestSamplesMatchExpected(t *testing.T) {
-	backend := runner.RequireNamespace(t)
-	ins := requirePythons(t)
-	checkSamples(t, backend, ins, requireToolchain(t, ins))
+	backend := sandboxtest.Namespace(t)
+	ins := testenv.Pythons(t)
+	checkSamples(t, backend, ins, testenv.Toolchain(t))
 }
 
 // TestSamplesMatchExpectedDocker does the same on the Docker backend: the
@@ -70,10 +34,10 @@ func TestSamplesMatchExpected(t *testing.T) {
 // one, no lib2to3 and Debian 13's toolchain on the other; each Docker job
 // costs a container and seconds): make test-full runs them all.
 func TestSamplesMatchExpectedDocker(t *testing.T) {
-	backend := runner.RequireDocker(t)
-	ins := requirePythons(t)
+	backend := sandboxtest.Docker(t)
+	ins := testenv.Pythons(t)
 	if os.Getenv("PYSMOKE_TEST_FULL") == "" {
-		var some []runner.Interpreter
+		var some []interpreter.Interpreter
 		for _, in := range ins {
 			if slices.Contains([]string{"2.7", "3.13"}, in.Minor) {
 				some = append(some, in)
@@ -83,12 +47,12 @@ func TestSamplesMatchExpectedDocker(t *testing.T) {
 			ins = some
 		}
 	}
-	checkSamples(t, backend, ins, requireToolchain(t, ins))
+	checkSamples(t, backend, ins, testenv.Toolchain(t))
 }
 
 // checkSamples runs every sample of the expected file on ins with backend,
 // two jobs at once, and reports every step that differs from the file.
-func checkSamples(t *testing.T, backend runner.Backend, ins []runner.Interpreter, tc *toolchain.Wheelhouse) {
+func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Interpreter, tc *toolchain.Wheelhouse) {
 	want, err := expected.Load("../testdata/expected-outcomes.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +77,7 @@ func checkSamples(t *testing.T, backend runner.Backend, ins []runner.Interpreter
 	runAll(t, r, jobs, func(job runner.Job, res runner.Result) {
 		for _, st := range res.Steps {
 			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
-			if st.Status != runner.Passed && st.Status != runner.NotAvailable {
+			if st.Status != outcome.Passed && st.Status != outcome.NotAvailable {
 				t.Logf("%s %s %s: %s %s: %s", job.Project, job.Interpreter.Minor, st.Name, st.Status, st.Reason, firstLines(st.Log, 3))
 			}
 		}
@@ -140,28 +104,28 @@ func firstLines(b []byte, n int) string {
 // the newest interpreter: every archive the build steps produce lists the
 // same members (path, size, mode, sha256) both times.
 func TestBuildTwiceSameManifests(t *testing.T) {
-	backend := runner.RequireNamespace(t)
-	ins := requirePythons(t)
-	r := runner.New(runner.Options{Backend: backend, Toolchain: requireToolchain(t, ins), ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	backend := sandboxtest.Namespace(t)
+	ins := testenv.Pythons(t)
+	r := runner.New(runner.Options{Backend: backend, Toolchain: testenv.Toolchain(t), ScratchDir: filepath.Join(t.TempDir(), "scratch")})
 	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/smokegood", "smokegood", "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	picks := []runner.Interpreter{ins[0]}
+	picks := []interpreter.Interpreter{ins[0]}
 	if len(ins) > 1 {
 		picks = append(picks, ins[len(ins)-1])
 	}
 	for _, in := range picks {
-		var runs [2]map[string][]runner.Artifact
+		var runs [2]map[string][]outcome.Artifact
 		for i := range runs {
 			res, err := r.Run(context.Background(), runner.Job{Project: "smokegood", Version: "1.0", Sdist: sdist, Interpreter: in})
 			if err != nil {
 				t.Fatal(err)
 			}
-			runs[i] = map[string][]runner.Artifact{}
+			runs[i] = map[string][]outcome.Artifact{}
 			for _, st := range res.Steps {
-				if st.Name == runner.StepSdist || st.Name == runner.StepBdist || st.Name == runner.StepWheel {
-					if st.Status != runner.Passed || len(st.Artifacts) == 0 {
+				if st.Name == outcome.StepSdist || st.Name == outcome.StepBdist || st.Name == outcome.StepWheel {
+					if st.Status != outcome.Passed || len(st.Artifacts) == 0 {
 						t.Fatalf("%s %s: %s %s, %d artifacts: %s", in.Minor, st.Name, st.Status, st.Reason, len(st.Artifacts), firstLines(st.Log, 5))
 					}
 					runs[i][st.Name] = st.Artifacts

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // SaveCell records the outcome of one cell, replacing an earlier outcome of
@@ -73,7 +73,7 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 			rows.Close()
 			return nil, err
 		}
-		c.Status, c.StartedAt, c.FinishedAt = runner.Status(st), fromUnix(started), fromUnix(finished)
+		c.Status, c.StartedAt, c.FinishedAt = outcome.Status(st), fromUnix(started), fromUnix(finished)
 		cells = append(cells, c)
 	}
 	rows.Close()
@@ -97,7 +97,7 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 		if err := srows.Scan(&py, &step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &arts, &step.MemoryPeak); err != nil {
 			return nil, err
 		}
-		step.Status, step.Duration = runner.Status(st), time.Duration(ms)*time.Millisecond
+		step.Status, step.Duration = outcome.Status(st), time.Duration(ms)*time.Millisecond
 		if err := json.Unmarshal([]byte(arts), &step.Artifacts); err != nil {
 			return nil, fmt.Errorf("artifacts of %s %s %s %s: %w", project, version, py, step.Name, err)
 		}

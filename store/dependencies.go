@@ -24,10 +24,10 @@ const dependenciesMigration = `
 
 // Dependency is one resolved dependency of a cell.
 type Dependency struct {
-	Name     string `json:"name"` // normalised project name
-	Version  string `json:"version"`
-	Filename string `json:"filename"`
-	SHA256   string `json:"sha256"`
+	Name     string // normalised project name
+	Version  string
+	Filename string
+	SHA256   string
 }
 
 // saveDependencies replaces a cell's dependencies, in SaveCell's

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // A cell's dependencies are saved and loaded with it, by name, and
@@ -29,7 +29,7 @@ func TestDependencies(t *testing.T) {
 	}
 	save := func(py string, deps []Dependency) {
 		t.Helper()
-		if err := s.SaveCell(ctx, Cell{Project: "app", Version: "1.0", Python: py, Status: runner.Passed, StartedAt: now, FinishedAt: now,
+		if err := s.SaveCell(ctx, Cell{Project: "app", Version: "1.0", Python: py, Status: outcome.Passed, StartedAt: now, FinishedAt: now,
 			Dependencies: deps}, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // A cell is stale when its provenance differs from the current one, or
@@ -23,7 +23,7 @@ func TestStaleCells(t *testing.T) {
 		if _, err := s.db.ExecContext(ctx, `INSERT INTO releases (project, version, display_name, sdist_file, sdist_sha256, discovered_at) VALUES ('foo', ?, 'foo', ?, 'ab', 0)`, v, "foo-"+v+".tar.gz"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SaveCell(ctx, Cell{Project: "foo", Version: v, Python: "3.12", Status: runner.Passed, StartedAt: now, FinishedAt: now}, nil); err != nil {
+		if err := s.SaveCell(ctx, Cell{Project: "foo", Version: v, Python: "3.12", Status: outcome.Passed, StartedAt: now, FinishedAt: now}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // ErrNotFound is returned when the thing asked for is not stored.
@@ -326,13 +326,30 @@ func (s *Store) Projects(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Artifact is one file a step produced.
-type Artifact = runner.Artifact
+// Artifact is one file a step produced, as the store keeps it: the JSON
+// of the steps table's artifacts column, which the store alone reads and
+// writes (the public JSON has types of its own).
+type Artifact struct {
+	Path         string   `json:"path"`
+	Size         int64    `json:"size"`
+	SHA256       string   `json:"sha256"`
+	Members      []Member `json:"members,omitempty"`
+	MembersError string   `json:"members_error,omitempty"`
+}
+
+// Member is one member of an archive artifact.
+type Member struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Mode   string `json:"mode"`
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
 
 // Step is the stored outcome of one step of a cell.
 type Step struct {
 	Name         string
-	Status       runner.Status
+	Status       outcome.Status
 	Reason       string
 	Detail       string
 	ExitCode     int
@@ -350,7 +367,7 @@ type Cell struct {
 	Interpreter string // path of the interpreter
 	FullVersion string
 	Backend     string
-	Status      runner.Status
+	Status      outcome.Status
 	Reason      string
 	StartedAt   time.Time
 	FinishedAt  time.Time
@@ -358,4 +375,20 @@ type Cell struct {
 	// Dependencies are the files installed with the release for its
 	// tests, by name (store/dependencies.go).
 	Dependencies []Dependency
+}
+
+// FailingStep returns the step that gave the cell its status
+// (outcome.Failing), or nil for a cell that passed or has no such step.
+func (c *Cell) FailingStep() *Step {
+	if c == nil {
+		return nil
+	}
+	sts := make([]outcome.Status, len(c.Steps))
+	for i, st := range c.Steps {
+		sts[i] = st.Status
+	}
+	if i := outcome.Failing(c.Status, sts); i >= 0 {
+		return &c.Steps[i]
+	}
+	return nil
 }

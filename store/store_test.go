@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 func open(t *testing.T) *Store {
@@ -49,11 +49,11 @@ func TestReleasesAndCellsRoundTrip(t *testing.T) {
 		t.Errorf("update of unknown release: %v", err)
 	}
 
-	cell := Cell{Project: "foo", Version: "1.10", Python: "3.12", Status: runner.Failed, Reason: runner.ReasonModuleRemoved,
+	cell := Cell{Project: "foo", Version: "1.10", Python: "3.12", Status: outcome.Failed, Reason: outcome.ReasonModuleRemoved,
 		StartedAt: time.UnixMilli(1000).UTC(), FinishedAt: time.UnixMilli(2000).UTC(),
 		Steps: []Step{
-			{Name: "sdist", Status: runner.Passed, Duration: 1500 * time.Millisecond, MemoryPeak: 31 << 20, Artifacts: []Artifact{{Path: "foo-1.10.tar.gz", Size: 3, SHA256: "ab"}}},
-			{Name: "tests", Status: runner.Failed, Reason: runner.ReasonModuleRemoved, Detail: "imports imp", ExitCode: 1},
+			{Name: "sdist", Status: outcome.Passed, Duration: 1500 * time.Millisecond, MemoryPeak: 31 << 20, Artifacts: []Artifact{{Path: "foo-1.10.tar.gz", Size: 3, SHA256: "ab"}}},
+			{Name: "tests", Status: outcome.Failed, Reason: outcome.ReasonModuleRemoved, Detail: "imports imp", ExitCode: 1},
 		}}
 	if err := s.SaveCell(ctx, cell, map[string][]byte{"tests": []byte("No module named 'imp'")}); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestReleasesAndCellsRoundTrip(t *testing.T) {
 		t.Fatalf("cells = %v, %v", cells, err)
 	}
 	c := cells[0]
-	if c.Status != runner.Failed || len(c.Steps) != 2 || c.Steps[0].Artifacts[0].Path != "foo-1.10.tar.gz" ||
+	if c.Status != outcome.Failed || len(c.Steps) != 2 || c.Steps[0].Artifacts[0].Path != "foo-1.10.tar.gz" ||
 		c.Steps[1].Detail != "imports imp" || c.Steps[0].Duration != 1500*time.Millisecond || c.Steps[0].MemoryPeak != 31<<20 || !c.FinishedAt.Equal(cell.FinishedAt) {
 		t.Errorf("cell = %+v", c)
 	}

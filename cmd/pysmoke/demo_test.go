@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/internal/expected"
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/interpreter"
 )
 
 func freePort(t *testing.T) int {
@@ -54,9 +55,9 @@ type apiProject struct {
 // steps equal the hand-written expected outcomes; the release published
 // later (smokegood 1.1) is found and tested like 1.0.
 func TestDemo(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	// The interpreters the service finds with its default flags.
-	ins, _ := runner.Discover(context.Background(), (&pythonFlags{}).options())
+	ins, _ := interpreter.Discover(context.Background(), (&pythonFlags{}).options())
 	if len(ins) == 0 {
 		t.Fatal("no interpreters")
 	}
@@ -101,8 +102,9 @@ func TestDemo(t *testing.T) {
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	releases := map[string][]string{"smokegood": {"1.0", "1.1"}, "py2only": {"1.0"}, "usesimp": {"1.0"}, "phonehome": {"1.0"}}
-	// 45 jobs of six steps, each making two environments from the offline
-	// toolchain (built beforehand by make, else here on first use). The
+	// 45 jobs of seven steps, each making up to three environments from
+	// the offline toolchain (built beforehand by make, else here on first
+	// use). The
 	// bound is for a demo that never completes, not a speed target: with
 	// the runner's tests sharing two slow cores, jobs took 20 to 60 s each
 	// and 10 minutes were once not enough (2026-11-29).

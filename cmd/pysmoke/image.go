@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/sandbox"
 )
 
 const imageSynopsis = `Usage: pysmoke image [flags]
@@ -26,7 +26,7 @@ func cmdImage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return exitError{2}
 	}
-	d := &runner.Docker{Host: *host}
+	d := &sandbox.Docker{Host: *host}
 	tag, err := d.BuildImage(ctx, *workDir, stderr)
 	if err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/interpreter"
 )
 
 // pythonFlags are the interpreter-selection flags shared by the commands.
@@ -21,10 +21,7 @@ type pythonFlags struct {
 	noPath    bool
 }
 
-func (p *pythonFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-}) {
+func (p *pythonFlags) register(fs flagSet) {
 	fs.StringVar(&p.pyenvRoot, "pyenv-root", "", "pyenv's root folder (default: $PYENV_ROOT, else ~/.pyenv)")
 	fs.StringVar(&p.only, "python", "", "comma-separated minor versions to use, e.g. 2.7,3.12 (default: every one found)")
 	fs.StringVar(&p.extra, "interpreters", "", "comma-separated paths of further interpreters to consider")
@@ -33,8 +30,8 @@ func (p *pythonFlags) register(fs interface {
 
 // options says where Discover looks: pyenv's versions, the extra paths,
 // and (unless --no-path) $PATH's folders.
-func (p *pythonFlags) options() runner.DiscoverOptions {
-	o := runner.DiscoverOptions{PyenvRoot: p.pyenvRoot}
+func (p *pythonFlags) options() interpreter.DiscoverOptions {
+	o := interpreter.DiscoverOptions{PyenvRoot: p.pyenvRoot}
 	if p.extra != "" {
 		o.Paths = strings.Split(p.extra, ",")
 	}
@@ -44,16 +41,16 @@ func (p *pythonFlags) options() runner.DiscoverOptions {
 	return o
 }
 
-func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]runner.Interpreter, error) {
+func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]interpreter.Interpreter, error) {
 	var only []string
 	if p.only != "" {
 		only = strings.Split(p.only, ",")
 	}
-	ins, problems := runner.Discover(ctx, p.options())
+	ins, problems := interpreter.Discover(ctx, p.options())
 	for _, err := range problems {
 		fmt.Fprintln(stderr, "pysmoke: warning:", err)
 	}
-	ins, err := runner.SelectMinors(ins, only)
+	ins, err := interpreter.SelectMinors(ins, only)
 	if err != nil {
 		return nil, err
 	}

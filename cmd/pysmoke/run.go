@@ -12,16 +12,19 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/index"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
 )
 
 const runSynopsis = `Usage: pysmoke run [flags] SDIST
 
-Runs the steps (unpack, sdist, bdist, wheel, tests against the built wheel,
-2to3) of one sdist on every Python of this machine, each in a fresh sealed
+Runs the steps (unpack, sdist, bdist, wheel, import of the built wheel's
+modules, tests against the built wheel, 2to3) of one sdist on every Python
+of this machine, each in a fresh sealed
 sandbox with its tools installed from the offline toolchain, and prints the
 matrix. Its dependencies come from the offline toolchain and, with --index,
 from that index (downloaded, verified, into --mirror).
@@ -30,34 +33,10 @@ Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
 machinery failed (a toolchain missing, the sandbox) or on bad usage.`
 
-// sandboxFlags select the sandbox backend.
-type sandboxFlags struct {
-	name string
-}
-
-func (s *sandboxFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-}) {
-	fs.StringVar(&s.name, "sandbox", "auto", "sandbox backend: auto (the first that can run), namespace or docker")
-}
-
-func (s *sandboxFlags) backend(ctx context.Context, stderr io.Writer) (runner.Backend, error) {
-	b, why, err := runner.Select(ctx, s.name, &runner.Namespace{}, &runner.Docker{})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "pysmoke: sandbox %s: %s\n", b.Name(), why)
-	return b, nil
-}
-
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", runSynopsis, stderr)
-	var pf pythonFlags
-	pf.register(fs)
-	var sf sandboxFlags
-	sf.register(fs)
-	var tf toolchainFlags
-	tf.register(fs)
+	var st startup
+	st.register(fs)
 	asJSON := fs.Bool("json", false, "print the matrix as JSON")
 	jobs := fs.Int("j", runtime.NumCPU(), "how many jobs run at once")
 	timeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
@@ -79,22 +58,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s: not a readable file", sdist)
 	}
 	abs, _ := filepath.Abs(sdist)
-	ins, err := pf.discover(ctx, stderr)
+	env, err := st.start(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	backend, err := sf.backend(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	tc, err := tf.ensure(ctx, &pf, stderr)
-	if err != nil {
-		return err
-	}
+	ins := env.pythons
 	if *jobs < 1 {
 		*jobs = 1
 	}
-	opts := runner.Options{Backend: backend, Toolchain: tc, StepTimeout: *timeout}
+	opts := runner.Options{Backend: env.backend, Toolchain: env.toolchain, StepTimeout: *timeout}
 	if *indexURL != "" {
 		if *mirror == "" {
 			tmp, err := os.MkdirTemp("", "pysmoke-mirror-")
@@ -104,13 +76,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			defer os.RemoveAll(tmp)
 			*mirror = tmp
 		}
-		// Only the dependency index of the crawler is used: no store, no
-		// queue, no polling.
-		cr, err := crawler.New(crawler.Options{IndexURL: *indexURL, MirrorDir: *mirror}, nil, nil, nil)
+		ix, err := index.New(index.Options{URL: *indexURL, MirrorDir: *mirror})
 		if err != nil {
 			return err
 		}
-		opts.Index = cr
+		opts.Index = ix
 	}
 	r := runner.New(opts)
 	results := make([]runner.Result, len(ins))
@@ -152,7 +122,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func describe(s runner.Status, reason string) string {
+func describe(s outcome.Status, reason string) string {
 	if reason == "" {
 		return string(s)
 	}
@@ -164,7 +134,7 @@ func exitCode(results []runner.Result) int {
 	for _, res := range results {
 		for _, st := range res.Steps {
 			switch {
-			case st.Status.PackageFault() || st.Status == runner.ResourceLimit:
+			case st.Status.PackageFault() || st.Status == outcome.ResourceLimit:
 				return 1
 			case st.Status.MachineryFault():
 				code = 2
@@ -174,10 +144,10 @@ func exitCode(results []runner.Result) int {
 	return code
 }
 
-func printRunTable(w io.Writer, ins []runner.Interpreter, results []runner.Result) {
+func printRunTable(w io.Writer, ins []interpreter.Interpreter, results []runner.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "PYTHON")
-	for _, s := range runner.Steps {
+	for _, s := range outcome.Steps {
 		fmt.Fprintf(tw, "\t%s", s)
 	}
 	fmt.Fprintln(tw)
@@ -187,7 +157,7 @@ func printRunTable(w io.Writer, ins []runner.Interpreter, results []runner.Resul
 		for _, st := range results[i].Steps {
 			byName[st.Name] = st
 		}
-		for _, s := range runner.Steps {
+		for _, s := range outcome.Steps {
 			st, ok := byName[s]
 			if !ok {
 				fmt.Fprint(tw, "\t-")
@@ -209,13 +179,13 @@ type runJSON struct {
 }
 
 type runCellJSON struct {
-	Python      string        `json:"python"`
-	FullVersion string        `json:"full_version"`
-	Interpreter string        `json:"interpreter"`
-	Backend     string        `json:"backend"`
-	Status      runner.Status `json:"status"`
-	Reason      string        `json:"reason"`
-	Steps       []runStepJSON `json:"steps"`
+	Python      string         `json:"python"`
+	FullVersion string         `json:"full_version"`
+	Interpreter string         `json:"interpreter"`
+	Backend     string         `json:"backend"`
+	Status      outcome.Status `json:"status"`
+	Reason      string         `json:"reason"`
+	Steps       []runStepJSON  `json:"steps"`
 	// Provenance: what besides the release the outcome depended on.
 	Provenance runner.Provenance `json:"provenance"`
 	// Dependencies: what was installed with the release for its tests.
@@ -224,25 +194,45 @@ type runCellJSON struct {
 
 type runStepJSON struct {
 	Name       string            `json:"name"`
-	Status     runner.Status     `json:"status"`
+	Status     outcome.Status    `json:"status"`
 	Reason     string            `json:"reason"`
 	Detail     string            `json:"detail"`
 	ExitCode   int               `json:"exit_code"`
 	DurationMS int64             `json:"duration_ms"`
 	MemoryPeak int64             `json:"memory_peak_bytes,omitempty"`
-	Artifacts  []runner.Artifact `json:"artifacts"`
+	Artifacts  []runArtifactJSON `json:"artifacts"`
 }
 
-func printRunJSON(w io.Writer, df dist.File, ins []runner.Interpreter, results []runner.Result) error {
+type runArtifactJSON struct {
+	Path         string          `json:"path"`
+	Size         int64           `json:"size"`
+	SHA256       string          `json:"sha256"`
+	Members      []runMemberJSON `json:"members,omitempty"`
+	MembersError string          `json:"members_error,omitempty"`
+}
+
+type runMemberJSON struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Mode   string `json:"mode"`
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
+
+func printRunJSON(w io.Writer, df dist.File, ins []interpreter.Interpreter, results []runner.Result) error {
 	out := runJSON{Schema: "pysmoke.run/v1", Project: dist.Normalize(df.Name), Version: df.Version}
 	for i, in := range ins {
 		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
 			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance,
 			Dependencies: results[i].Dependencies}
 		for _, st := range results[i].Steps {
-			arts := st.Artifacts
-			if arts == nil {
-				arts = []runner.Artifact{}
+			arts := []runArtifactJSON{}
+			for _, a := range st.Artifacts {
+				aj := runArtifactJSON{Path: a.Path, Size: a.Size, SHA256: a.SHA256, MembersError: a.MembersError}
+				for _, m := range a.Members {
+					aj.Members = append(aj.Members, runMemberJSON{Path: m.Path, Size: m.Size, Mode: m.Mode, SHA256: m.SHA256, Link: m.Link})
+				}
+				arts = append(arts, aj)
 			}
 			c.Steps = append(c.Steps, runStepJSON{Name: st.Name, Status: st.Status, Reason: st.Reason, Detail: st.Detail,
 				ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak, Artifacts: arts})

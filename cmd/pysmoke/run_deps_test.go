@@ -11,7 +11,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/resolver"
 )
@@ -22,7 +23,7 @@ import (
 // --mirror and verified; pytest-mock comes from the toolchain. The tests
 // pass, and the JSON names what was installed.
 func TestRunWithIndex(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
 	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "dependencies/depcext", "dependencies/depsdist")
 	sums := map[string]string{}
@@ -66,7 +67,7 @@ func TestRunWithIndex(t *testing.T) {
 		if byName[want.Project] != want {
 			t.Errorf("%s: %+v, want %+v", want.Project, byName[want.Project], want)
 		}
-		if _, err := os.Stat(crawler.MirrorPath(mirror, want.SHA256, want.Filename)); err != nil {
+		if _, err := os.Stat(index.MirrorPath(mirror, want.SHA256, want.Filename)); err != nil {
 			t.Errorf("mirror: %v", err)
 		}
 	}

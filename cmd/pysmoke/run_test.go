@@ -11,19 +11,10 @@ import (
 	"testing"
 
 	"github.com/pysmoke/pysmoke/internal/expected"
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 	"github.com/pysmoke/pysmoke/localindex"
-	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/outcome"
 )
-
-func requireSandbox(t *testing.T) {
-	t.Helper()
-	if err := (&runner.Namespace{}).Available(context.Background()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("sandbox unavailable in CI: %v", err)
-		}
-		t.Skipf("sandbox unavailable: %v", err)
-	}
-}
 
 func exitStatus(err error) int {
 	var ee exitError
@@ -40,7 +31,7 @@ func exitStatus(err error) int {
 // matrix against the hand-written expected outcomes and the exit status
 // against the rule in the command's help.
 func TestRunCommand(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	want, err := expected.Load("../../testdata/expected-outcomes.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +82,7 @@ func TestRunCommand(t *testing.T) {
 }
 
 func TestRunTableAndBadInput(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	dir := t.TempDir()
 	sdist, err := localindex.WriteSdist(dir, "../../testdata/samples/usesimp", "usesimp", "1.0")
 	if err != nil {
@@ -145,7 +136,7 @@ func TestRunTableAndBadInput(t *testing.T) {
 // TestRunRejectsHostileSdist: an sdist that breaks an unpacking rule is the
 // package's failure (exit 1), with the rule named, and nothing of it runs.
 func TestRunRejectsHostileSdist(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "evil-1.0.tar.gz")
 	if err := os.WriteFile(p, tarGz(t, map[string]string{"evil-1.0/setup.py": "print('hi')\n", "../escaped.txt": "x"}), 0o644); err != nil {
@@ -161,7 +152,7 @@ func TestRunRejectsHostileSdist(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := out.Cells[0]
-	if c.Status != runner.Rejected || len(c.Steps) != 1 || !strings.Contains(c.Steps[0].Detail, "'..' component") {
+	if c.Status != outcome.Rejected || len(c.Steps) != 1 || !strings.Contains(c.Steps[0].Detail, "'..' component") {
 		t.Fatalf("cell = %+v", c)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "escaped.txt")); err == nil {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 )
 
 // TestServeDependencies: the service, watching only depapp, tests it on
@@ -13,7 +15,7 @@ import (
 // what was installed with the cell, and downloads nothing but depapp's
 // sdist and that closure.
 func TestServeDependencies(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
 	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "samples/depapp", "dependencies/depcext", "dependencies/depsdist", "samples/smokegood")
 	allow := filepath.Join(tmp, "allow.txt")

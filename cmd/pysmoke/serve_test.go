@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/store"
 )
@@ -36,35 +37,53 @@ func (s *syncBuffer) String() string {
 
 // TestServeRestartLosesNothing stops the service while builds are queued
 // and running, starts it again on the same data folder, and checks that
-// every cell ends up recorded exactly once.
+// every cell ends up recorded exactly once. One project, sleeper, has a
+// test that sleeps for an hour: whenever the first life stops, sleeper's
+// cells cannot have finished, so there is always something left for the
+// second life, which gives sleeper's tests a 2 s timeout in the allowlist
+// (read as each build runs) so that they end, as resource-limit cells.
 func TestServeRestartLosesNothing(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
+	sleeper := filepath.Join(tmp, "sleeper")
+	for name, text := range map[string]string{
+		"setup.py":            "from setuptools import setup\nsetup(name='sleeper', version='1.0', packages=['sleeper'])\n",
+		"sleeper/__init__.py": "",
+		"tests/test_sleep.py": "import time, unittest\n\nclass Sleep(unittest.TestCase):\n    def test_sleep(self):\n        time.sleep(3600)\n",
+	} {
+		p := filepath.Join(sleeper, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
-	var srcs []string
+	srcs := []string{sleeper}
 	for _, s := range samples {
 		srcs = append(srcs, "samples/"+s)
 	}
+	projects := append(samples, "sleeper")
 	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), srcs...)
 	allow := filepath.Join(tmp, "allow.txt")
-	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(allow, []byte(strings.Join(projects, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(tmp, "data")
 	pythons := []string{"2.7", "3.11", "3.12"}
+	all := len(projects) * len(pythons)
 	args := func(port int) []string {
 		return []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
-			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "1",
+			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "2",
 			"--interval", "2s", "--hint-interval", "1s"}
 	}
-	cells := func() int {
+	cells := func(projects ...string) int {
 		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
 		if err != nil {
 			return 0
 		}
 		defer st.Close()
 		n := 0
-		for _, s := range samples {
+		for _, s := range projects {
 			cs, _ := st.Cells(context.Background(), s, "1.0")
 			n += len(cs)
 		}
@@ -77,8 +96,8 @@ func TestServeRestartLosesNothing(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- dispatch(ctx, args(freePort(t)), &logs, &logs) }()
 		// Each job makes its build and test environments from the offline
-		// toolchain: 12 jobs on one worker take minutes on a busy machine.
-		deadline := time.Now().Add(6 * time.Minute)
+		// toolchain: 15 jobs on two workers take minutes on a busy machine.
+		deadline := time.Now().Add(8 * time.Minute)
 		for !stopWhen() {
 			if time.Now().After(deadline) {
 				cancel()
@@ -100,15 +119,17 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	}
 	// First life: stop as soon as the first cell is in, with the rest of
 	// the builds queued or running.
-	run(func() bool { return cells() >= 1 })
-	first := cells()
-	if first >= len(samples)*len(pythons) {
-		t.Skipf("all %d cells finished before the stop; nothing to test", first)
+	run(func() bool { return cells(projects...) >= 1 })
+	if n := cells("sleeper"); n != 0 {
+		t.Fatalf("%d of sleeper's cells finished in the first life; its tests sleep for an hour", n)
 	}
 	// Second life: everything is finished, nothing twice.
-	logs := run(func() bool { return cells() == len(samples)*len(pythons) })
-	if n := cells(); n != len(samples)*len(pythons) {
-		t.Fatalf("%d cells, want %d", n, len(samples)*len(pythons))
+	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\nsleeper timeout.tests=2s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := run(func() bool { return cells(projects...) == all })
+	if n := cells(projects...); n != all {
+		t.Fatalf("%d cells, want %d", n, all)
 	}
 	if strings.Contains(logs, "level=ERROR") {
 		t.Errorf("errors logged on restart:\n%s", logs)
@@ -120,7 +141,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 // given instead of a result, the test command replaces the default one,
 // and a step's own timeout ends it.
 func TestServeAllowlistOptions(t *testing.T) {
-	requireSandbox(t)
+	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
 	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), "samples/smokegood")
 	allow := filepath.Join(tmp, "allow.txt")
@@ -199,7 +220,7 @@ func serveUntil(t *testing.T, indexURL, allow, data, pythons, project string, n 
 
 // sampleIndex serves a local index, over HTTP until the test ends, of the
 // sdists (version 1.0) of projects in testdata ("samples/smokegood",
-// "dependencies/depcext"), written into dir; it returns the index's URL
+// "dependencies/depcext") or at absolute paths, written into dir; it returns the index's URL
 // and each sdist's path by file name.
 func sampleIndex(t *testing.T, dir string, projects ...string) (string, map[string]string) {
 	t.Helper()
@@ -209,7 +230,11 @@ func sampleIndex(t *testing.T, dir string, projects ...string) (string, map[stri
 	}
 	paths := map[string]string{}
 	for _, s := range projects {
-		p, err := localindex.WriteSdist(dir, filepath.Join("../../testdata", s), filepath.Base(s), "1.0")
+		src := s
+		if !filepath.IsAbs(s) {
+			src = filepath.Join("../../testdata", s)
+		}
+		p, err := localindex.WriteSdist(dir, src, filepath.Base(s), "1.0")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/pysmoke/pysmoke/runner"
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
@@ -23,42 +20,10 @@ come from each interpreter's ensurepip wheels and from Debian 11, 12 and 13
 packages fetched through a private apt configuration in the cache folder;
 "pysmoke run" and "pysmoke serve" build it the same way on first use.`
 
-// toolchainFlags choose the offline toolchain's cache folder.
-type toolchainFlags struct {
-	dir string
-}
-
-func (t *toolchainFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-}) {
-	fs.StringVar(&t.dir, "toolchain-dir", "", "cache folder of the offline toolchain (default "+toolchain.DefaultCacheDir()+")")
-}
-
-// ensure returns the wheelhouse for every interpreter pf finds (not only
-// the selected ones, so that "--python 3.12" reuses the wheelhouse of a
-// full run instead of building its own), building it when missing.
-func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.Writer) (*toolchain.Wheelhouse, error) {
-	all, _ := runner.Discover(ctx, pf.options())
-	var pys []toolchain.Python
-	for _, in := range all {
-		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
-	}
-	start := time.Now()
-	w, err := toolchain.Ensure(ctx, toolchain.Options{CacheDir: t.dir, Pythons: pys,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "pysmoke: toolchain %s (%d wheels, ready in %s)\n", w.Dir, len(w.Wheels), time.Since(start).Round(time.Millisecond))
-	return w, nil
-}
-
 func cmdToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("toolchain", toolchainSynopsis, stderr)
-	var pf pythonFlags
-	pf.register(fs)
-	var tf toolchainFlags
-	tf.register(fs)
+	st := startup{noBox: true}
+	st.register(fs)
 	asJSON := fs.Bool("json", false, "print the manifest (every wheel, its sha256 and source; every set) as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,14 +32,11 @@ func cmdToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.Usage()
 		return exitError{2}
 	}
-	ins, err := pf.discover(ctx, stderr)
+	env, err := st.start(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	w, err := tf.ensure(ctx, &pf, stderr)
-	if err != nil {
-		return err
-	}
+	ins, w := env.pythons, env.toolchain
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -1,0 +1,140 @@
+package archive
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"compress/bzip2"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Member is one member of an archive.
+type Member struct {
+	Path   string
+	Size   int64
+	Mode   string // type and permissions, "-rw-r--r--"
+	SHA256 string // of regular files
+	Link   string // a link's target
+}
+
+// Caps of listing an archive: outputs are attack surface too.
+const (
+	maxMembers      = 20000
+	maxMemberBytes  = 2 << 30
+	maxMembersError = "too many members or bytes to list"
+)
+
+// IsArchive reports whether a file's name says it is an archive Members
+// can list.
+func IsArchive(name string) bool {
+	for _, ext := range []string{".whl", ".zip", ".egg", ".tar", ".tar.gz", ".tgz", ".tar.bz2"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// Members lists the members of the archive in f (size bytes, of the kind
+// its name says), sorted by path, with the size and SHA-256 of each
+// regular file. A broken archive, or one past the caps, is an error.
+func Members(f *os.File, name string, size int64) ([]Member, error) {
+	var ms []Member
+	var err error
+	switch {
+	case strings.HasSuffix(name, ".whl"), strings.HasSuffix(name, ".zip"), strings.HasSuffix(name, ".egg"):
+		ms, err = zipMembers(f, size)
+	case strings.HasSuffix(name, ".tar"):
+		ms, err = tarMembers(f)
+	case strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(f); err == nil {
+			ms, err = tarMembers(zr)
+		}
+	case strings.HasSuffix(name, ".tar.bz2"):
+		ms, err = tarMembers(bzip2.NewReader(f))
+	default:
+		err = fmt.Errorf("%s: not an archive", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Path < ms[j].Path })
+	return ms, nil
+}
+
+func zipMembers(f *os.File, size int64) ([]Member, error) {
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return nil, err
+	}
+	if len(zr.File) > maxMembers {
+		return nil, fmt.Errorf("%s", maxMembersError)
+	}
+	var ms []Member
+	var total int64
+	for _, zf := range zr.File {
+		m := Member{Path: zf.Name, Mode: zf.Mode().String()}
+		if zf.Mode().IsRegular() {
+			rc, err := zf.Open()
+			if err != nil {
+				return nil, err
+			}
+			m.Size, m.SHA256, err = hashLimited(rc, maxMemberBytes-total)
+			rc.Close()
+			if err != nil {
+				return nil, err
+			}
+			total += m.Size
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+func tarMembers(r io.Reader) ([]Member, error) {
+	tr := tar.NewReader(r)
+	var ms []Member
+	var total int64
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return ms, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) >= maxMembers {
+			return nil, fmt.Errorf("%s", maxMembersError)
+		}
+		fi := h.FileInfo()
+		m := Member{Path: h.Name, Mode: (fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)).String(), Link: h.Linkname}
+		if h.Typeflag == tar.TypeReg {
+			m.Size, m.SHA256, err = hashLimited(tr, maxMemberBytes-total)
+			if err != nil {
+				return nil, err
+			}
+			total += m.Size
+		}
+		ms = append(ms, m)
+	}
+}
+
+func hashLimited(r io.Reader, limit int64) (int64, string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(r, limit+1))
+	if err != nil {
+		return n, "", err
+	}
+	if n > limit {
+		return n, "", fmt.Errorf("%s", maxMembersError)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}

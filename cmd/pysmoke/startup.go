@@ -1,0 +1,112 @@
+package main
+
+// What the commands that run jobs do first, in one place: find the
+// interpreters, pick the sandbox backend, make sure of the offline
+// toolchain. Their flags are these commands' own.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// startup holds the flags of a command's start.
+type startup struct {
+	py      pythonFlags
+	sandbox sandboxFlags
+	tc      toolchainFlags
+	noBox   bool // the command runs no job: no --sandbox
+}
+
+// flagSet is what the flags register on (a *flag.FlagSet).
+type flagSet interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}
+
+// register adds the start's flags to fs.
+func (s *startup) register(fs flagSet) {
+	s.py.register(fs)
+	if !s.noBox {
+		s.sandbox.register(fs)
+	}
+	s.tc.register(fs)
+}
+
+// started is what a command starts with.
+type started struct {
+	pythons   []interpreter.Interpreter
+	backend   sandbox.Backend // nil for a command that runs no job
+	toolchain *toolchain.Wheelhouse
+}
+
+// start finds the interpreters, picks the backend (unless the command runs
+// no job) and ensures the toolchain, saying on stderr what it chose.
+func (s *startup) start(ctx context.Context, stderr io.Writer) (*started, error) {
+	var out started
+	var err error
+	if out.pythons, err = s.py.discover(ctx, stderr); err != nil {
+		return nil, err
+	}
+	if !s.noBox {
+		if out.backend, err = s.sandbox.backend(ctx, stderr); err != nil {
+			return nil, err
+		}
+	}
+	if out.toolchain, err = s.tc.ensure(ctx, &s.py, stderr); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// sandboxFlags select the sandbox backend.
+type sandboxFlags struct {
+	name string
+}
+
+func (s *sandboxFlags) register(fs flagSet) {
+	fs.StringVar(&s.name, "sandbox", "auto", "sandbox backend: auto (the first that can run), namespace or docker")
+}
+
+func (s *sandboxFlags) backend(ctx context.Context, stderr io.Writer) (sandbox.Backend, error) {
+	b, why, err := sandbox.Select(ctx, s.name, &sandbox.Namespace{}, &sandbox.Docker{})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "pysmoke: sandbox %s: %s\n", b.Name(), why)
+	return b, nil
+}
+
+// toolchainFlags choose the offline toolchain's cache folder.
+type toolchainFlags struct {
+	dir string
+}
+
+func (t *toolchainFlags) register(fs flagSet) {
+	fs.StringVar(&t.dir, "toolchain-dir", "", "cache folder of the offline toolchain (default "+toolchain.DefaultCacheDir()+")")
+}
+
+// ensure returns the wheelhouse for every interpreter pf finds (not only
+// the selected ones, so that "--python 3.12" reuses the wheelhouse of a
+// full run instead of building its own), building it when missing.
+func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.Writer) (*toolchain.Wheelhouse, error) {
+	all, _ := interpreter.Discover(ctx, pf.options())
+	var pys []toolchain.Python
+	for _, in := range all {
+		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
+	}
+	start := time.Now()
+	w, err := toolchain.Ensure(ctx, toolchain.Options{CacheDir: t.dir, Pythons: pys,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "pysmoke: toolchain %s (%d wheels, ready in %s)\n", w.Dir, len(w.Wheels), time.Since(start).Round(time.Millisecond))
+	return w, nil
+}

@@ -1,0 +1,92 @@
+// Package testenv holds the one rule the tests follow about what the
+// machine must provide (a sandbox, an engine, interpreters, a toolchain, a
+// browser): a test that cannot find it skips on a developer's machine, and
+// fails under CI (CI set in the environment), where a skipped sandbox,
+// engine or database test would hide a broken machine behind a green run.
+//
+// It imports nothing of pysmoke's but the interpreter discovery, so that
+// the internal tests of any package, the sandbox's included, can use it.
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// CI reports whether the tests run under CI.
+func CI() bool { return os.Getenv("CI") != "" }
+
+// Require skips the test when err is not nil (fails it under CI), saying
+// that what is unavailable.
+func Require(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if CI() {
+		t.Fatalf("%s unavailable in CI: %v", what, err)
+	}
+	t.Skipf("%s unavailable: %v", what, err)
+}
+
+var (
+	discoverOnce sync.Once
+	discovered   []interpreter.Interpreter
+	problems     []error
+)
+
+// Pythons returns every interpreter of pyenv's versions folder (as the
+// commands find them, without $PATH's); at least one, and under CI all nine of the machines this project runs on
+// (2.7 and 3.6 to 3.13).
+func Pythons(t testing.TB) []interpreter.Interpreter {
+	t.Helper()
+	discoverOnce.Do(func() {
+		discovered, problems = interpreter.Discover(context.Background(), interpreter.DiscoverOptions{})
+	})
+	for _, p := range problems {
+		t.Log(p)
+	}
+	var err error
+	switch {
+	case len(discovered) == 0:
+		err = fmt.Errorf("no Python interpreter found (%w)", errors.Join(problems...))
+	case CI() && len(discovered) < 9:
+		err = fmt.Errorf("found %d Python interpreters; want all nine", len(discovered))
+	}
+	Require(t, "Pythons", err)
+	return discovered
+}
+
+// Python returns the interpreter of one minor version ("3.11").
+func Python(t testing.TB, minor string) interpreter.Interpreter {
+	t.Helper()
+	for _, in := range Pythons(t) {
+		if in.Minor == minor {
+			return in
+		}
+	}
+	Require(t, "Python "+minor, errors.New("not among those found"))
+	return interpreter.Interpreter{}
+}
+
+// Toolchain returns the offline wheelhouse of every interpreter Pythons
+// finds (the one make toolchain built, not one per subset of them), built
+// into the user's cache on first use: a fresh machine needs Debian's
+// mirror once.
+func Toolchain(t testing.TB) *toolchain.Wheelhouse {
+	t.Helper()
+	var pys []toolchain.Python
+	for _, in := range Pythons(t) {
+		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
+	}
+	w, err := toolchain.Ensure(context.Background(), toolchain.Options{Pythons: pys})
+	Require(t, "offline toolchain", err)
+	return w
+}

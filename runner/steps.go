@@ -1,0 +1,272 @@
+package runner
+
+// The steps of a job, as a table. Each step is one value: its name, when it
+// applies, what it prepares, the environment it runs in, its command, how
+// its ending is classified beyond the common rules, and what follows it.
+// Adding a step is adding a value here (and its name to outcome.Steps,
+// which a test holds this table to).
+//
+// The common rules, for every step (job.exec): a failure of the sandbox
+// itself is the machinery's; a limit that ended the step is a resource
+// limit; otherwise the exit status and the log say (classify.go). Every
+// step's outputs are collected from its own folder, "{out}" in its command
+// line, as its artifacts.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// step is one step of a job. Only name and command are required.
+type step struct {
+	name string
+	// skip returns the step's result when it does not run in this job (it
+	// does not apply here, or an earlier step left nothing to work on);
+	// nil when it runs.
+	skip func(j *job) *StepResult
+	// prepare does what must come before the step's environment is made
+	// (resolving dependencies), writing what it did to log, which leads
+	// the step's own. It returns the step's result instead when the step
+	// cannot run; the error is non-nil only when ctx ended.
+	prepare func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error)
+	// env names the environment the step runs in and the wheels it is
+	// made with (made once per job and kind); nil: the plain step
+	// environment, with no toolchain.
+	env func(j *job) (kind string, wheels []string)
+	// setup runs in the environment before the command (e is nil in the
+	// plain one; env is the command's environment), or returns the step's
+	// result instead.
+	setup func(ctx context.Context, j *job, e *environment, env []string) (*StepResult, error)
+	// command is the step's command line and working folder inside the
+	// sandbox.
+	command func(j *job, e *environment) (argv []string, dir string)
+	// classify adjusts the common classification of the command's ending.
+	classify func(j *job, sr *StepResult)
+	// after runs once the step's result is recorded.
+	after func(j *job, sr StepResult)
+}
+
+// steps are the steps after unpacking, in the order of outcome.Steps.
+var steps = []step{
+	{
+		name: outcome.StepSdist,
+		skip: func(j *job) *StepResult {
+			if sr := j.buildSkip(); sr != nil {
+				return sr
+			}
+			switch {
+			case j.hasSetupPy:
+			case !j.hasBuildSystem:
+				return notAvailable(outcome.ReasonNoSetupPy, "neither setup.py nor a [build-system] in pyproject.toml")
+			case j.setErr == nil && len(j.set.Frontend517) == 0:
+				return notAvailable(outcome.ReasonNoFrontend, "no PEP 517 front end runs on Python "+j.in.Minor)
+			}
+			return nil
+		},
+		env: buildEnv,
+		command: func(j *job, e *environment) ([]string, string) {
+			if j.hasSetupPy {
+				return []string{e.python, "setup.py", "sdist", "--dist-dir", "{out}"}, j.workdir
+			}
+			return []string{e.python, "-m", "build", "--sdist", "--no-isolation", "--skip-dependency-check", "--outdir", "{out}", "."}, j.workdir
+		},
+	},
+	{
+		name: outcome.StepBdist,
+		skip: func(j *job) *StepResult {
+			if sr := j.buildSkip(); sr != nil {
+				return sr
+			}
+			if !j.hasSetupPy {
+				return notAvailable(outcome.ReasonNoSetupPy, "no setup.py to run bdist with (the wheel step builds through PEP 517)")
+			}
+			return nil
+		},
+		env: buildEnv,
+		command: func(j *job, e *environment) ([]string, string) {
+			return []string{e.python, "setup.py", "bdist", "--dist-dir", "{out}"}, j.workdir
+		},
+	},
+	{
+		name: outcome.StepWheel,
+		skip: func(j *job) *StepResult {
+			if sr := j.buildSkip(); sr != nil {
+				return sr
+			}
+			switch {
+			case j.setErr == nil && j.set.Frontend == toolchain.FrontendSetupPy && !j.hasSetupPy:
+				return notAvailable(outcome.ReasonNoFrontend, "no setup.py, and no PEP 517 front end runs on Python "+j.in.Minor)
+			case !j.hasSetupPy && !j.hasBuildSystem:
+				return notAvailable(outcome.ReasonNoSetupPy, "neither setup.py nor a [build-system] in pyproject.toml")
+			}
+			return nil
+		},
+		env: buildEnv,
+		command: func(j *job, e *environment) ([]string, string) {
+			if j.set.Frontend == toolchain.FrontendSetupPy {
+				return []string{e.python, "setup.py", "bdist_wheel", "--dist-dir", "{out}"}, j.workdir
+			}
+			return []string{e.python, "-m", "pip", "wheel", "--no-index", "--no-deps",
+				"--no-build-isolation", "--use-pep517", "--no-cache-dir", "-w", "{out}", "."}, j.workdir
+		},
+		after: func(j *job, sr StepResult) {
+			if sr.Status != outcome.Passed || j.spec.WheelDir == "" {
+				return
+			}
+			if err := keepWheels(filepath.Join(j.scratch, "out", outcome.StepWheel), j.spec.WheelDir); err != nil {
+				j.r.opts.Logger.Warn("keep the built wheel", "dir", j.spec.WheelDir, "err", err)
+			}
+		},
+	},
+	{
+		// The smoke test for the many packages whose tests cannot run:
+		// each top-level module the built wheel declares is imported, in a
+		// fresh environment holding only the wheel and what it requires.
+		name: outcome.StepImport,
+		skip: func(j *job) *StepResult {
+			if sr := j.needWheel("import"); sr != nil {
+				return sr
+			}
+			mods, err := topLevelModules(j.builtWheel())
+			if err != nil {
+				sr := machinery("", outcome.ReasonSandbox, "cannot list the built wheel's modules: "+err.Error())
+				return &sr
+			}
+			if len(mods) == 0 {
+				d := "the built wheel declares no top-level module (no top_level.txt entry, no module in its RECORD)"
+				return &StepResult{Status: outcome.NotAvailable, Reason: outcome.ReasonNoModules, Detail: d, Log: []byte(d)}
+			}
+			j.modules = mods
+			return nil
+		},
+		prepare: func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
+			return j.resolve(ctx, outcome.StepImport, false, log)
+		},
+		env: func(j *job) (string, []string) {
+			return "import", append([]string{j.sandboxPath(j.builtWheel())}, j.closure.install...)
+		},
+		command: func(j *job, e *environment) ([]string, string) {
+			// From a folder of its own, made empty, so that only the
+			// installed wheel can be what is imported.
+			run := path.Join(sandbox.BuildRoot, "importrun")
+			argv := []string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$0" && exec "$@"`, run, e.python, "-c", importScript}
+			return append(argv, j.modules...), sandbox.BuildRoot
+		},
+	},
+	{
+		name: outcome.StepTests,
+		skip: func(j *job) *StepResult {
+			if sr := j.needWheel("test"); sr != nil {
+				return sr
+			}
+			j.testCopies = testCopies(j.projDir)
+			if len(j.testCopies) == 0 && j.spec.TestCommand == nil {
+				d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
+				return &StepResult{Status: outcome.NoTests, Reason: outcome.ReasonNoTests, Detail: d, Log: []byte(d)}
+			}
+			return nil
+		},
+		prepare: func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
+			sr, err := j.resolve(ctx, outcome.StepTests, true, log)
+			if sr == nil && err == nil {
+				j.pins = j.closure.pins
+			}
+			return sr, err
+		},
+		env:   testEnv,
+		setup: copyTests,
+		command: func(j *job, e *environment) ([]string, string) {
+			return j.testCommand(e), testRun
+		},
+		classify: func(j *job, sr *StepResult) {
+			// pytest's exit status 5: it collected nothing.
+			if j.spec.TestCommand == nil && j.set.Runner == toolchain.RunnerPytest && sr.Status == outcome.Failed && sr.ExitCode == 5 {
+				sr.Status, sr.Reason, sr.Detail = outcome.NoTests, outcome.ReasonNoTests, "pytest collected no tests"
+			}
+		},
+	},
+	{
+		name: outcome.Step2to3,
+		skip: func(j *job) *StepResult {
+			if !j.in.Lib2to3 {
+				return notAvailable(outcome.ReasonNoLib2to3, "Python "+j.in.Version+" has no lib2to3")
+			}
+			return nil
+		},
+		// Convert into the step's folder with this interpreter's own
+		// lib2to3; on Python 3, byte-compile the result to prove it.
+		command: func(j *job, _ *environment) ([]string, string) {
+			script := `"$0" -m lib2to3 --output-dir="$1" --write-unchanged-files --nobackups --write . || exit $?`
+			if !strings.HasPrefix(j.in.Minor, "2.") {
+				script += `; echo "pysmoke: byte-compiling the converted tree"; "$0" -m compileall -q "$1"`
+			}
+			return []string{"/bin/sh", "-c", script, j.in.Path, "{out}"}, j.workdir
+		},
+	},
+}
+
+// buildEnv is the build steps' environment: setuptools and wheel, and the
+// PEP 517 front end and backends the project's [build-system] asks for.
+func buildEnv(j *job) (string, []string) { return "build", j.buildWheels }
+
+// buildSkip is what the build steps share: a [build-system] requirement
+// the toolchain lacks leaves nothing to build with (the machinery's gap).
+func (j *job) buildSkip() *StepResult {
+	if j.setErr == nil && len(j.set.Frontend517) > 0 && j.missingBackend != "" {
+		sr := machinery("", outcome.ReasonToolchainMissing, fmt.Sprintf("the build requirement %s is not in the offline toolchain for Python %s", j.missingBackend, j.in.Minor))
+		return &sr
+	}
+	return nil
+}
+
+// needWheel is what the steps that install the built wheel share: a result
+// when there is no wheel to use (what for: "test", "import").
+func (j *job) needWheel(what string) *StepResult {
+	w := j.step(outcome.StepWheel)
+	switch {
+	case w == nil:
+		return notAvailable(outcome.ReasonSkipped, "no wheel step ran")
+	case w.Status == outcome.Machinery:
+		sr := machinery("", w.Reason, "no wheel to "+what+": "+w.Detail)
+		return &sr
+	case w.Status != outcome.Passed:
+		d := fmt.Sprintf("no wheel to %s: the wheel step %s (%s)", what, w.Status, w.Reason)
+		return &StepResult{Status: outcome.NotAvailable, Reason: outcome.ReasonSkipped, Detail: d, Log: []byte(d)}
+	case j.builtWheel() == "":
+		sr := machinery("", outcome.ReasonSandbox, "the wheel step passed but left no .whl")
+		return &sr
+	}
+	return nil
+}
+
+// sandboxPath is a host path under the scratch as the sandbox sees it.
+func (j *job) sandboxPath(host string) string {
+	rel, _ := filepath.Rel(j.scratch, host)
+	return path.Join(sandbox.BuildRoot, filepath.ToSlash(rel))
+}
+
+// keepWheels copies the .whl files of dir into dst (created if missing).
+func keepWheels(dir, dst string) error {
+	built, err := filepath.Glob(filepath.Join(dir, "*.whl"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, w := range built {
+		if err := copyFile(w, filepath.Join(dst, filepath.Base(w))); err != nil {
+			return fmt.Errorf("copy %s: %w", filepath.Base(w), err)
+		}
+	}
+	return nil
+}

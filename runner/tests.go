@@ -1,0 +1,101 @@
+package runner
+
+// The tests step: the package's tests run against its wheel, installed
+// with the test runner and the release's dependencies (deps.go) into a
+// fresh environment. The tests are copied out of the sdist first, so that
+// they import the package from its installed wheel, not from the source
+// tree.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pysmoke/pysmoke/dist"
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// testRun is where the tests are copied to and run from.
+const testRun = sandbox.BuildRoot + "/testrun"
+
+// testCopies is what of the unpacked project the tests step copies: a
+// tests/ or test/ folder, else the test files at its top.
+func testCopies(projDir string) []string {
+	for _, d := range []string{"tests", "test"} {
+		if fi, err := os.Lstat(filepath.Join(projDir, d)); err == nil && fi.IsDir() {
+			return []string{d}
+		}
+	}
+	var copies []string
+	ents, _ := os.ReadDir(projDir)
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasSuffix(n, ".py") && (strings.HasPrefix(n, "test_") || strings.HasSuffix(n, "_test.py")) {
+			copies = append(copies, n)
+		}
+	}
+	return copies
+}
+
+// testEnv is the test environment: the built wheel, the test runner, and
+// the dependencies resolved for the tests. A dependency the closure pins
+// replaces the test runner's own wheel of that project (two wheels of one
+// project cannot be installed).
+func testEnv(j *job) (string, []string) {
+	pinned := map[string]bool{}
+	for _, p := range j.closure.pins {
+		pinned[p.Project] = true
+	}
+	wheels := []string{j.sandboxPath(j.builtWheel())}
+	for _, w := range j.set.Test {
+		if df, err := dist.ParseFilename(w); err == nil && pinned[dist.Normalize(df.Name)] && !slices.Contains(j.closure.install, w) {
+			continue
+		}
+		wheels = append(wheels, w)
+	}
+	return "test", append(wheels, j.closure.install...)
+}
+
+// copyTests copies the tests out of the source tree into testRun, inside
+// the sandbox (the tree is the package's: the host does not walk it).
+func copyTests(ctx context.Context, j *job, _ *environment, env []string) (*StepResult, error) {
+	cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R -- "$@" "$0"/; }`, testRun, j.workdir}, j.testCopies...)
+	cr, err := j.sb.Exec(ctx, sandbox.Command{Argv: cp, Dir: sandbox.BuildRoot, Env: env, Timeout: j.r.timeout(j.spec, outcome.StepTests), LogLimit: j.r.opts.LogLimit})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || cr.ExitCode != 0 {
+		sr := machinery("", outcome.ReasonSandbox, fmt.Sprintf("could not copy the tests out of the source tree: %v %s", err, cr.Log))
+		return &sr, nil
+	}
+	return nil, nil
+}
+
+// testCommand is how the tests run: the allowlist's command for the
+// project, else pytest over the copies when the toolchain has it for this
+// interpreter, else unittest discovery.
+func (j *job) testCommand(e *environment) []string {
+	switch {
+	case j.spec.TestCommand != nil:
+		argv := append([]string(nil), j.spec.TestCommand...)
+		if argv[0] == "python" {
+			argv[0] = e.python
+		}
+		return argv
+	case j.set.Runner == toolchain.RunnerPytest:
+		return append([]string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--"}, j.testCopies...)
+	}
+	argv := []string{e.python, "-m", "unittest", "discover", "-v"}
+	if fi, err := os.Stat(filepath.Join(j.projDir, j.testCopies[0])); err == nil && fi.IsDir() {
+		argv = append(argv, "-s", j.testCopies[0])
+		if fileExists(filepath.Join(j.projDir, j.testCopies[0], "__init__.py")) {
+			argv = append(argv, "-t", ".")
+		}
+	}
+	return argv
+}

@@ -1,0 +1,192 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/internal/testenv"
+)
+
+// requireCgroupV1 and requireCgroupV2 return the drivers of this machine's
+// hierarchies: cgroup v1 controllers, and the v2 hierarchy, mounted at
+// /sys/fs/cgroup itself or (on a hybrid machine like CI's) at
+// /sys/fs/cgroup/unified.
+func requireCgroupV1(t *testing.T) *cgroupV1 {
+	t.Helper()
+	d, err := newCgroupV1(cgroupMount)
+	testenv.Require(t, "cgroup v1", err)
+	return d
+}
+
+func requireCgroupV2(t *testing.T) *cgroupV2 {
+	t.Helper()
+	mount := cgroupMount
+	if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
+		mount = filepath.Join(cgroupMount, "unified")
+	}
+	d, err := newCgroupV2(mount)
+	testenv.Require(t, "cgroup v2", err)
+	return d
+}
+
+// gated starts a shell that waits on its stdin, puts it in g, lets it
+// run script, and waits until n processes are in the group.
+func gated(t *testing.T, g stepCgroup, procs func() int, n int, script string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", `read -r _ && exec /bin/sh -c "$0"`, script)
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("go\n"))
+	w.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for procs() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes in the group; want %d", procs(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cmd
+}
+
+func TestCgroupV1LimitsAndKill(t *testing.T) {
+	d := requireCgroupV1(t)
+	if err := d.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	lim := Limits{Memory: 300 << 20, Pids: 77, CPUs: 0.5}.withDefaults()
+	g, err := d.New("test-"+testenv.Marker(t), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := g.(*v1Group)
+	defer g.Remove()
+	for file, want := range map[string]string{
+		"memory/memory.limit_in_bytes": "314572800",
+		"pids/pids.max":                "77",
+		"cpu/cpu.cfs_quota_us":         "50000",
+		"cpu/cpu.cfs_period_us":        "100000",
+	} {
+		ctrl, name, _ := strings.Cut(file, "/")
+		b, _ := os.ReadFile(filepath.Join(v1.dirs[ctrl], name))
+		if strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s = %q; want %s", file, b, want)
+		}
+	}
+	// A process tree that keeps forking: the freezer stops it, then
+	// every process dies.
+	gated(t, g, func() int { return len(procsOf(v1.dirs["freezer"])) }, 4,
+		`sleep 600 & sleep 600 & (while :; do sleep 0.01 & wait; done) & wait`)
+	if err := g.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Empty() {
+		t.Errorf("processes left: %v", procsOf(v1.dirs["freezer"]))
+	}
+	if err := g.Remove(); err != nil {
+		t.Errorf("Remove: %v", err)
+	}
+	for _, dir := range v1.dirs {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s still exists", dir)
+		}
+	}
+}
+
+func TestCgroupV2KillAndFreeze(t *testing.T) {
+	d := requireCgroupV2(t)
+	// This machine's v2 hierarchy has no memory, pids or cpu controller:
+	// Check must say which are missing, so that auto never picks v2 here.
+	if err := d.Check(); err != nil {
+		t.Logf("Check: %v", err)
+		if !strings.Contains(err.Error(), "memory") {
+			t.Errorf("Check: %v; want the missing controllers named", err)
+		}
+	}
+	for _, how := range []string{"cgroup.kill", "freeze"} {
+		t.Run(how, func(t *testing.T) {
+			g, err := d.New("test-"+testenv.Marker(t), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v2 := g.(*v2Group)
+			defer g.Remove()
+			for _, f := range []string{"cgroup.kill", "cgroup.freeze"} {
+				if _, err := os.Stat(filepath.Join(v2.dir, f)); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+			}
+			gated(t, g, func() int { return len(procsOf(v2.dir)) }, 4,
+				`sleep 600 & sleep 600 & (while :; do sleep 0.01 & wait; done) & wait`)
+			if how == "freeze" {
+				err = v2.freezeKill()
+			} else {
+				err = g.Kill()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !g.Empty() {
+				t.Errorf("processes left: %v", procsOf(v2.dir))
+			}
+			if err := g.Remove(); err != nil {
+				t.Errorf("Remove: %v", err)
+			}
+		})
+	}
+}
+
+// TestNamespaceOnCgroupV2 runs steps of the namespace backend on the v2
+// driver: a daemon the step leaves is ended with the step's group.
+func TestNamespaceOnCgroupV2(t *testing.T) {
+	requireNamespace(t)
+	d := requireCgroupV2(t)
+	n := &Namespace{cgroups: d}
+	in := sandboxPython(t)
+	sb, err := n.Open(context.Background(), Spec{Scratch: t.TempDir(), ReadOnly: []string{in.Prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	marker := testenv.Marker(t)
+	res, err := sb.Exec(context.Background(), Command{Argv: []string{in.Path, "-c", daemonPayload, "detach", marker}, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("exit %d, %v: %s", res.ExitCode, err, res.Log)
+	}
+	testenv.NoProcs(t, marker)
+	// At most one group: the next step's, made ready in advance.
+	if left := n.Leftovers(); len(left) > 1 {
+		t.Errorf("step groups left: %v", left)
+	}
+	res, err = sb.Exec(context.Background(), Command{Argv: []string{"/bin/sh", "-c", "sleep 600", marker}, Env: []string{"PATH=/usr/bin:/bin"}, Timeout: 500 * time.Millisecond})
+	if err != nil || !res.TimedOut || res.LimitHit != LimitTimeout {
+		t.Errorf("timeout on v2: %+v %v", res, err)
+	}
+	testenv.NoProcs(t, marker)
+	sb.Close()
+	if left := n.Leftovers(); len(left) != 0 {
+		t.Errorf("step groups left after Close: %v", left)
+	}
+}
+
+func TestLimitsDefaults(t *testing.T) {
+	got := Limits{Memory: 1 << 20}.withDefaults()
+	want := DefaultLimits
+	want.Memory = 1 << 20
+	if got != want {
+		t.Errorf("withDefaults = %+v; want %+v", got, want)
+	}
+}

@@ -1,0 +1,247 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/pysmoke/pysmoke/internal/testenv"
+)
+
+var (
+	dockerOnce sync.Once
+	dockerErr  error
+)
+
+// requireDocker returns the Docker backend, building its image once per
+// test run when it is missing (tagged by the recipe's hash, so a stale
+// image is rebuilt); it skips when the engine cannot run here, and under
+// CI fails instead.
+func requireDocker(t testing.TB) *Docker {
+	t.Helper()
+	d := &Docker{}
+	dockerOnce.Do(func() {
+		ctx := context.Background()
+		cli, err := d.client()
+		if err != nil {
+			dockerErr = err
+			return
+		}
+		if _, err := cli.Ping(ctx, pingNegotiate); err != nil {
+			dockerErr = err
+			return
+		}
+		var log bytes.Buffer
+		if _, err := d.BuildImage(ctx, "", &log); err != nil {
+			dockerErr = err
+			t.Logf("image build:\n%s", log.String())
+			return
+		}
+		dockerErr = d.Available(ctx)
+	})
+	testenv.Require(t, "Docker sandbox", dockerErr)
+	return d
+}
+
+// TestDockerRefusesHostUsr: a distribution's Python (prefix /usr) cannot
+// be mounted over the image's /usr; Open says so instead of the engine's
+// "duplicate mount point".
+func TestDockerRefusesHostUsr(t *testing.T) {
+	d := requireDocker(t)
+	for _, p := range []string{"/usr", "/usr/lib/python3.11", "/usr/"} {
+		sb, err := d.Open(context.Background(), Spec{Scratch: t.TempDir(), ReadOnly: []string{p}})
+		if err == nil {
+			sb.Close()
+			t.Errorf("Open with %s mounted: no error", p)
+			continue
+		}
+		if !strings.Contains(err.Error(), "host's /usr") {
+			t.Errorf("Open with %s mounted: %v; want the host's /usr named", p, err)
+		}
+	}
+}
+
+func TestDockerBasics(t *testing.T) {
+	d := requireDocker(t)
+	in := sandboxPython(t)
+	scratch := t.TempDir()
+	ctx := context.Background()
+	start := time.Now()
+	sb, err := d.Open(ctx, Spec{Scratch: scratch, ReadOnly: []string{in.Prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	t.Logf("open: %s", time.Since(start))
+	env := []string{"PATH=" + in.Prefix + "/bin:/usr/bin:/bin", "HOME=/build", "LANG=C.UTF-8"}
+	for _, c := range []Command{
+		{Argv: []string{"/bin/sh", "-c", "id; env; pwd; umask; cat /proc/self/status | grep -E 'Cap|NoNew'; ls -la /; python3 -c 'import ssl, sqlite3; print(\"py ok\")'"}},
+		{Argv: []string{"/bin/sh", "-c", "exit 3"}},
+		{Argv: []string{"/bin/sh", "-c", "sleep 600"}, Timeout: time.Second},
+	} {
+		c.Env = env
+		start := time.Now()
+		res, err := sb.Exec(ctx, c)
+		t.Logf("%q: %s exit %d hit %q peak %d err %v\n%s", c.Argv, time.Since(start), res.ExitCode, res.LimitHit, res.MemoryPeak, err, res.Log)
+	}
+	_ = strings.Contains
+}
+
+// TestDockerHostView: where pysmoke runs on the engine's host, it sees a
+// step's processes in the container's cgroup, sees the container clean
+// once they are gone, and reads the same counters the sweep prints from
+// inside.
+func TestDockerHostView(t *testing.T) {
+	d := requireDocker(t)
+	in := sandboxPython(t)
+	ctx := context.Background()
+	sb, err := d.Open(ctx, Spec{Scratch: t.TempDir(), ReadOnly: []string{in.Prefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ds := sb.(*dockerSandbox)
+	if ds.host == nil {
+		if os.Getenv("CI") != "" && os.Getenv("DOCKER_HOST") == "" {
+			t.Fatal("the engine is local, yet its containers' cgroups cannot be read from here")
+		}
+		t.Skip("no view of the engine's cgroups from here: every step is swept from inside")
+	}
+	if !ds.host.clean() {
+		t.Fatal("a fresh container does not look clean")
+	}
+	env := []string{"PATH=/usr/bin:/bin"}
+	done := make(chan ExecResult)
+	go func() {
+		res, err := sb.Exec(ctx, Command{Argv: []string{"/bin/sh", "-c", "sleep 3"}, Env: env, Timeout: time.Minute})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	seen := false
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !seen; time.Sleep(20 * time.Millisecond) {
+		seen = !ds.host.clean()
+	}
+	<-done
+	if !seen {
+		t.Error("a running step was not seen in the container")
+	}
+	if !ds.host.clean() {
+		t.Error("the container does not look clean after the step")
+	}
+
+	// A step that leaves a process behind: the sweep must run and end it.
+	res, err := sb.Exec(ctx, Command{Argv: []string{"/bin/sh", "-c", "setsid sleep 300 >/dev/null 2>&1 < /dev/null & exit 0"}, Env: env, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("leave a process: %v, exit %d: %s", err, res.ExitCode, res.Log)
+	}
+	if !ds.host.clean() {
+		t.Error("the process a step left is still there after the step")
+	}
+
+	// A step that uses about 200 MB: its peak, read from the host, says so.
+	res, err = sb.Exec(ctx, Command{Argv: []string{in.Path, "-c", "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096])"}, Env: env, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("allocate: %v, exit %d: %s", err, res.ExitCode, res.Log)
+	}
+	if res.MemoryPeak < 200<<20 {
+		t.Errorf("peak %d bytes after allocating 200 MiB", res.MemoryPeak)
+	}
+	outside := ds.host.stats()
+	inside, err := ds.sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outside.oomKills != inside.oomKills || outside.pidsMax != inside.pidsMax || inside.peak < outside.peak || outside.peak < 200<<20 {
+		t.Errorf("counters from the host %+v, from inside %+v", outside, inside)
+	}
+}
+
+// TestDockerUsrVolume: an image's /usr volume is made on first use with
+// the image's files, and one whose copy was cut short is made again.
+func TestDockerUsrVolume(t *testing.T) {
+	d := requireDocker(t)
+	ctx := context.Background()
+	cli, err := d.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An image of its own (the default one with a label: another ID, no
+	// more disk), so that the volumes the other tests use are not touched.
+	cr, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Image: d.image(), Config: &container.Config{Cmd: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := "pysmoke-usr-test:" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	_, err = cli.ContainerCommit(ctx, cr.ID, client.ContainerCommitOptions{Reference: img, Changes: []string{"LABEL pysmoke.test=usr-volume"}})
+	cli.ContainerRemove(ctx, cr.ID, client.ContainerRemoveOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vol string
+	t.Cleanup(func() {
+		if vol != "" {
+			cli.VolumeRemove(ctx, vol, client.VolumeRemoveOptions{Force: true})
+		}
+		cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true})
+	})
+
+	fresh := &Docker{}
+	vol, err = fresh.usrVolume(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := fresh.usrVolume(ctx, d.image())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vol == def {
+		t.Fatalf("two images share the volume %s", vol)
+	}
+	check := func(what string) {
+		t.Helper()
+		for _, argv := range [][]string{{"/usr/bin/test", "-e", usrMarker}, {"/usr/bin/test", "-x", "/usr/bin/gcc"}, {"/usr/bin/test", "-f", "/usr/lib/os-release"}} {
+			if err := fresh.runOnce(ctx, img, vol, true, argv...); err != nil {
+				t.Errorf("%s: %q in the volume: %v", what, argv, err)
+			}
+		}
+	}
+	check("made")
+
+	// Cut the copy short: without its marker the volume is incomplete,
+	// and the next process to use it makes it again.
+	if err := fresh.runOnce(ctx, img, vol, false, "/usr/bin/rm", "-r", usrMarker, "/usr/bin/gcc"); err != nil {
+		t.Fatal(err)
+	}
+	again := &Docker{}
+	if v, err := again.usrVolume(ctx, img); err != nil || v != vol {
+		t.Fatalf("made again: %q, %v", v, err)
+	}
+	check("made again")
+
+	// Once the image is gone, its volume goes with the next prune; the
+	// default image's stays.
+	if _, err := cli.ImageRemove(ctx, img, client.ImageRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := again.pruneUsrVolumes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(gone, vol) || slices.Contains(gone, def) {
+		t.Errorf("pruned %q; want %s and not %s", gone, vol, def)
+	}
+	if _, err := cli.VolumeInspect(ctx, vol, client.VolumeInspectOptions{}); err == nil {
+		t.Errorf("volume %s is still there", vol)
+	}
+}

@@ -1,0 +1,287 @@
+// Package service joins pysmoke's parts into the running service, along the
+// one way data flows: the crawler reads the index and hands each new
+// release on; the queue holds one build per release and interpreter; the
+// runner runs each build in a fresh sandbox; the store keeps its outcome;
+// the reports and feeds read the store. It also queues again the cells made
+// on another machine state (reruns) and applies the allowlist's per-project
+// settings (skips, test command, timeouts) to each build.
+//
+// The service owns its data folder: the database (store and queue), the
+// mirror of downloaded files, and the jobs' scratch.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pysmoke/pysmoke/allowlist"
+	"github.com/pysmoke/pysmoke/crawler"
+	"github.com/pysmoke/pysmoke/index"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/queue"
+	"github.com/pysmoke/pysmoke/report"
+	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/store"
+	"github.com/pysmoke/pysmoke/toolchain"
+)
+
+// Options configure a Service. The fields marked required have no default.
+type Options struct {
+	// IndexURL is the root of the watched index ("https://pypi.org/").
+	// Required.
+	IndexURL string
+	// DataDir holds the database, the mirror and the jobs' scratch; made
+	// when missing. Required.
+	DataDir string
+	// Allowlist is the watched file of projects and their settings.
+	// Required.
+	Allowlist *allowlist.Watcher
+	// Interpreters are the Pythons every release runs on. Required.
+	Interpreters []interpreter.Interpreter
+	// Backend makes the jobs' sandboxes. Required.
+	Backend sandbox.Backend
+	// Toolchain is the offline wheelhouse; nil: every step that needs it
+	// is the machinery's "toolchain-missing".
+	Toolchain *toolchain.Wheelhouse
+	// Workers is how many jobs run at once; default runtime.NumCPU().
+	Workers int
+	// StepTimeout is each step's wall-clock limit; default 10 minutes.
+	StepTimeout time.Duration
+	// Crawl configures the crawler's schedule (its Logger is Logger).
+	Crawl crawler.Options
+	// BaseURL is the external URL of the reports, used in feeds and JSON.
+	BaseURL string
+	// Logger receives the service's log; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service is the running service.
+type Service struct {
+	opts    Options
+	log     *slog.Logger
+	store   *store.Store
+	queue   *queue.Queue
+	runner  *runner.Runner
+	crawler *crawler.Crawler
+	index   *index.Client
+	reports http.Handler
+	interp  map[string]interpreter.Interpreter // by minor version
+	pythons []string                           // minor versions, in order
+}
+
+// New opens the service's store in its data folder and wires the parts;
+// nothing runs until Run. Close releases what New opened.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	switch {
+	case opts.IndexURL == "" || opts.DataDir == "":
+		return nil, errors.New("service: an index URL and a data folder are required")
+	case opts.Allowlist == nil || opts.Backend == nil:
+		return nil, errors.New("service: an allowlist and a sandbox backend are required")
+	case len(opts.Interpreters) == 0:
+		return nil, errors.New("service: no interpreter to run on")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = 10 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Service{opts: opts, log: opts.Logger, interp: map[string]interpreter.Interpreter{}}
+	for _, in := range opts.Interpreters {
+		s.interp[in.Minor] = in
+		s.pythons = append(s.pythons, in.Minor)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "pysmoke.db"))
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	if err := s.wire(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) wire(ctx context.Context) error {
+	var pys []store.Python
+	for _, in := range s.opts.Interpreters {
+		pys = append(pys, store.Python{Python: in.Minor, FullVersion: in.Version, Path: in.Path})
+	}
+	if err := s.store.SetPythons(ctx, pys); err != nil {
+		return err
+	}
+	var err error
+	s.queue, err = queue.OpenSQLite(ctx, s.store.DB(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log,
+		// Every step, and making the job's sandbox.
+		JobTimeout: time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout})
+	if err != nil {
+		return err
+	}
+	s.index, err = index.New(index.Options{URL: s.opts.IndexURL, MirrorDir: filepath.Join(s.opts.DataDir, "mirror"), Logger: s.log})
+	if err != nil {
+		return err
+	}
+	crawl := s.opts.Crawl
+	crawl.Logger = s.log
+	s.crawler, err = crawler.New(crawl, s.index, s.store, s, func() []string { return s.opts.Allowlist.List().Names() })
+	if err != nil {
+		return err
+	}
+	// The index client is also the runner's index of dependencies: the
+	// only files fetched outside the allowlist are the closures jobs need.
+	s.runner = runner.New(runner.Options{Backend: s.opts.Backend, Toolchain: s.opts.Toolchain, Index: s.index,
+		ScratchDir: filepath.Join(s.opts.DataDir, "scratch"), StepTimeout: s.opts.StepTimeout, Logger: s.log})
+	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log})
+	return nil
+}
+
+// Close releases the store.
+func (s *Service) Close() error { return s.store.Close() }
+
+// Handler serves the reports.
+func (s *Service) Handler() http.Handler { return s.reports }
+
+// Run runs the service until ctx ends: the queue's workers, the reruns of
+// stale cells, the allowlist's reloads, the crawler's schedule, and the
+// reports on ln. It returns nil after a clean stop.
+func (s *Service) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.reports,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if err := s.queue.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.rerunStale(ctx); err != nil {
+		s.queue.Stop(context.Background())
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.opts.Allowlist.Watch(ctx, 2*time.Second)
+	// Projects never read are read at once (their backfill), the rest in
+	// their slots of the schedule.
+	go s.crawler.Run(ctx)
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	s.log.Info("pysmoke serving", "reports", s.opts.BaseURL, "index", s.opts.IndexURL, "projects", s.opts.Allowlist.List().Len(),
+		"pythons", strings.Join(s.pythons, ","), "sandbox", s.opts.Backend.Name(), "workers", s.opts.Workers)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		s.log.Error("report server stopped", "err", err)
+	}
+	s.log.Info("shutting down")
+	cancel()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopCancel()
+	srv.Shutdown(stopCtx)
+	if qerr := s.queue.Stop(stopCtx); qerr != nil {
+		s.log.Warn("queue stop", "err", qerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// EnqueueRelease implements crawler.Enqueuer: one build per interpreter.
+func (s *Service) EnqueueRelease(ctx context.Context, r store.Release) error {
+	builds := buildsOf(r, s.pythons)
+	s.log.Info("queued", "project", r.Project, "version", r.Version, "builds", len(builds))
+	return s.queue.Enqueue(ctx, builds...)
+}
+
+// build runs one queued build and records it. Outcomes of every kind are
+// recorded; an error (ctx ended, store failure) makes the queue retry it.
+func (s *Service) build(ctx context.Context, b queue.Build) error {
+	in, ok := s.interp[b.Python]
+	opts, _ := s.opts.Allowlist.List().Options(b.Project)
+	var res runner.Result
+	if !ok {
+		// The build was queued by a service with other interpreters.
+		res = notOnThisWorker(b.Python)
+	} else if why, skip := opts.Skipped(b.Python); skip {
+		res = skipped(b.Python, why, s.runner, in)
+	} else {
+		var err error
+		res, err = s.runner.Run(ctx, s.job(b, in, opts))
+		if err != nil {
+			return err
+		}
+	}
+	cell, logs := cellOf(b, in, res)
+	if err := s.store.SaveCell(ctx, cell, logs); err != nil {
+		return err
+	}
+	if ok {
+		prov, _ := json.Marshal(res.Provenance)
+		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
+			return err
+		}
+	}
+	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python,
+		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
+	return nil
+}
+
+// job is the runner's job for a build, with the project's allowlist
+// settings, read as the build runs so that an edit of the file applies to
+// the next build.
+func (s *Service) job(b queue.Build, in interpreter.Interpreter, o allowlist.Options) runner.Job {
+	job := runner.Job{Project: b.Project, Version: b.Version, Interpreter: in, TestCommand: o.Test,
+		Sdist: index.MirrorPath(filepath.Join(s.opts.DataDir, "mirror"), b.SdistSHA256, b.SdistFile), Timeouts: map[string]time.Duration{}}
+	for _, step := range outcome.Steps {
+		if d := o.TimeoutFor(step); d > 0 {
+			job.Timeouts[step] = d
+		}
+	}
+	return job
+}
+
+// rerunStale queues again every cell made with another provenance than
+// this service's (another interpreter build, toolchain, backend, image or
+// limits): its outcome says nothing of the machine as it is now.
+func (s *Service) rerunStale(ctx context.Context) error {
+	for _, py := range s.pythons {
+		digest := s.runner.Provenance(s.interp[py]).Digest()
+		stale, err := s.store.StaleCells(ctx, py, digest)
+		if err != nil {
+			return err
+		}
+		if len(stale) == 0 {
+			continue
+		}
+		var builds []queue.Build
+		for _, r := range stale {
+			builds = append(builds, buildsOf(r, []string{py})...)
+		}
+		s.log.Info("stale cells queued again", "python", py, "cells", len(builds), "provenance", digest)
+		if err := s.queue.Enqueue(ctx, builds...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
