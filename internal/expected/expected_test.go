@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 func write(t *testing.T, s string) string {
@@ -59,7 +61,7 @@ func TestProjectFileIsComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	pythons := []string{"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
-	steps := []string{"unpack", "sdist", "bdist", "wheel", "tests", "2to3"}
+	steps := outcome.Steps
 	samples := tab.Samples()
 	if len(samples) < 4 {
 		t.Fatalf("samples %v", samples)
