@@ -7,12 +7,15 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/pysmoke/pysmoke/dist"
 )
 
 // Member is one member of an archive.
@@ -71,6 +74,14 @@ func Members(f *os.File, name string, size int64) ([]Member, error) {
 }
 
 func zipMembers(f *os.File, size int64) ([]Member, error) {
+	// Count from the end records first: zip.NewReader reads and allocates
+	// the whole central directory, however many entries it lists.
+	if _, err := dist.CheckZip(f, size, maxMembers); err != nil {
+		if errors.Is(err, dist.ErrZipTooBig) {
+			return nil, fmt.Errorf("%s: %w", maxMembersError, err)
+		}
+		return nil, err
+	}
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
+
+	"github.com/pysmoke/pysmoke/dist"
 )
 
 // Limits caps what an sdist may unpack to.
@@ -58,6 +61,18 @@ func reject(format string, a ...any) error {
 // dest. An error wrapping ErrRejected means the sdist itself is at fault
 // (unsafe, corrupt or too big); any other error is the machinery's.
 func Unpack(archive, dest string, lim Limits) error {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return fmt.Errorf("open unpack destination: %w", err)
+	}
+	defer root.Close()
+	return UnpackInto(archive, root, lim)
+}
+
+// UnpackInto is Unpack into a folder already open: how the host unpacks
+// into a scratch package code has run in, whose folders could have been
+// replaced by links (the root never follows one out).
+func UnpackInto(archive string, root *os.Root, lim Limits) error {
 	lim = lim.withDefaults()
 	f, err := os.Open(archive)
 	if err != nil {
@@ -68,11 +83,6 @@ func Unpack(archive, dest string, lim Limits) error {
 	if err != nil {
 		return fmt.Errorf("stat sdist: %w", err)
 	}
-	root, err := os.OpenRoot(dest)
-	if err != nil {
-		return fmt.Errorf("open unpack destination: %w", err)
-	}
-	defer root.Close()
 	u := &unpacker{root: root, lim: lim, budget: min(lim.MaxBytes, max(fi.Size(), 1)*lim.MaxRatio)}
 	name := strings.ToLower(archive)
 	switch {
@@ -315,6 +325,14 @@ func (u *unpacker) tar(r io.Reader) error {
 }
 
 func (u *unpacker) zip(f *os.File, size int64) error {
+	// Count from the end records first: zip.NewReader reads and allocates
+	// the whole central directory before the member cap below could apply.
+	if _, err := dist.CheckZip(f, size, u.lim.MaxFiles); err != nil {
+		if errors.Is(err, dist.ErrZipTooBig) || errors.Is(err, dist.ErrZipCorrupt) {
+			return fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+		return fmt.Errorf("read sdist: %w", err)
+	}
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
 		return reject("corrupt zip: %v", err)
@@ -359,18 +377,38 @@ func (u *unpacker) zip(f *os.File, size int64) error {
 // setup.py or pyproject.toml: the one top-level directory of a conforming
 // sdist, or the root itself.
 func ProjectDir(dest string) (string, error) {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	rel, err := ProjectDirIn(root)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dest, rel), nil
+}
+
+// ProjectDirIn is ProjectDir of a folder already open; it returns the
+// project's folder relative to it ("." or "pkg-1.0").
+func ProjectDirIn(root *os.Root) (string, error) {
 	has := func(dir string) bool {
 		for _, f := range []string{"setup.py", "pyproject.toml"} {
-			if fi, err := os.Lstat(path.Join(dir, f)); err == nil && fi.Mode().IsRegular() {
+			if fi, err := root.Lstat(path.Join(dir, f)); err == nil && fi.Mode().IsRegular() {
 				return true
 			}
 		}
 		return false
 	}
-	if has(dest) {
-		return dest, nil
+	if has(".") {
+		return ".", nil
 	}
-	entries, err := os.ReadDir(dest)
+	d, err := root.Open(".")
+	if err != nil {
+		return "", err
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return "", err
 	}
@@ -380,8 +418,8 @@ func ProjectDir(dest string) (string, error) {
 			dirs = append(dirs, e.Name())
 		}
 	}
-	if len(dirs) == 1 && has(path.Join(dest, dirs[0])) {
-		return path.Join(dest, dirs[0]), nil
+	if len(dirs) == 1 && has(dirs[0]) {
+		return dirs[0], nil
 	}
 	return "", reject("no setup.py or pyproject.toml at the top of the sdist")
 }
