@@ -74,5 +74,13 @@ bench: deps toolchain sandbox-image
 # of schedule takes PYSMOKE_BENCH_HOUR (default 60s) of real time.
 	PYSMOKE_BENCH_CRAWL=1 $(GO) test -run '^$$' -bench CrawlSchedule -benchtime 1x -timeout 30m ./crawler/
 
+# Every fuzz target of the parsers of untrusted input, one after another,
+# FUZZTIME each (the list is in scripts/fuzz.sh); a crash fails it and
+# leaves its input under the package's testdata/fuzz.
+FUZZTIME ?= 20s
+.PHONY: fuzz
+fuzz:
+	GO=$(GO) bash scripts/fuzz.sh $(FUZZTIME)
+
 clean:
 	rm -rf bin .demo

@@ -48,7 +48,13 @@ func hardlink(name, target string) entry {
 
 // tarBytes writes a tar of entries; ROOT in a name or link target
 // becomes root.
-func tarBytes(t *testing.T, root string, entries []entry) []byte {
+func tarBytes(t testing.TB, root string, entries []entry) []byte {
+	return tarFormat(t, tar.FormatUnknown, root, entries)
+}
+
+// tarFormat is tarBytes in the given format (FormatUnknown: the writer's
+// choice per header).
+func tarFormat(t testing.TB, format tar.Format, root string, entries []entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -58,7 +64,7 @@ func tarBytes(t *testing.T, root string, entries []entry) []byte {
 			typ = tar.TypeReg
 		}
 		name, link := strings.ReplaceAll(e.name, "ROOT", root), strings.ReplaceAll(e.link, "ROOT", root)
-		h := &tar.Header{Name: name, Typeflag: typ, Mode: e.mode, Linkname: link, Uname: "u", Gname: "g"}
+		h := &tar.Header{Name: name, Typeflag: typ, Mode: e.mode, Linkname: link, Uname: "u", Gname: "g", Format: format}
 		switch typ {
 		case tar.TypeReg:
 			h.Size = int64(len(e.body))
@@ -100,41 +106,53 @@ func tgz(entries ...entry) builder {
 	return func(t *testing.T, root string) []byte { return gzipBytes(t, tarBytes(t, root, entries)) }
 }
 
-// zipOf builds a zip of entries; a symlink is stored the way Info-ZIP
-// stores one (mode bits in the external attributes, the target as body).
+// zipOf builds a zip of entries; ROOT in a name becomes root.
 func zipOf(entries ...entry) builder {
 	return func(t *testing.T, root string) []byte {
-		t.Helper()
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for _, e := range entries {
-			h := &zip.FileHeader{Name: strings.ReplaceAll(e.name, "ROOT", root), Method: zip.Deflate}
-			body := e.body
-			switch e.typ {
-			case tar.TypeDir:
-				h.Name = strings.TrimSuffix(e.name, "/") + "/"
-				h.SetMode(fs.ModeDir | 0o755)
-			case tar.TypeSymlink:
-				h.SetMode(fs.ModeSymlink | 0o777)
-				body = e.link
-			case tar.TypeFifo:
-				h.SetMode(fs.ModeNamedPipe | 0o644)
-			default:
-				h.SetMode(fs.FileMode(e.mode&0o777) | unixSpecial(e.mode))
-			}
-			w, err := zw.CreateHeader(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.WriteString(w, body); err != nil {
-				t.Fatal(err)
-			}
+		rooted := make([]entry, len(entries))
+		for i, e := range entries {
+			e.name = strings.ReplaceAll(e.name, "ROOT", root)
+			rooted[i] = e
 		}
-		if err := zw.Close(); err != nil {
+		return zipBytes(t, rooted)
+	}
+}
+
+// zipBytes writes a zip of entries; a symlink is stored the way Info-ZIP
+// stores one (mode bits in the external attributes, the target as body).
+func zipBytes(t testing.TB, entries []entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		body := e.body
+		switch e.typ {
+		case tar.TypeDir:
+			h.Name = strings.TrimSuffix(e.name, "/") + "/"
+			h.SetMode(fs.ModeDir | 0o755)
+		case tar.TypeSymlink:
+			h.SetMode(fs.ModeSymlink | 0o777)
+			body = e.link
+		case tar.TypeFifo:
+			h.SetMode(fs.ModeNamedPipe | 0o644)
+		case tar.TypeChar:
+			h.SetMode(fs.ModeDevice | fs.ModeCharDevice | 0o666)
+		default:
+			h.SetMode(fs.FileMode(e.mode&0o777) | unixSpecial(e.mode))
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return buf.Bytes()
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func unixSpecial(mode int64) fs.FileMode {
@@ -316,26 +334,7 @@ func newArchiveTestDir(t *testing.T, name string, build builder) archiveTestDir 
 // leave one behind; the caller removes dest and nothing of it runs.)
 func (d archiveTestDir) checkContained(t *testing.T, accepted bool) {
 	t.Helper()
-	for _, dir := range []struct {
-		path string
-		want []string
-	}{
-		{d.root, []string{"archive", "dest", "outside"}},
-		{d.outside, nil},
-		{filepath.Dir(d.archive), []string{filepath.Base(d.archive)}},
-	} {
-		entries, err := os.ReadDir(dir.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		if !slices.Equal(names, dir.want) {
-			t.Errorf("written outside dest: %s holds %q, want %q", dir.path, names, dir.want)
-		}
-	}
+	d.checkNothingOutside(t)
 	root, err := os.OpenRoot(d.dest)
 	if err != nil {
 		t.Fatal(err)
@@ -366,6 +365,32 @@ func (d archiveTestDir) checkContained(t *testing.T, accepted bool) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkNothingOutside checks that the folders around dest hold only what
+// the test put there.
+func (d archiveTestDir) checkNothingOutside(t *testing.T) {
+	t.Helper()
+	for _, dir := range []struct {
+		path string
+		want []string
+	}{
+		{d.root, []string{"archive", "dest", "outside"}},
+		{d.outside, nil},
+		{filepath.Dir(d.archive), []string{filepath.Base(d.archive)}},
+	} {
+		entries, err := os.ReadDir(dir.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, dir.want) {
+			t.Errorf("written outside dest: %s holds %q, want %q", dir.path, names, dir.want)
+		}
 	}
 }
 

@@ -90,11 +90,20 @@ func (c *Crawler) readFeed(ctx context.Context, path, etag string) (*rss, string
 	default:
 		return nil, etag, fmt.Errorf("GET %s: HTTP %d", u, resp.Status)
 	}
-	var feed rss
-	if err := xml.Unmarshal(resp.Body, &feed); err != nil {
-		return nil, etag, fmt.Errorf("%s: %w: XML: %v", u, index.ErrMalformed, err)
+	feed, err := parseFeed(resp.Body)
+	if err != nil {
+		return nil, etag, fmt.Errorf("%s: %w", u, err)
 	}
-	return &feed, resp.Header.Get("ETag"), nil
+	return feed, resp.Header.Get("ETag"), nil
+}
+
+// parseFeed reads an RSS feed's items; an error wraps index.ErrMalformed.
+func parseFeed(body []byte) (*rss, error) {
+	var feed rss
+	if err := xml.Unmarshal(body, &feed); err != nil {
+		return nil, fmt.Errorf("%w: XML: %v", index.ErrMalformed, err)
+	}
+	return &feed, nil
 }
 
 // allowed returns the allowlist as a set.
@@ -295,13 +304,24 @@ func (c *Crawler) uploadTimeJSON(ctx context.Context, name, version string) (tim
 	if resp.Status != http.StatusOK {
 		return time.Time{}, fmt.Errorf("GET %s: HTTP %d", u, resp.Status)
 	}
+	t, err := parseUploadTime(resp.Body)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", u, err)
+	}
+	return t, nil
+}
+
+// parseUploadTime reads the earliest upload time of a release's files from
+// its JSON API document (zero when none says); an error wraps
+// index.ErrMalformed.
+func parseUploadTime(body []byte) (time.Time, error) {
 	var doc struct {
 		URLs []struct {
 			UploadTime string `json:"upload_time_iso_8601"`
 		} `json:"urls"`
 	}
-	if err := json.Unmarshal(resp.Body, &doc); err != nil {
-		return time.Time{}, fmt.Errorf("%s: %w: JSON: %v", u, index.ErrMalformed, err)
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return time.Time{}, fmt.Errorf("%w: JSON: %v", index.ErrMalformed, err)
 	}
 	var first time.Time
 	for _, f := range doc.URLs {

@@ -15,8 +15,12 @@ import (
 )
 
 var (
-	validName = regexp.MustCompile(`(?i)^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$`)
+	// ASCII only (PEP 508): with (?i), [A-Z] would also match the long s
+	// "ſ" and the Kelvin sign "K", which fold to "s" and "k".
+	validName = regexp.MustCompile(`^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$`)
 	separator = regexp.MustCompile(`[-_.]+`)
+
+	localSeparators = strings.NewReplacer("-", ".", "_", ".")
 )
 
 // ErrInvalidName reports a project name that PyPI would not accept.
@@ -51,6 +55,14 @@ func ParseVersion(s string) (Version, error) {
 	v, err := pep440.Parse(s)
 	if err != nil {
 		return Version{}, fmt.Errorf("version %q: %w", s, err)
+	}
+	// The library keeps "-" and "_" in a local label, which PEP 440
+	// normalises to "." ("1.0+ubuntu-1" is "1.0+ubuntu.1"): without this the
+	// two would have different canonical forms and compare unequal.
+	if l := v.Local(); strings.ContainsAny(l, "-_") {
+		if v, err = pep440.Parse(v.Public() + "+" + localSeparators.Replace(l)); err != nil {
+			return Version{}, fmt.Errorf("version %q: %w", s, err)
+		}
 	}
 	return Version{raw: s, v: v}, nil
 }

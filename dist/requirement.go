@@ -117,11 +117,49 @@ func (r Requirement) Allows(version string, allowPre bool) (bool, error) {
 	if r.Specifier == "" {
 		return true, nil
 	}
-	ss, err := pep440.NewSpecifiers(r.Specifier, pep440.WithPreRelease(true))
+	ss, err := specifiers(r.Specifier)
 	if err != nil {
 		return false, fmt.Errorf("specifier %q: %w", r.Specifier, err)
 	}
 	return ss.Check(v), nil
+}
+
+// specifierOps are PEP 440's comparison operators, and the library's "=",
+// longest first.
+var specifierOps = []string{"===", "~=", "==", "!=", "<=", ">=", "<", ">", "="}
+
+// specifiers reads a specifier set to check versions against, pre-releases
+// included, with each clause's version in canonical form first: the
+// library compares the release segments of "~=" and "==X.*" as strings, so
+// "~=02.0" would not admit 2.12 ("02" is not "2"). "===" compares strings
+// by definition and is left as written, and so is a clause that does not
+// parse, for the library to refuse.
+func specifiers(spec string) (pep440.Specifiers, error) {
+	clauses := strings.Split(spec, ",")
+	for i, c := range clauses {
+		c = strings.TrimSpace(c)
+		op := ""
+		for _, o := range specifierOps {
+			if strings.HasPrefix(c, o) {
+				op = o
+				break
+			}
+		}
+		if op == "===" {
+			continue
+		}
+		ver := strings.TrimSpace(c[len(op):])
+		wild := strings.HasSuffix(ver, ".*")
+		v, err := pep440.Parse(strings.TrimSuffix(ver, ".*"))
+		if err != nil {
+			continue
+		}
+		clauses[i] = op + v.String()
+		if wild {
+			clauses[i] += ".*"
+		}
+	}
+	return pep440.NewSpecifiers(strings.Join(clauses, ","), pep440.WithPreRelease(true))
 }
 
 func mentionsPrerelease(spec string) bool {
@@ -145,7 +183,7 @@ func PythonSatisfies(requiresPython, pythonVersion string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("python version %q: %w", pythonVersion, err)
 	}
-	ss, err := pep440.NewSpecifiers(requiresPython, pep440.WithPreRelease(true))
+	ss, err := specifiers(requiresPython)
 	if err != nil {
 		return false, fmt.Errorf("Requires-Python %q: %w", requiresPython, err)
 	}
@@ -248,7 +286,7 @@ func (n markerCmp) eval(env Environment) (bool, error) {
 	// Version comparison when the right side is a version, as the
 	// packaging library does; strings otherwise.
 	if _, verr := pep440.Parse(l); verr == nil {
-		if ss, err := pep440.NewSpecifiers(n.op+r, pep440.WithPreRelease(true)); err == nil {
+		if ss, err := specifiers(n.op + r); err == nil {
 			v, _ := pep440.Parse(l)
 			return ss.Check(v), nil
 		}

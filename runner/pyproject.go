@@ -14,7 +14,15 @@ import (
 // expression: no TOML library for one field, and nothing of the sdist runs.
 func buildRequires(projDir string) ([]string, bool) {
 	b, err := os.ReadFile(filepath.Join(projDir, "pyproject.toml"))
-	if err != nil || len(b) > 1<<20 {
+	if err != nil {
+		return nil, false
+	}
+	return parseBuildRequires(b)
+}
+
+// parseBuildRequires is buildRequires of a pyproject.toml's bytes.
+func parseBuildRequires(b []byte) ([]string, bool) {
+	if len(b) > 1<<20 {
 		return nil, false
 	}
 	section := buildSystemRE.FindSubmatch(b)

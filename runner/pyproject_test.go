@@ -17,21 +17,7 @@ func TestBuildRequiresAndRequiresPython(t *testing.T) {
 	if _, ok := buildRequires(dir); ok {
 		t.Error("a build system without a pyproject.toml")
 	}
-	write("pyproject.toml", `[tool.black]
-line-length = 100
-
-[build-system]
-requires = [
-    "setuptools>=45",
-    'setuptools_scm[toml] >= 6.2',
-    "Flit.Core >=3.2,<4; python_version >= '3.7'",
-]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "x"
-requires-python = ">=3.8"
-`)
+	write("pyproject.toml", mixedPyproject)
 	got, ok := buildRequires(dir)
 	if want := []string{"setuptools", "setuptools-scm", "flit-core"}; !ok || !slices.Equal(got, want) {
 		t.Errorf("buildRequires = %v, %v; want %v", got, ok, want)
@@ -49,3 +35,21 @@ requires-python = ">=3.8"
 		t.Errorf("requiresPython from setup.py = %q", rp)
 	}
 }
+
+// mixedPyproject has a build system among other tables, its requirements
+// in both quote styles, with extras, markers and odd spacing.
+const mixedPyproject = `[tool.black]
+line-length = 100
+
+[build-system]
+requires = [
+    "setuptools>=45",
+    'setuptools_scm[toml] >= 6.2',
+    "Flit.Core >=3.2,<4; python_version >= '3.7'",
+]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "x"
+requires-python = ">=3.8"
+`

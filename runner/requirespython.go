@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,7 @@ func pkgInfoRequiresPython(projDir string) string {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	sc.Split(scanMetadataLines)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
@@ -57,16 +59,38 @@ func pkgInfoRequiresPython(projDir string) string {
 	return ""
 }
 
+// scanMetadataLines is bufio.ScanLines that also ends a line at a lone
+// "\r", as Python's email parser, which reads PKG-INFO, does: a value
+// never holds a line break, and a file with old Mac line ends reads too.
+func scanMetadataLines(data []byte, atEOF bool) (int, []byte, error) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0 && atEOF && len(data) > 0:
+		return len(data), data, nil
+	case i < 0:
+		return 0, nil, nil
+	case data[i] == '\n':
+		return i + 1, data[:i], nil
+	case i+1 < len(data) && data[i+1] == '\n':
+		return i + 2, data[:i], nil
+	case i+1 < len(data) || atEOF:
+		return i + 1, data[:i], nil
+	}
+	return 0, nil, nil // a "\r" at the end: is "\n" next?
+}
+
 // allowsPython reports whether the PEP 440 specifier set spec (">=3.8",
 // ">=2.7, !=3.0.*, <4") admits the interpreter version ("3.7.16"). Only
 // release numbers are compared, which is all Requires-Python uses in
-// practice. A specifier it cannot read is an error: the interpreter is then
-// not declared unsupported.
+// practice. A specifier it cannot read is an error, even where a clause
+// read before the unreadable one excludes the interpreter: the interpreter
+// is then not declared unsupported.
 func allowsPython(spec, version string) (bool, error) {
 	v := releaseOf(version)
 	if v == nil {
 		return false, fmt.Errorf("odd interpreter version %q", version)
 	}
+	allowed := true
 	for _, clause := range strings.Split(spec, ",") {
 		clause = strings.TrimSpace(clause)
 		if clause == "" {
@@ -116,11 +140,9 @@ func allowsPython(spec, version string) (bool, error) {
 			}
 			ok = compareRelease(v, want) >= 0 && hasPrefix(v, want[:len(want)-1])
 		}
-		if !ok {
-			return false, nil
-		}
+		allowed = allowed && ok
 	}
-	return true, nil
+	return allowed, nil
 }
 
 // releaseOf parses "3.8" or "3.8.1" (nil for anything else, pre-releases
