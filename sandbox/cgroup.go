@@ -1,11 +1,20 @@
 package sandbox
 
-// Control groups for the namespace backend: one group per step, made
-// before the step's first process can fork and removed when Exec returns,
-// so that its memory, pids and CPU limits hold for the whole process tree
-// and ending the step means ending the group. Both hierarchies are
-// supported: cgroup v2 (cgroup.kill, memory.events) where the machine has
-// it, cgroup v1 (the freezer, memory.oom_control) where it has only that.
+// Control groups for the namespace backend: each step runs in a group of
+// its own, entered before the step's first process can fork and emptied
+// when Exec returns, so that its memory, pids and CPU limits hold for the
+// whole process tree and ending the step means ending the group. Both
+// hierarchies are supported: cgroup v2 (cgroup.kill, memory.events) where
+// the machine has it, cgroup v1 (the freezer, memory.oom_control) where it
+// has only that.
+//
+// Groups are pooled (groupPool): an emptied group is reset (its peak and
+// its event counts taken afresh) and kept for the next step of any
+// sandbox, instead of being removed. A removed memory group lingers in the
+// kernel as long as pages or dentries stay charged to it, and on cgroup v1
+// hundreds of lingering groups slowed every later step: a service that
+// runs for weeks must not grow them with every job. The pool holds as many
+// groups as steps ever ran (or waited to run) at once.
 
 import (
 	"bufio"
@@ -14,8 +23,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +41,9 @@ type cgroupDriver interface {
 	Check() error
 	// New makes an empty group with the limits set.
 	New(name string, lim Limits) (stepCgroup, error)
+	// Parents are the folders the groups are made in (one per v1
+	// controller, one on v2).
+	Parents() []string
 }
 
 // stepCgroup is one step's group.
@@ -45,8 +60,141 @@ type stepCgroup interface {
 	MemoryPeak() int64
 	// PidsRefused reports whether a fork failed on the pids limit.
 	PidsRefused() bool
+	// Reset readies an empty group for another step: its limits set to
+	// lim, its peak and its event counts (OOM kills, refused forks) taken
+	// afresh. An error means the group cannot be reused (it is then
+	// removed).
+	Reset(lim Limits) error
 	// Remove removes the (empty) group.
 	Remove() error
+	// Path names the group (its folder; on v1 the freezer's).
+	Path() string
+}
+
+// groupPool hands out step groups, reusing emptied ones. Safe for
+// concurrent use.
+type groupPool struct {
+	d     cgroupDriver
+	mu    sync.Mutex
+	idle  []stepCgroup
+	out   map[stepCgroup]bool // handed out, not given back yet
+	made  int                 // groups made, pooled or not, still existing
+	swept bool
+}
+
+var (
+	poolsMu sync.Mutex
+	pools   = map[string]*groupPool{} // by the driver's parent folders
+	// groupSeq numbers the groups of this process, whichever pool makes
+	// them.
+	groupSeq atomic.Int64
+)
+
+// poolFor returns the process's pool of groups in d's folders: one for
+// every backend made on the same hierarchy.
+func poolFor(d cgroupDriver) *groupPool {
+	key := strings.Join(d.Parents(), "\x00")
+	poolsMu.Lock()
+	defer poolsMu.Unlock()
+	p, ok := pools[key]
+	if !ok {
+		p = &groupPool{d: d, out: map[stepCgroup]bool{}}
+		pools[key] = p
+	}
+	return p
+}
+
+// get returns an empty group with the limits set.
+func (p *groupPool) get(lim Limits) (stepCgroup, error) {
+	p.mu.Lock()
+	if !p.swept {
+		p.swept = true
+		sweepGroups(p.d)
+	}
+	for len(p.idle) > 0 {
+		g := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if err := g.Reset(lim); err != nil {
+			g.Remove()
+			p.made--
+			continue
+		}
+		p.out[g] = true
+		p.mu.Unlock()
+		return g, nil
+	}
+	name := fmt.Sprintf("step-%d-%d", os.Getpid(), groupSeq.Add(1))
+	p.mu.Unlock()
+	g, err := p.d.New(name, lim)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if err := g.Reset(lim); err != nil {
+		g.Remove()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	p.mu.Lock()
+	p.out[g] = true
+	p.made++
+	p.mu.Unlock()
+	return g, nil
+}
+
+// put gives back a group whose step has ended: killed and empty, it is
+// kept for the next step; a group that could not be emptied is removed
+// (and left to the kernel if it cannot be).
+func (p *groupPool) put(g stepCgroup) {
+	err := g.Kill()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.out, g)
+	if err != nil || !g.Empty() {
+		g.Remove()
+		p.made--
+		return
+	}
+	p.idle = append(p.idle, g)
+}
+
+// leftovers names the groups handed out, and the idle ones that hold a
+// process (none should).
+func (p *groupPool) leftovers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var left []string
+	for g := range p.out {
+		left = append(left, g.Path()+" (handed out)")
+	}
+	for _, g := range p.idle {
+		if !g.Empty() {
+			left = append(left, g.Path()+" (idle, holding processes)")
+		}
+	}
+	sort.Strings(left)
+	return left
+}
+
+// size is how many groups the pool has made that still exist.
+func (p *groupPool) size() int { p.mu.Lock(); defer p.mu.Unlock(); return p.made }
+
+// sweepGroups removes the step groups of processes that are gone (a
+// service that was killed leaves its pool behind).
+func sweepGroups(d cgroupDriver) {
+	for _, parent := range d.Parents() {
+		dirs, _ := filepath.Glob(filepath.Join(parent, "step-*-*"))
+		for _, dir := range dirs {
+			var pid, n int
+			if _, err := fmt.Sscanf(filepath.Base(dir), "step-%d-%d", &pid, &n); err != nil || pid == os.Getpid() {
+				continue
+			}
+			if syscall.Kill(pid, 0) == nil {
+				continue // its service still runs
+			}
+			if len(procsOf(dir)) == 0 {
+				syscall.Rmdir(dir)
+			}
+		}
+	}
 }
 
 // cgroupMount is where the hierarchies are mounted; tests change it.

@@ -52,6 +52,14 @@ func (d *cgroupV1) Check() error {
 	return nil
 }
 
+func (d *cgroupV1) Parents() []string {
+	var out []string
+	for _, p := range d.parents {
+		out = append(out, p)
+	}
+	return out
+}
+
 func (d *cgroupV1) New(name string, lim Limits) (stepCgroup, error) {
 	g := &v1Group{dirs: map[string]string{}}
 	for c, p := range d.parents {
@@ -62,6 +70,15 @@ func (d *cgroupV1) New(name string, lim Limits) (stepCgroup, error) {
 		}
 		g.dirs[c] = dir
 	}
+	if err := g.configure(lim); err != nil {
+		g.Remove()
+		return nil, err
+	}
+	return g, nil
+}
+
+// configure sets the group's limits.
+func (g *v1Group) configure(lim Limits) error {
 	set := func(c, file, v string) error {
 		if dir, ok := g.dirs[c]; ok {
 			return writeFile(filepath.Join(dir, file), v)
@@ -69,32 +86,59 @@ func (d *cgroupV1) New(name string, lim Limits) (stepCgroup, error) {
 		return nil
 	}
 	quota, period := cpuQuota(lim.CPUs)
-	for _, w := range [][3]string{
+	// No swap either: memory+swap capped at the same figure, where the
+	// kernel accounts swap. memsw must never be below the memory limit,
+	// so which is written first depends on whether the limit grows.
+	memsw := ""
+	if dir, ok := g.dirs["memory"]; ok {
+		if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
+			memsw = "memory.memsw.limit_in_bytes"
+		}
+	}
+	writes := [][3]string{
 		{"memory", "memory.limit_in_bytes", fmt.Sprint(lim.Memory)},
 		{"pids", "pids.max", fmt.Sprint(lim.Pids)},
 		{"cpu", "cpu.cfs_period_us", fmt.Sprint(period)},
 		{"cpu", "cpu.cfs_quota_us", fmt.Sprint(quota)},
-	} {
+	}
+	if memsw != "" {
+		sw := [3]string{"memory", memsw, fmt.Sprint(lim.Memory)}
+		if dir := g.dirs["memory"]; readInt(filepath.Join(dir, "memory.limit_in_bytes")) < lim.Memory {
+			writes = append([][3]string{sw}, writes...) // raise memsw first
+		} else {
+			writes = append(writes, sw)
+		}
+	}
+	for _, w := range writes {
 		if err := set(w[0], w[1], w[2]); err != nil {
-			g.Remove()
-			return nil, err
+			return err
 		}
 	}
-	// No swap either: memory+swap capped at the same figure, where the
-	// kernel accounts swap.
-	if dir, ok := g.dirs["memory"]; ok {
-		if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
-			if err := set("memory", "memory.memsw.limit_in_bytes", fmt.Sprint(lim.Memory)); err != nil {
-				g.Remove()
-				return nil, err
-			}
-		}
-	}
-	return g, nil
+	return nil
 }
 
 type v1Group struct {
 	dirs map[string]string
+	// Counts at the last Reset: the group's events are the growth since.
+	oomBase  int64
+	pidsBase int64
+}
+
+// Reset implements stepCgroup: max_usage_in_bytes is reset by writing 0.
+func (g *v1Group) Reset(lim Limits) error {
+	if err := g.configure(lim); err != nil {
+		return err
+	}
+	if dir, ok := g.dirs["memory"]; ok {
+		if err := writeFile(filepath.Join(dir, "memory.max_usage_in_bytes"), "0"); err != nil {
+			return err
+		}
+		g.oomBase = readKey(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+	}
+	if dir, ok := g.dirs["pids"]; ok {
+		g.pidsBase = readKey(filepath.Join(dir, "pids.events"), "max")
+	}
+	return nil
 }
 
 func (g *v1Group) Add(pid int) error {
@@ -136,11 +180,13 @@ func (g *v1Group) Kill() error {
 	return waitEmpty(fz, 5*time.Second)
 }
 
+func (g *v1Group) Path() string { return g.dirs["freezer"] }
+
 func (g *v1Group) Empty() bool { return len(procsOf(g.dirs["freezer"])) == 0 }
 
 func (g *v1Group) OOMKills() int64 {
 	if dir, ok := g.dirs["memory"]; ok {
-		return readKey(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+		return readKey(filepath.Join(dir, "memory.oom_control"), "oom_kill") - g.oomBase
 	}
 	return 0
 }
@@ -154,7 +200,7 @@ func (g *v1Group) MemoryPeak() int64 {
 
 func (g *v1Group) PidsRefused() bool {
 	if dir, ok := g.dirs["pids"]; ok {
-		return readKey(filepath.Join(dir, "pids.events"), "max") > 0
+		return readKey(filepath.Join(dir, "pids.events"), "max") > g.pidsBase
 	}
 	return false
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -89,11 +90,22 @@ func (d *cgroupV2) Check() error {
 	return nil
 }
 
+func (d *cgroupV2) Parents() []string { return []string{d.parent} }
+
 func (d *cgroupV2) New(name string, lim Limits) (stepCgroup, error) {
-	g := &v2Group{dir: filepath.Join(d.parent, name)}
+	g := &v2Group{dir: filepath.Join(d.parent, name), fresh: true}
 	if err := os.Mkdir(g.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroup v2: %w", err)
 	}
+	if err := g.configure(lim); err != nil {
+		g.Remove()
+		return nil, err
+	}
+	return g, nil
+}
+
+// configure sets the group's limits.
+func (g *v2Group) configure(lim Limits) error {
 	quota, period := cpuQuota(lim.CPUs)
 	for _, w := range [][2]string{
 		{"memory.max", fmt.Sprint(lim.Memory)},
@@ -106,14 +118,51 @@ func (d *cgroupV2) New(name string, lim Limits) (stepCgroup, error) {
 			continue // controller not available: Check says so
 		}
 		if err := writeFile(p, w[1]); err != nil {
-			g.Remove()
-			return nil, err
+			return err
 		}
 	}
-	return g, nil
+	return nil
 }
 
-type v2Group struct{ dir string }
+type v2Group struct {
+	dir   string
+	fresh bool // never reset: its peak and counts start from nothing
+	// peak is memory.peak opened and reset (Linux 6.12): reading this
+	// descriptor gives the peak since the reset, not since the group was
+	// made.
+	peak *os.File
+	// Counts at the last Reset: the group's events are the growth since.
+	oomBase, pidsBase int64
+}
+
+// Reset implements stepCgroup. A used group's peak can be reset only on
+// Linux 6.12 and later (writing to memory.peak); before that it cannot be
+// reused, and the pool makes a fresh one instead.
+func (g *v2Group) Reset(lim Limits) error {
+	if err := g.configure(lim); err != nil {
+		return err
+	}
+	g.oomBase = readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
+	g.pidsBase = readKey(filepath.Join(g.dir, "pids.events"), "max")
+	if g.fresh {
+		g.fresh = false
+		return nil
+	}
+	if g.peak != nil {
+		g.peak.Close()
+		g.peak = nil
+	}
+	f, err := os.OpenFile(filepath.Join(g.dir, "memory.peak"), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("cgroup v2: memory.peak: %w", err)
+	}
+	if _, err := f.WriteString("reset\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("cgroup v2: memory.peak cannot be reset (Linux 6.12 or later): %w", err)
+	}
+	g.peak = f
+	return nil
+}
 
 func (g *v2Group) Add(pid int) error {
 	return writeFile(filepath.Join(g.dir, "cgroup.procs"), fmt.Sprint(pid))
@@ -149,16 +198,32 @@ func (g *v2Group) freezeKill() error {
 	return waitEmpty(g.dir, 5*time.Second)
 }
 
+func (g *v2Group) Path() string { return g.dir }
+
 func (g *v2Group) Empty() bool { return len(procsOf(g.dir)) == 0 }
 
 func (g *v2Group) OOMKills() int64 {
-	return readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
+	return readKey(filepath.Join(g.dir, "memory.events"), "oom_kill") - g.oomBase
 }
 
-func (g *v2Group) MemoryPeak() int64 { return readInt(filepath.Join(g.dir, "memory.peak")) }
+func (g *v2Group) MemoryPeak() int64 {
+	if g.peak == nil {
+		return readInt(filepath.Join(g.dir, "memory.peak"))
+	}
+	b := make([]byte, 32)
+	n, _ := g.peak.ReadAt(b, 0)
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b[:n])), 10, 64)
+	return v
+}
 
 func (g *v2Group) PidsRefused() bool {
-	return readKey(filepath.Join(g.dir, "pids.events"), "max") > 0
+	return readKey(filepath.Join(g.dir, "pids.events"), "max") > g.pidsBase
 }
 
-func (g *v2Group) Remove() error { return rmdir(g.dir) }
+func (g *v2Group) Remove() error {
+	if g.peak != nil {
+		g.peak.Close()
+		g.peak = nil
+	}
+	return rmdir(g.dir)
+}
