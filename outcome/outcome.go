@@ -69,6 +69,7 @@ const (
 	ReasonRequiresPython   = "requires-python"   // the release's Requires-Python excludes this interpreter
 	ReasonNoFrontend       = "no-frontend"       // no PEP 517 front end runs on this interpreter
 	ReasonNoModules        = "no-modules"        // the built wheel declares no top-level module to import
+	ReasonTampered         = "tampered-scratch"  // the package replaced one of pysmoke's folders in the scratch (a link out of it)
 	// ReasonDependencyUnavailable: a requirement of the release (or of a
 	// dependency) cannot be met on this interpreter; the detail names it.
 	// With Machinery: not on the index, no compatible file, an sdist that

@@ -19,11 +19,12 @@ const (
 	maxArtifactBytes = 1 << 30
 )
 
-// collect lists the regular files under dir with their sizes and hashes,
-// and the members of each archive, without following links (through
-// os.Root, which refuses escapes) and with count and size caps.
-func collect(dir string) ([]outcome.Artifact, error) {
-	root, err := os.OpenRoot(dir)
+// collect lists the regular files under the folder dir of scratch with
+// their sizes and hashes, and the members of each archive, without
+// following links out of the scratch (dir itself is opened through it:
+// the step may have made it a link) and with count and size caps.
+func collect(scratch *os.Root, dir string) ([]outcome.Artifact, error) {
+	root, err := scratch.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}

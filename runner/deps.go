@@ -89,7 +89,7 @@ const (
 // did not build, and what building it printed (shown again by every step
 // that uses it).
 type depBuild struct {
-	wheel string // host path
+	wheel string // relative to the scratch
 	err   error
 	log   []byte
 }
@@ -109,9 +109,12 @@ type jobIndex struct {
 	set    toolchain.Set
 	hashes map[string]string // toolchain file -> sha256
 	build  func(ctx context.Context, c resolver.Candidate, sdist string) (wheel string, err error)
-	builds map[string]*depBuild          // sdist sha256 -> its build in this job (not tried twice)
-	log    *bytes.Buffer                 // the step's log, where a build's output goes
-	seen   map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
+	// wheelInfo reads a file of a built wheel's .dist-info (wheel is its
+	// path relative to the scratch).
+	wheelInfo func(wheel, name string, max int64) ([]byte, error)
+	builds    map[string]*depBuild          // sdist sha256 -> its build in this job (not tried twice)
+	log       *bytes.Buffer                 // the step's log, where a build's output goes
+	seen      map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
 }
 
 // toolchainFiles are every wheel of the set a dependency may be met by.
@@ -191,24 +194,19 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 	if b.err != nil {
 		return dist.Metadata{}, b.err
 	}
-	whl := b.wheel
-	raw, err := dist.WheelMetadata(whl)
+	raw, err := ix.wheelInfo(b.wheel, "METADATA", dist.MaxMetadataBytes)
 	if err != nil {
 		return dist.Metadata{}, resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf("the wheel built from %s has no readable metadata: %v", c.Filename, err)}
 	}
 	return dist.ParseMetadata(bytes.NewReader(raw))
 }
 
-// requirementsOf returns what a release needs to run: the built wheel's
-// requirements; for its tests (tests set) also the test extras it
-// provides and the requirements of its test requirement files; never the
-// release itself.
-func requirementsOf(builtWheel, projDir, project string, tests bool) (reqs, extras []string, err error) {
-	raw, err := dist.WheelMetadata(builtWheel)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := dist.ParseMetadata(bytes.NewReader(raw))
+// requirementsOf returns what a release needs to run: its built wheel's
+// requirements (metadata is that wheel's METADATA); for its tests (tests
+// set) also the test extras it provides and fileReqs, the requirements of
+// its test requirement files; never the release itself.
+func requirementsOf(metadata []byte, fileReqs []string, project string, tests bool) (reqs, extras []string, err error) {
+	m, err := dist.ParseMetadata(bytes.NewReader(metadata))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,13 +221,7 @@ func requirementsOf(builtWheel, projDir, project string, tests bool) (reqs, extr
 			}
 		}
 	}
-	for _, name := range testRequirementFiles {
-		b, err := readCapped(filepath.Join(projDir, filepath.FromSlash(name)), 1<<20)
-		if err != nil {
-			continue
-		}
-		all = append(all, requirementLines(b)...)
-	}
+	all = append(all, fileReqs...)
 	return dedupe(withoutSelf(all, project)), extras, nil
 }
 
@@ -243,6 +235,20 @@ func withoutSelf(reqs []string, project string) []string {
 			continue
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// testRequirements reads the requirements of the test requirement files
+// of an unpacked sdist (before anything of it ran).
+func testRequirements(projDir string) []string {
+	var out []string
+	for _, name := range testRequirementFiles {
+		b, err := readCapped(filepath.Join(projDir, filepath.FromSlash(name)), 1<<20)
+		if err != nil {
+			continue
+		}
+		out = append(out, requirementLines(b)...)
 	}
 	return out
 }
@@ -319,7 +325,14 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 		return &StepResult{Status: status, Reason: outcome.ReasonDependencyUnavailable, Detail: detail, Log: []byte(detail)}, nil
 	}
 	j.closure = &closure{}
-	reqs, extras, err := requirementsOf(j.builtWheel(), j.projDir, j.spec.Project, tests)
+	if sr := j.tampered(depsDir, depsSrc); sr != nil {
+		return sr, nil
+	}
+	meta, err := j.wheelInfo(j.builtWheel(), "METADATA", dist.MaxMetadataBytes)
+	var reqs, extras []string
+	if err == nil {
+		reqs, extras, err = requirementsOf(meta, j.testReqs, j.spec.Project, tests)
+	}
 	if err != nil {
 		return unavailable(outcome.Machinery, "cannot read the requirements of the built wheel: "+err.Error())
 	}
@@ -341,7 +354,7 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	log.WriteString("\n")
 
 	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: j.set, hashes: r.opts.Toolchain.Hashes(j.set),
-		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log}
+		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log, wheelInfo: j.wheelInfo}
 	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
 		return j.buildDependency(ctx, c, sdist, log)
 	}
@@ -361,7 +374,11 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	}
 
 	cl := &closure{pins: res.Pins}
-	if err := os.MkdirAll(filepath.Join(j.scratch, depsDir), 0o755); err != nil {
+	// A dependency's build ran code in the scratch too.
+	if sr := j.tampered(depsDir, depsSrc, "out"); sr != nil {
+		return sr, nil
+	}
+	if err := j.sc.MkdirAll(depsDir); err != nil {
 		return unavailable(outcome.Machinery, err.Error())
 	}
 	for _, p := range res.Pins {
@@ -370,26 +387,32 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 			cl.install = append(cl.install, p.Filename)
 			continue
 		}
-		var host string
+		// A wheel built in the scratch is copied within it, one from
+		// the mirror into it: through its root both, never by path.
+		var src func() (*os.File, error)
+		var name string
 		if b, ok := ix.builds[p.SHA256]; ok && b.err == nil {
-			host = b.wheel
+			name = path.Base(b.wheel)
+			src = func() (*os.File, error) { return j.sc.Root().Open(b.wheel) }
 		} else {
-			if host, err = r.opts.Index.Fetch(ctx, ix.seen[p.SHA256]); err != nil {
+			host, err := r.opts.Index.Fetch(ctx, ix.seen[p.SHA256])
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
 				return unavailable(outcome.Machinery, fmt.Sprintf("dependency unavailable: %s: %v", p.Project, err))
 			}
+			name = filepath.Base(host)
+			src = func() (*os.File, error) { return os.Open(host) }
 		}
-		dst := filepath.Join(j.scratch, depsDir, filepath.Base(host))
-		if host != dst {
-			if _, err := os.Lstat(dst); err != nil { // an earlier resolution of the job may have copied it
-				if err := copyFile(host, dst); err != nil {
-					return unavailable(outcome.Machinery, err.Error())
-				}
+		dst := depsDir + "/" + name
+		// An earlier resolution of the job may have copied it.
+		if _, err := j.sc.Root().Lstat(dst); err != nil {
+			if err := copyInto(j.sc.Root(), dst, src); err != nil {
+				return unavailable(outcome.Machinery, err.Error())
 			}
 		}
-		cl.install = append(cl.install, path.Join(sandbox.BuildRoot, depsDir, filepath.Base(host)))
+		cl.install = append(cl.install, path.Join(sandbox.BuildRoot, dst))
 	}
 	log.WriteString("\n")
 	j.closure = cl
@@ -409,33 +432,43 @@ func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
 // sandbox, as the wheel step builds the release, and returns the wheel's
 // host path. An sdist that does not build is an Unmet requirement.
 func (j *job) buildDependency(ctx context.Context, c resolver.Candidate, sdist string, log *bytes.Buffer) (string, error) {
-	scratch, set := j.scratch, j.set
+	set := j.set
 	unmet := func(format string, args ...any) error {
 		return resolver.Unmet{Requirement: c.Project, Reason: fmt.Sprintf(format, args...)}
 	}
-	src := filepath.Join(scratch, depsSrc, c.SHA256[:16])
-	if err := os.MkdirAll(src, 0o755); err != nil {
+	// Unpacked through the scratch's root: the release's own code has run
+	// in it, and deps-src could be a link it left.
+	srcRel := depsSrc + "/" + c.SHA256[:16]
+	if err := j.sc.MkdirAll(srcRel); err != nil {
 		return "", err
 	}
-	if err := archive.Unpack(sdist, src, j.r.opts.Unpack); err != nil {
+	src, err := j.sc.Root().OpenRoot(srcRel)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	if err := archive.UnpackInto(sdist, src, j.r.opts.Unpack); err != nil {
 		return "", unmet("its sdist %s cannot be unpacked: %v", c.Filename, err)
 	}
-	proj, err := archive.ProjectDir(src)
+	proj, err := archive.ProjectDirIn(src)
 	if err != nil {
 		return "", unmet("its sdist %s: %v", c.Filename, err)
 	}
-	hasSetupPy := fileExists(filepath.Join(proj, "setup.py"))
+	if err := j.sc.HandOver(srcRel); err != nil {
+		return "", err
+	}
+	hasSetupPy := isRegular(src, path.Join(proj, "setup.py"))
 	if set.Frontend == toolchain.FrontendSetupPy && !hasSetupPy {
 		return "", unmet("its sdist %s has no setup.py, and no PEP 517 front end runs on this Python", c.Filename)
 	}
-	rel, _ := filepath.Rel(scratch, proj)
-	dir := path.Join(sandbox.BuildRoot, filepath.ToSlash(rel))
+	dir := path.Join(sandbox.BuildRoot, srcRel, filepath.ToSlash(proj))
 	// A plain setup.py builds in the job's own build environment (made
 	// already for the release's steps, or now); a dependency with a
 	// [build-system] gets one with the front end and the backends it asks
 	// for.
 	kind, wheels := "build", set.Build
-	if reqs, ok := buildRequires(proj); ok {
+	pyproject, _ := readIn(src, path.Join(proj, "pyproject.toml"), 1<<20)
+	if reqs, ok := parseBuildRequires(pyproject); ok {
 		kind = "deps-build-" + c.SHA256[:16]
 		wheels = append(append([]string(nil), set.Build...), set.Frontend517...)
 		for _, req := range reqs {
@@ -465,26 +498,56 @@ func (j *job) buildDependency(ctx context.Context, c resolver.Candidate, sdist s
 	if sr.Status != outcome.Passed {
 		return "", unmet("its sdist %s does not build on this Python (%s, %s)", c.Filename, sr.Status, sr.Reason)
 	}
-	built, _ := filepath.Glob(filepath.Join(scratch, "out", step, "*.whl"))
+	built := j.wheelsIn("out/" + step)
 	if len(built) != 1 {
 		return "", unmet("building its sdist %s left %d wheels", c.Filename, len(built))
 	}
 	return built[0], nil
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// copyInto copies what open opens to dst (a new file) in root.
+func copyInto(root *os.Root, dst string, open func() (*os.File, error)) error {
+	in, err := open()
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("copy to %s: not a regular file", dst)
+	}
+	return writeNew(root.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644))(in)
+}
+
+// writeNew takes a file just made (and its making's error) and returns
+// what copies a reader into it and closes it.
+func writeNew(out *os.File, err error) func(io.Reader) error {
+	return func(in io.Reader) error {
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+}
+
+// isRegular reports whether name in root is a regular file (no link).
+func isRegular(root *os.Root, name string) bool {
+	fi, err := root.Lstat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// readIn reads a regular file of root of at most max bytes.
+func readIn(root *os.Root, name string, max int64) ([]byte, error) {
+	if !isRegular(root, name) {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	f, err := root.Open(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

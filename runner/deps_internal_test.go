@@ -42,7 +42,11 @@ func TestRequirementsOf(t *testing.T) {
 	proj := filepath.Join(dir, "src")
 	os.MkdirAll(proj, 0o755)
 	os.WriteFile(filepath.Join(proj, "requirements-test.txt"), []byte("hypothesis\napp[test]\nlib>=1\n"), 0o644)
-	reqs, extras, err := requirementsOf(whl, proj, "App", true)
+	meta, err := dist.WheelMetadata(whl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, extras, err := requirementsOf(meta, testRequirements(proj), "App", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,42 +51,110 @@ type environments struct {
 	logLimit int64
 	timeout  time.Duration
 	made     map[string]*environment
+	// templates, when set, holds the toolchain's part of environments
+	// made once (templates.go); store is its folder, mounted read-only.
+	templates *templates
 }
 
 // get returns the environment kind, making it with wheels (file names in
-// the wheelhouse, or absolute paths inside the sandbox) the first time.
-// The error is non-nil only when ctx ended.
+// the wheelhouse, or absolute paths inside the sandbox) the first time:
+// from the template of its toolchain wheels, with the others installed on
+// top, where there are templates; else directly. The error is non-nil
+// only when ctx ended.
 func (es *environments) get(ctx context.Context, kind string, wheels []string) (*environment, error) {
 	if e, ok := es.made[kind]; ok {
 		return e, nil
 	}
-	root := path.Join(sandbox.BuildRoot, "env", kind)
-	e := &environment{}
-	es.made[kind] = e
-	var args []string
+	var toolchain, own []string
 	for _, w := range dedupe(wheels) {
+		if strings.HasPrefix(w, "/") {
+			own = append(own, w)
+		} else {
+			toolchain = append(toolchain, w)
+		}
+	}
+	if es.templates == nil || len(toolchain) == 0 {
+		return es.direct(ctx, kind, wheels)
+	}
+	tpl, err := es.templates.get(ctx, es.in, kind, toolchain)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		// Made directly instead: whatever is wrong shows in the step's
+		// log as it would without templates.
+		e, derr := es.direct(ctx, kind, wheels)
+		if e != nil {
+			e.log = append([]byte(fmt.Sprintf("pysmoke: no template of the %s environment (%v)\n", kind, err)), e.log...)
+		}
+		return e, derr
+	}
+	root := path.Join(sandbox.BuildRoot, "env", kind)
+	e := es.newEnvironment(kind, root)
+	es.made[kind] = e
+	// A copy inside the sandbox, as the sandbox's uid: the template's
+	// files become the job's, at the path the template was made at.
+	cmds := [][]string{{"/bin/sh", "-c", `mkdir -p "$1" && cp -PR --preserve=mode,timestamps "$0"/. "$1"/`, tpl, root}}
+	if len(own) > 0 {
+		cmds = append(cmds, es.installCommand(e, own))
+	}
+	fmt.Fprintf(logWriter{&e.log}, "pysmoke: making the %s environment at %s from its template (the offline toolchain's %s)\n", kind, root, strings.Join(toolchain, " "))
+	return es.run(ctx, e, kind, cmds)
+}
+
+// newEnvironment is an environment of kind at root, not made yet: its
+// interpreter and its commands' environment.
+func (es *environments) newEnvironment(kind, root string) *environment {
+	e := &environment{}
+	if strings.HasPrefix(es.in.Minor, "2.") {
+		e.python = es.in.Path
+		e.env = setEnv(es.base, "PYTHONNOUSERSITE", "")
+		e.env = setEnv(e.env, "PYTHONUSERBASE", root)
+	} else {
+		e.python = path.Join(root, "bin", "python")
+		e.env = setEnv(es.base, "VIRTUAL_ENV", root)
+	}
+	e.env = setEnv(e.env, "PATH", path.Join(root, "bin")+":"+getEnv(es.base, "PATH"))
+	return e
+}
+
+// installCommand installs wheels (file names in the wheelhouse, or
+// absolute paths inside the sandbox) into e, by pip run from its wheel,
+// offline and without their dependencies (resolved already).
+func (es *environments) installCommand(e *environment, wheels []string) []string {
+	var args []string
+	for _, w := range wheels {
 		if !strings.HasPrefix(w, "/") {
 			w = path.Join(es.wheels, w)
 		}
 		args = append(args, w)
 	}
 	pip := path.Join(es.wheels, es.set.Pip, "pip")
-	install := []string{pip, "install", "--no-index", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"}
-	var cmds [][]string
+	argv := []string{e.python, pip, "install", "--no-index", "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--no-compile"}
 	if strings.HasPrefix(es.in.Minor, "2.") {
-		e.python = es.in.Path
-		e.env = setEnv(es.base, "PYTHONNOUSERSITE", "")
-		e.env = setEnv(e.env, "PYTHONUSERBASE", root)
-		e.env = setEnv(e.env, "PATH", path.Join(root, "bin")+":"+getEnv(es.base, "PATH"))
-		cmds = append(cmds, append(append([]string{e.python}, install...), append([]string{"--user"}, args...)...))
-	} else {
-		e.python = path.Join(root, "bin", "python")
-		e.env = setEnv(es.base, "VIRTUAL_ENV", root)
-		e.env = setEnv(e.env, "PATH", path.Join(root, "bin")+":"+getEnv(es.base, "PATH"))
-		cmds = append(cmds, []string{es.in.Path, "-m", "venv", "--without-pip", root})
-		cmds = append(cmds, append(append([]string{e.python}, install...), args...))
+		argv = append(argv, "--user")
 	}
+	return append(argv, args...)
+}
+
+// direct makes the environment kind from scratch: a venv (or a user base
+// on Python 2) and every wheel installed into it.
+func (es *environments) direct(ctx context.Context, kind string, wheels []string) (*environment, error) {
+	root := path.Join(sandbox.BuildRoot, "env", kind)
+	e := es.newEnvironment(kind, root)
+	es.made[kind] = e
+	var cmds [][]string
+	if !strings.HasPrefix(es.in.Minor, "2.") {
+		cmds = append(cmds, []string{es.in.Path, "-m", "venv", "--without-pip", root})
+	}
+	cmds = append(cmds, es.installCommand(e, dedupe(wheels)))
 	fmt.Fprintf(logWriter{&e.log}, "pysmoke: making the %s environment at %s from the offline toolchain\n", kind, root)
+	return es.run(ctx, e, kind, cmds)
+}
+
+// run runs the commands that make an environment, one after another, and
+// records their output; the first that fails leaves e.failed saying so.
+func (es *environments) run(ctx context.Context, e *environment, kind string, cmds [][]string) (*environment, error) {
 	start := time.Now()
 	for _, argv := range cmds {
 		fmt.Fprintf(logWriter{&e.log}, "$ %s\n", strings.Join(argv, " "))

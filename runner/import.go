@@ -13,8 +13,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/pysmoke/pysmoke/dist"
 )
 
 // importScript imports each module named on its command line and says of
@@ -51,16 +49,17 @@ const maxRecordBytes = 16 << 20
 // RECORD lists (flit, hatchling and poetry write no top_level.txt): a
 // package folder holding Python files, a "name.py", an extension module
 // "name.<tag>.so". The .dist-info and .data folders are not modules.
-func topLevelModules(wheel string) ([]string, error) {
+// info reads a file of the wheel's .dist-info.
+func topLevelModules(info func(name string, max int64) ([]byte, error)) ([]string, error) {
 	var names []string
-	b, err := dist.WheelInfoFile(wheel, "top_level.txt", maxRecordBytes)
+	b, err := info("top_level.txt", maxRecordBytes)
 	switch {
 	case err == nil:
 		for _, line := range strings.Split(string(b), "\n") {
 			names = append(names, strings.ReplaceAll(strings.TrimSpace(line), "/", "."))
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		b, err := dist.WheelInfoFile(wheel, "RECORD", maxRecordBytes)
+		b, err := info("RECORD", maxRecordBytes)
 		if err != nil {
 			return nil, err
 		}

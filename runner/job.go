@@ -9,11 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pysmoke/pysmoke/archive"
+	"github.com/pysmoke/pysmoke/dist"
 	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/resolver"
@@ -25,11 +27,15 @@ import (
 // and what the steps before it left. The steps of the table (steps.go) are
 // functions of it.
 type job struct {
-	r       *Runner
-	spec    Job
-	in      interpreter.Interpreter
-	scratch string // the job's scratch on the host
-	projDir string // the unpacked project on the host
+	r    *Runner
+	spec Job
+	in   interpreter.Interpreter
+	// sc is the job's scratch. Once package code has run in it the host
+	// reaches it only through sc.Root(), which never follows a link out
+	// of it; what the steps need to know of the sdist itself is read at
+	// unpacking, before anything of it runs.
+	sc      *sandbox.Scratch
+	projRel string // the unpacked project, relative to the scratch
 	workdir string // the unpacked project inside the sandbox
 	sb      sandbox.Sandbox
 	env     []string // the plain step environment (stepEnv)
@@ -42,6 +48,7 @@ type job struct {
 
 	hasSetupPy     bool
 	hasBuildSystem bool
+	buildReqs      []string // the [build-system] requires of its pyproject.toml
 	// buildWheels make the build environment: setuptools and wheel, and
 	// for a project with a [build-system] the PEP 517 front end and the
 	// backends it requires. missingBackend is a build requirement the
@@ -51,10 +58,15 @@ type job struct {
 
 	done []StepResult // the steps so far, in order
 
+	// What the sdist holds, read at unpacking.
+	requiresPython string   // its Requires-Python, or ""
+	testCopies     []string // what of it is copied to run the tests
+	testsPackage   bool     // the first copy is a folder with an __init__.py
+	testReqs       []string // the requirements of its test requirement files
+
 	// What the import and tests steps found before running.
-	modules    []string // the built wheel's top-level modules
-	testCopies []string // what of the sdist is copied to run the tests
-	closure    *closure // the dependencies of the step being run
+	modules []string // the built wheel's top-level modules
+	closure *closure // the dependencies of the step being run
 
 	// Dependency sdists built in this job, shared by every resolution of
 	// it, so that an sdist is built (or fails to) once per job.
@@ -85,36 +97,31 @@ func (r *Runner) Run(ctx context.Context, spec Job) (res Result, err error) {
 			res.Steps = append(res.Steps, sr)
 		}
 	}
-	if err := os.MkdirAll(r.opts.ScratchDir, 0o700); err != nil {
-		res.Steps = append(res.Steps, machinery(outcome.StepUnpack, outcome.ReasonSandbox, fmt.Sprintf("scratch: %v", err)))
-		return res, nil
-	}
-	scratch, err := os.MkdirTemp(r.opts.ScratchDir, "job-")
+	sc, err := r.opts.Backend.NewScratch(r.opts.ScratchDir, r.opts.Limits)
 	if err != nil {
 		res.Steps = append(res.Steps, machinery(outcome.StepUnpack, outcome.ReasonSandbox, fmt.Sprintf("scratch: %v", err)))
 		return res, nil
 	}
 	defer func() {
-		if err := os.RemoveAll(scratch); err != nil {
-			r.opts.Logger.Error("remove scratch", "dir", scratch, "err", err)
+		if err := sc.Close(); err != nil {
+			r.opts.Logger.Error("remove scratch", "dir", sc.Dir(), "err", err)
 		}
 	}()
 	for _, d := range []string{"src", "home", "out"} {
-		if err := os.Mkdir(filepath.Join(scratch, d), 0o755); err != nil {
+		if err := sc.MkdirAll(d); err != nil {
 			res.Steps = append(res.Steps, machinery(outcome.StepUnpack, outcome.ReasonSandbox, fmt.Sprintf("scratch: %v", err)))
 			return res, nil
 		}
 	}
 
 	// Unpacking, on the host, before anything of the sdist runs.
-	j := &job{r: r, spec: spec, in: spec.Interpreter, scratch: scratch,
-		depBuilds: map[string]*depBuild{}}
+	j := &job{r: r, spec: spec, in: spec.Interpreter, sc: sc, depBuilds: map[string]*depBuild{}}
 	unpack := j.unpack()
 	res.Steps = append(res.Steps, unpack)
 	if unpack.Status != outcome.Passed {
 		return res, nil
 	}
-	if rp := requiresPython(j.projDir); rp != "" && !spec.IgnoreRequiresPython {
+	if rp := j.requiresPython; rp != "" && !spec.IgnoreRequiresPython {
 		if ok, err := allowsPython(rp, j.in.Version); err == nil && !ok {
 			d := fmt.Sprintf("Requires-Python %q excludes Python %s; not run (it can be run on request)", rp, j.in.Version)
 			every(StepResult{Status: outcome.DeclaredUnsupported, Reason: outcome.ReasonRequiresPython, Detail: d, Log: []byte(d)})
@@ -125,13 +132,19 @@ func (r *Runner) Run(ctx context.Context, spec Job) (res Result, err error) {
 	if r.opts.Toolchain != nil {
 		readOnly = append(readOnly, r.opts.Toolchain.Dir)
 	}
-	j.sb, err = r.opts.Backend.Open(ctx, sandbox.Spec{Scratch: scratch, ReadOnly: readOnly, Limits: r.opts.Limits})
+	var tpl *templates
+	if r.tpl != nil && os.MkdirAll(r.tpl.dir, 0o755) == nil {
+		tpl = r.tpl
+		readOnly = append(readOnly, tpl.dir)
+	}
+	j.sb, err = r.opts.Backend.Open(ctx, sandbox.Spec{Scratch: sc, ReadOnly: readOnly, Limits: r.opts.Limits})
 	if err != nil {
 		every(machinery("", outcome.ReasonSandbox, err.Error()))
 		return res, nil
 	}
 	defer j.sb.Close()
 	j.prepare()
+	j.envs.templates = tpl
 
 	for _, st := range steps {
 		sr, err := j.run(ctx, st)
@@ -148,16 +161,22 @@ func (r *Runner) Run(ctx context.Context, spec Job) (res Result, err error) {
 	return res, nil
 }
 
-// unpack unpacks the sdist into the scratch's src folder and finds the
-// project in it.
+// unpack unpacks the sdist into the scratch's src folder, finds the
+// project in it, and reads what the steps need to know of it, all before
+// anything of it runs.
 func (j *job) unpack() StepResult {
 	start := time.Now()
-	src := filepath.Join(j.scratch, "src")
-	err := archive.Unpack(j.spec.Sdist, src, j.r.opts.Unpack)
+	sr := StepResult{Name: outcome.StepUnpack, Status: outcome.Passed}
+	src, err := j.sc.Root().OpenRoot("src")
 	if err == nil {
-		j.projDir, err = archive.ProjectDir(src)
+		defer src.Close()
+		err = archive.UnpackInto(j.spec.Sdist, src, j.r.opts.Unpack)
 	}
-	sr := StepResult{Name: outcome.StepUnpack, Status: outcome.Passed, Duration: time.Since(start)}
+	var proj string
+	if err == nil {
+		proj, err = archive.ProjectDirIn(src)
+	}
+	sr.Duration = time.Since(start)
 	switch {
 	case errors.Is(err, archive.ErrRejected):
 		sr.Status, sr.Reason, sr.Detail = outcome.Rejected, outcome.ReasonBadSdist, err.Error()
@@ -174,9 +193,15 @@ func (j *job) unpack() StepResult {
 	if err := pinTimes(src, sourceDateEpoch); err != nil {
 		j.r.opts.Logger.Warn("pin source times", "err", err)
 	}
-	rel, _ := filepath.Rel(j.scratch, j.projDir)
-	j.workdir = path.Join(sandbox.BuildRoot, filepath.ToSlash(rel))
-	j.hasSetupPy = fileExists(filepath.Join(j.projDir, "setup.py"))
+	j.projRel = path.Join("src", filepath.ToSlash(proj))
+	j.workdir = path.Join(sandbox.BuildRoot, j.projRel)
+	projDir := filepath.Join(j.sc.Dir(), filepath.FromSlash(j.projRel))
+	// Nothing of the sdist has run yet: its files are what it shipped.
+	j.hasSetupPy = fileExists(filepath.Join(projDir, "setup.py"))
+	j.requiresPython = requiresPython(projDir)
+	j.testCopies, j.testsPackage = testCopies(projDir)
+	j.testReqs = testRequirements(projDir)
+	j.buildReqs, j.hasBuildSystem = buildRequires(projDir)
 	return sr
 }
 
@@ -191,11 +216,9 @@ func (j *job) prepare() {
 		j.envs.set = j.set
 	}
 	j.buildWheels = j.set.Build
-	reqs, hasBuildSystem := buildRequires(j.projDir)
-	j.hasBuildSystem = hasBuildSystem
-	if hasBuildSystem {
+	if j.hasBuildSystem {
 		j.buildWheels = append(append([]string(nil), j.buildWheels...), j.set.Frontend517...)
-		for _, req := range reqs {
+		for _, req := range j.buildReqs {
 			if req == "setuptools" || req == "wheel" {
 				continue
 			}
@@ -213,6 +236,10 @@ func (j *job) prepare() {
 // run runs one step of the table: its applicability, what it prepares,
 // its environment, its command, and the classification of how it ended.
 func (j *job) run(ctx context.Context, st step) (StepResult, error) {
+	if sr := j.tampered("out", "out/"+st.name); sr != nil {
+		sr.Name = st.name
+		return *sr, nil
+	}
 	if st.skip != nil {
 		if sr := st.skip(j); sr != nil {
 			sr.Name = st.name
@@ -271,7 +298,16 @@ func (j *job) run(ctx context.Context, st step) (StepResult, error) {
 // failed, a limit ended it, or its exit status and log say.
 func (j *job) exec(ctx context.Context, name, dir string, env []string, argv ...string) (StepResult, error) {
 	outDir := path.Join(sandbox.BuildRoot, "out", name)
-	if err := os.MkdirAll(filepath.Join(j.scratch, "out", name), 0o755); err != nil {
+	if sr := j.tampered("out", "out/"+name); sr != nil {
+		sr.Name = name
+		return *sr, nil
+	}
+	if err := j.sc.MkdirAll("out/" + name); err != nil {
+		if j.sc.Full() {
+			// The package filled its scratch: no room left for the step.
+			d := "the scratch is full (the package filled it): no room for the step's output folder"
+			return StepResult{Name: name, Status: outcome.ResourceLimit, Reason: outcome.ReasonDisk, Detail: d, Log: []byte(d)}, nil
+		}
 		return machinery(name, outcome.ReasonSandbox, err.Error()), nil
 	}
 	argv = append([]string(nil), argv...)
@@ -292,7 +328,7 @@ func (j *job) exec(ctx context.Context, name, dir string, env []string, argv ...
 	default:
 		sr.Status, sr.Reason, sr.Detail = classify(name, er.ExitCode, er.Log, j.in)
 	}
-	arts, err := collect(filepath.Join(j.scratch, "out", name))
+	arts, err := collect(j.sc.Root(), "out/"+name)
 	if err != nil {
 		j.r.opts.Logger.Warn("collect artifacts", "step", name, "err", err)
 	}
@@ -323,14 +359,79 @@ func (j *job) withEnv(ctx context.Context, name, kind string, wheels []string, r
 	return sr, err
 }
 
-// builtWheel returns the host path of the wheel the wheel step built, or
-// "" when it left none.
+// tampered checks that pysmoke's own folders of the scratch (those the
+// host makes or reads into: the steps' output folders, the dependencies'
+// folders) are folders, or are not there yet. Package code that made one
+// a link (to /etc, say) or a file has tampered with the scratch: the
+// host refuses to follow it in any case (the scratch's root never leaves
+// it), and the step says whose doing it was.
+func (j *job) tampered(names ...string) *StepResult {
+	for _, n := range names {
+		fi, err := j.sc.Root().Lstat(n)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			// A folder on the way is no folder: the same tampering.
+			d := fmt.Sprintf("pysmoke's folder %s in the scratch cannot be reached: %v", n, err)
+			return &StepResult{Status: outcome.Failed, Reason: outcome.ReasonTampered, Detail: d, Log: []byte(d)}
+		case !fi.IsDir():
+			d := fmt.Sprintf("the package made pysmoke's folder %s in the scratch a %s; nothing was followed through it", n, kindOf(fi.Mode()))
+			return &StepResult{Status: outcome.Failed, Reason: outcome.ReasonTampered, Detail: d, Log: []byte(d)}
+		}
+	}
+	return nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "link"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
+}
+
+// builtWheel returns the wheel the wheel step built (its path relative to
+// the scratch), or "" when it left none.
 func (j *job) builtWheel() string {
-	built, _ := filepath.Glob(filepath.Join(j.scratch, "out", outcome.StepWheel, "*.whl"))
-	if len(built) == 0 {
+	wheels := j.wheelsIn("out/" + outcome.StepWheel)
+	if len(wheels) == 0 {
 		return ""
 	}
-	return built[0] // Glob sorts
+	return wheels[0]
+}
+
+// wheelsIn lists the regular .whl files of a folder of the scratch (paths
+// relative to the scratch, sorted), through its root: a step could have
+// left links there.
+func (j *job) wheelsIn(dir string) []string {
+	d, err := j.sc.Root().Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	ents, _ := d.ReadDir(-1)
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".whl") {
+			out = append(out, dir+"/"+e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// wheelInfo reads a file of the .dist-info of a wheel in the scratch
+// (its relative path), through the scratch's root.
+func (j *job) wheelInfo(wheel, name string, max int64) ([]byte, error) {
+	f, err := j.sc.Root().Open(wheel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return dist.WheelInfoFileOf(f, path.Base(wheel), name, max)
 }
 
 // step returns the result of an earlier step of the job, or nil.
@@ -367,14 +468,9 @@ func stepEnv(in interpreter.Interpreter) []string {
 // sourceDateEpoch is 1980-01-01, the earliest a zip can say.
 var sourceDateEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// pinTimes sets the times of every file and folder under dir to t,
-// through os.Root so that no link leads outside.
-func pinTimes(dir string, t time.Time) error {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
+// pinTimes sets the times of every file and folder under root to t,
+// through it so that no link leads outside.
+func pinTimes(root *os.Root, t time.Time) error {
 	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -142,7 +142,7 @@ func (f *fakeJob) calls(t *testing.T) []string {
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	text := regexp.MustCompile(regexp.QuoteMeta(f.scratch)+`/job-[^/ ]*`).ReplaceAllString(string(b), sandbox.BuildRoot)
+	text := regexp.MustCompile(regexp.QuoteMeta(f.scratch)+`/job-[^/ \n]*`).ReplaceAllString(string(b), sandbox.BuildRoot)
 	return strings.Split(strings.TrimSpace(text), "\n")
 }
 
@@ -281,7 +281,7 @@ func TestJobOnFake(t *testing.T) {
 					}
 				}
 				if n := count(f.calls(t), "venv "); n != 3 {
-					t.Errorf("%d environments made, want 3 (build, import, test)", n)
+					t.Errorf("%d environments made, want 3 (build, import, test):\n%s", n, strings.Join(f.calls(t), "\n"))
 				}
 				for _, st := range res.Steps {
 					if st.Name == "wheel" && (len(st.Artifacts) != 1 || st.Artifacts[0].Path != "pkg-1.0-py3-none-any.whl" || len(st.Artifacts[0].Members) != 5) {

@@ -17,7 +17,12 @@ import (
 func TestNeedsNetworkFromSandbox(t *testing.T) {
 	b := sandboxtest.Namespace(t)
 	in := testenv.Python(t, "3.11")
-	sb, err := b.Open(context.Background(), sandbox.Spec{Scratch: t.TempDir(), ReadOnly: []string{in.Prefix}})
+	sc, err := b.NewScratch(t.TempDir(), sandbox.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	sb, err := b.Open(context.Background(), sandbox.Spec{Scratch: sc, ReadOnly: []string{in.Prefix}})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

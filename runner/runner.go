@@ -12,8 +12,10 @@
 package runner
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pysmoke/pysmoke/archive"
@@ -84,8 +86,9 @@ type Job struct {
 type Options struct {
 	// Backend makes the sandboxes. Required.
 	Backend sandbox.Backend
-	// ScratchDir holds each job's scratch directory while it runs; default
-	// os.TempDir().
+	// ScratchDir holds each job's scratch (and, as root, its filesystem
+	// image) while it runs: a folder of the service's own, made mode 700,
+	// never one other users share. Default DefaultScratchDir().
 	ScratchDir string
 	// StepTimeout is each step's wall-clock limit; default 10 minutes.
 	StepTimeout time.Duration
@@ -112,15 +115,29 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultScratchDir is the user's cache folder's pysmoke/scratch
+// ($XDG_CACHE_HOME, else ~/.cache), beside the offline toolchain: on the
+// disk the user keeps pysmoke's data on, and private to the user.
+func DefaultScratchDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "pysmoke", "scratch")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "pysmoke", "scratch")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("pysmoke-scratch-%d", os.Getuid()))
+}
+
 // Runner runs jobs. Safe for concurrent use.
 type Runner struct {
 	opts Options
+	tpl  *templates // nil without a toolchain
 }
 
 // New returns a Runner.
 func New(opts Options) *Runner {
 	if opts.ScratchDir == "" {
-		opts.ScratchDir = os.TempDir()
+		opts.ScratchDir = DefaultScratchDir()
 	}
 	if opts.StepTimeout == 0 {
 		opts.StepTimeout = 10 * time.Minute
@@ -131,7 +148,11 @@ func New(opts Options) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Runner{opts: opts}
+	r := &Runner{opts: opts}
+	if opts.Toolchain != nil {
+		r.tpl = &templates{r: r, dir: templateStore(opts.Toolchain.Dir), made: map[string]*templateMaking{}}
+	}
+	return r
 }
 
 // Backend returns the backend's name.

@@ -122,7 +122,7 @@ var steps = []step{
 			if sr.Status != outcome.Passed || j.spec.WheelDir == "" {
 				return
 			}
-			if err := keepWheels(filepath.Join(j.scratch, "out", outcome.StepWheel), j.spec.WheelDir); err != nil {
+			if err := j.keepWheels(j.spec.WheelDir); err != nil {
 				j.r.opts.Logger.Warn("keep the built wheel", "dir", j.spec.WheelDir, "err", err)
 			}
 		},
@@ -136,7 +136,8 @@ var steps = []step{
 			if sr := j.needWheel("import"); sr != nil {
 				return sr
 			}
-			mods, err := topLevelModules(j.builtWheel())
+			wheel := j.builtWheel()
+			mods, err := topLevelModules(func(name string, max int64) ([]byte, error) { return j.wheelInfo(wheel, name, max) })
 			if err != nil {
 				sr := machinery("", outcome.ReasonSandbox, "cannot list the built wheel's modules: "+err.Error())
 				return &sr
@@ -152,7 +153,7 @@ var steps = []step{
 			return j.resolve(ctx, outcome.StepImport, false, log)
 		},
 		env: func(j *job) (string, []string) {
-			return "import", append([]string{j.sandboxPath(j.builtWheel())}, j.closure.install...)
+			return "import", append([]string{path.Join(sandbox.BuildRoot, j.builtWheel())}, j.closure.install...)
 		},
 		command: func(j *job, e *environment) ([]string, string) {
 			// From a folder of its own, made empty, so that only the
@@ -168,7 +169,6 @@ var steps = []step{
 			if sr := j.needWheel("test"); sr != nil {
 				return sr
 			}
-			j.testCopies = testCopies(j.projDir)
 			if len(j.testCopies) == 0 && j.spec.TestCommand == nil {
 				d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
 				return &StepResult{Status: outcome.NoTests, Reason: outcome.ReasonNoTests, Detail: d, Log: []byte(d)}
@@ -248,25 +248,30 @@ func (j *job) needWheel(what string) *StepResult {
 	return nil
 }
 
-// sandboxPath is a host path under the scratch as the sandbox sees it.
-func (j *job) sandboxPath(host string) string {
-	rel, _ := filepath.Rel(j.scratch, host)
-	return path.Join(sandbox.BuildRoot, filepath.ToSlash(rel))
-}
-
-// keepWheels copies the .whl files of dir into dst (created if missing).
-func keepWheels(dir, dst string) error {
-	built, err := filepath.Glob(filepath.Join(dir, "*.whl"))
-	if err != nil {
-		return err
-	}
+// keepWheels copies the wheels the wheel step built into dst (created if
+// missing), reading them through the scratch's root.
+func (j *job) keepWheels(dst string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	for _, w := range built {
-		if err := copyFile(w, filepath.Join(dst, filepath.Base(w))); err != nil {
-			return fmt.Errorf("copy %s: %w", filepath.Base(w), err)
+	for _, w := range j.wheelsIn("out/" + outcome.StepWheel) {
+		in, err := j.sc.Root().Open(w)
+		if err != nil {
+			return err
+		}
+		err = copyStream(in, filepath.Join(dst, path.Base(w)))
+		in.Close()
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", path.Base(w), err)
 		}
 	}
 	return nil
+}
+
+// copyStream writes what in holds (a regular file) to the new file dst.
+func copyStream(in *os.File, dst string) error {
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file")
+	}
+	return writeNew(os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644))(in)
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,15 +24,16 @@ import (
 // testRun is where the tests are copied to and run from.
 const testRun = sandbox.BuildRoot + "/testrun"
 
-// testCopies is what of the unpacked project the tests step copies: a
-// tests/ or test/ folder, else the test files at its top.
-func testCopies(projDir string) []string {
+// testCopies is what of the unpacked project (read before anything of it
+// ran) the tests step copies: a tests/ or test/ folder, else the test
+// files at its top; and whether that folder is a package (an
+// __init__.py), which unittest's discovery must be told.
+func testCopies(projDir string) (copies []string, isPackage bool) {
 	for _, d := range []string{"tests", "test"} {
 		if fi, err := os.Lstat(filepath.Join(projDir, d)); err == nil && fi.IsDir() {
-			return []string{d}
+			return []string{d}, fileExists(filepath.Join(projDir, d, "__init__.py"))
 		}
 	}
-	var copies []string
 	ents, _ := os.ReadDir(projDir)
 	for _, e := range ents {
 		n := e.Name()
@@ -39,7 +41,7 @@ func testCopies(projDir string) []string {
 			copies = append(copies, n)
 		}
 	}
-	return copies
+	return copies, false
 }
 
 // testEnv is the test environment: the built wheel, the test runner, and
@@ -51,7 +53,7 @@ func testEnv(j *job) (string, []string) {
 	for _, p := range j.closure.pins {
 		pinned[p.Project] = true
 	}
-	wheels := []string{j.sandboxPath(j.builtWheel())}
+	wheels := []string{path.Join(sandbox.BuildRoot, j.builtWheel())}
 	for _, w := range j.set.Test {
 		if df, err := dist.ParseFilename(w); err == nil && pinned[dist.Normalize(df.Name)] && !slices.Contains(j.closure.install, w) {
 			continue
@@ -91,9 +93,9 @@ func (j *job) testCommand(e *environment) []string {
 		return append([]string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--"}, j.testCopies...)
 	}
 	argv := []string{e.python, "-m", "unittest", "discover", "-v"}
-	if fi, err := os.Stat(filepath.Join(j.projDir, j.testCopies[0])); err == nil && fi.IsDir() {
-		argv = append(argv, "-s", j.testCopies[0])
-		if fileExists(filepath.Join(j.projDir, j.testCopies[0], "__init__.py")) {
+	if c := j.testCopies[0]; c == "tests" || c == "test" {
+		argv = append(argv, "-s", c)
+		if j.testsPackage {
 			argv = append(argv, "-t", ".")
 		}
 	}

@@ -156,7 +156,7 @@ func TestNamespaceOnCgroupV2(t *testing.T) {
 	d := requireCgroupV2(t)
 	n := &Namespace{cgroups: d}
 	in := sandboxPython(t)
-	sb, err := n.Open(context.Background(), Spec{Scratch: t.TempDir(), ReadOnly: []string{in.Prefix}})
+	sb, err := n.Open(context.Background(), Spec{Scratch: testScratch(t, n), ReadOnly: []string{in.Prefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +188,61 @@ func TestLimitsDefaults(t *testing.T) {
 	want.Memory = 1 << 20
 	if got != want {
 		t.Errorf("withDefaults = %+v; want %+v", got, want)
+	}
+}
+
+// TestGroupsAreReused: a sandbox's steps reuse the pool's groups, so that
+// however many steps run the process keeps as many groups as ran at once
+// (a step and the next one's launch), and each step's peak memory and
+// limit events are its own: a 200 MiB step, then a small one, then a step
+// the OOM killer ends, then a small one again.
+func TestGroupsAreReused(t *testing.T) {
+	n := requireNamespace(t)
+	in := sandboxPython(t)
+	sb, err := n.Open(context.Background(), Spec{Scratch: testScratch(t, n), ReadOnly: []string{in.Prefix}, Limits: Limits{Memory: 256 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	env := []string{"PATH=/usr/bin:/bin"}
+	step := func(code string) ExecResult {
+		t.Helper()
+		res, err := sb.Exec(context.Background(), Command{Argv: []string{in.Path, "-c", code}, Env: env, Timeout: time.Minute})
+		if err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+		return res
+	}
+	before := n.Groups()
+	big := step("b = bytearray(200 << 20); b[::4096] = b'x' * (len(b) // 4096)")
+	small := step("pass")
+	small2 := step("pass") // in the big step's group again (launches alternate)
+	oom := step("b = bytearray(1 << 30); b[::4096] = b'x' * (len(b) // 4096)")
+	after := step("pass")
+	after2 := step("pass")
+	if big.ExitCode != 0 || big.MemoryPeak < 200<<20 {
+		t.Errorf("the 200 MiB step: exit %d, peak %d MiB", big.ExitCode, big.MemoryPeak>>20)
+	}
+	for i, s := range []ExecResult{small, small2} {
+		if s.ExitCode != 0 || s.MemoryPeak == 0 || s.MemoryPeak > 100<<20 {
+			t.Errorf("small step %d after it: exit %d, peak %d MiB; want its own peak, not an earlier step's", i+1, s.ExitCode, s.MemoryPeak>>20)
+		}
+	}
+	if oom.LimitHit != LimitMemory {
+		t.Errorf("the 1 GiB step under 256 MiB: limit %q, exit %d", oom.LimitHit, oom.ExitCode)
+	}
+	for i, s := range []ExecResult{after, after2} {
+		if s.ExitCode != 0 || s.LimitHit != "" {
+			t.Errorf("step %d after the OOM kill: exit %d, limit %q; want none of an earlier step's events", i+1, s.ExitCode, s.LimitHit)
+		}
+	}
+	for i := 0; i < 40; i++ {
+		if res, err := sb.Exec(context.Background(), Command{Argv: []string{"/bin/true"}, Env: env, Timeout: time.Minute}); err != nil || res.ExitCode != 0 {
+			t.Fatalf("step %d: %v %+v", i, err, res)
+		}
+	}
+	// The groups this test made: a step's and the next launch's.
+	if made := n.Groups() - before; made > 2 {
+		t.Errorf("46 steps made %d new groups; want at most 2, reused", made)
 	}
 }

@@ -3,8 +3,10 @@ package sandbox
 // The Docker backend: one container per job (create and start cost about
 // 0.6 s, too much per step), one exec per step. The container has no
 // network, no capabilities, no_new_privs, a read-only root, a size-capped
-// tmpfs /tmp, the memory, pids and CPU limits of Spec.Limits, and runs as
-// uid 65534, which on the host is nobody too (the scratch is handed to it).
+// tmpfs /tmp, the memory, pids and CPU limits of Spec.Limits, and runs its
+// steps as the sandbox's identity (identity.go), a uid of pysmoke's own and
+// the same on the host (the scratch, on a filesystem of its own when the
+// service is root, is handed to it).
 // A step ends when its command does: every process it left is then killed
 // from outside by a sweep (kill -9 -1 as the sandbox's uid, which spares
 // only the container's init), or, when even that cannot start (a fork
@@ -22,14 +24,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -39,14 +39,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// sandboxUID is the unprivileged uid (and gid) steps run as.
-const sandboxUID = 65534
-
-// keeperUID runs the Docker container's init and keep-alive: not the
-// steps' uid, so that a step can neither signal them nor be spared by a
-// sweep as they are.
-const keeperUID = "65533"
-
 // Docker is the Docker Engine backend.
 type Docker struct {
 	// Host is the engine's address; empty means DOCKER_HOST or the local
@@ -55,6 +47,12 @@ type Docker struct {
 	// Image is the image containers start from; empty means
 	// DefaultImage(), which `pysmoke image` builds.
 	Image string
+	// Identity is the uid and gid the steps run as (the same on the host:
+	// no user namespace remapping is assumed); its Keeper runs the
+	// container's init and keep-alive, so that a step can neither signal
+	// them nor be spared by a sweep as they are. Zero means
+	// DefaultIdentity().
+	Identity Identity
 
 	mu  sync.Mutex
 	cli *client.Client
@@ -115,7 +113,27 @@ func (d *Docker) Available(ctx context.Context) error {
 		}
 		return fmt.Errorf("image %s: %w", d.image(), err)
 	}
+	if os.Geteuid() == 0 {
+		if err := cappedAvailable(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// identity is who the steps run as.
+func (d *Docker) identity() Identity {
+	if d.Identity != (Identity{}) {
+		return d.Identity
+	}
+	id, _ := DefaultIdentity()
+	return id
+}
+
+// NewScratch implements Backend: handed to the steps' identity, and as
+// root a filesystem of its own (the engine mounts it from this host).
+func (d *Docker) NewScratch(parent string, lim Limits) (*Scratch, error) {
+	return NewScratch(ScratchOptions{Parent: parent, Limits: lim, Owner: d.identity(), Capped: os.Geteuid() == 0})
 }
 
 // Open implements Backend: it creates and starts the job's container.
@@ -124,15 +142,19 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(spec.Scratch); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("sandbox scratch %q is not a directory: %v", spec.Scratch, err)
+	if spec.Scratch == nil {
+		return nil, errors.New("sandbox: no scratch")
 	}
-	// The container's uid is the host's nobody: hand it the scratch.
-	if err := chownTree(spec.Scratch, sandboxUID); err != nil {
+	id := d.identity()
+	if err := id.check(); err != nil {
+		return nil, err
+	}
+	// What the host put into the scratch is the steps' uid's.
+	if err := spec.Scratch.HandOver("."); err != nil {
 		return nil, fmt.Errorf("sandbox scratch: %w", err)
 	}
 	lim := spec.Limits.withDefaults()
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: spec.Scratch, Target: BuildRoot}}
+	mounts := []mount.Mount{{Type: mount.TypeBind, Source: spec.Scratch.Dir(), Target: BuildRoot}}
 	for _, p := range spec.ReadOnly {
 		if !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("read-only mount %q is not absolute", p)
@@ -162,11 +184,11 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 			// that the steps' uid cannot signal, so the sweeps spare
 			// them.
 			Cmd:             []string{"sleep", "infinity"},
-			User:            keeperUID + ":" + keeperUID,
+			User:            fmt.Sprintf("%d:%d", id.Keeper(), id.Keeper()),
 			WorkingDir:      BuildRoot,
 			Env:             []string{"PATH=/usr/bin:/bin"},
 			NetworkDisabled: true,
-			Labels:          map[string]string{"pysmoke": "sandbox", "pysmoke.scratch": spec.Scratch},
+			Labels:          map[string]string{"pysmoke": "sandbox", "pysmoke.scratch": spec.Scratch.Dir()},
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode:    "none",
@@ -188,7 +210,7 @@ func (d *Docker) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: create container: %w", err)
 	}
-	s := &dockerSandbox{cli: cli, id: cr.ID, lim: lim, scratch: spec.Scratch}
+	s := &dockerSandbox{cli: cli, id: cr.ID, lim: lim, scratch: spec.Scratch, uid: strconv.Itoa(id.UID), gid: strconv.Itoa(id.GID)}
 	if _, err := cli.ContainerStart(ctx, cr.ID, client.ContainerStartOptions{}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sandbox: start container: %w", err)
@@ -210,26 +232,12 @@ func (s *dockerSandbox) lookFromHost(ctx context.Context) {
 	s.mu.Unlock()
 }
 
-// chownTree hands every entry of dir not yet owned by uid to it.
-func chownTree(dir string, uid int) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if info, err := d.Info(); err == nil {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == uid {
-				return nil
-			}
-		}
-		return os.Lchown(p, uid, uid)
-	})
-}
-
 type dockerSandbox struct {
-	cli     *client.Client
-	id      string
-	lim     Limits
-	scratch string
+	cli      *client.Client
+	id       string
+	lim      Limits
+	scratch  *Scratch
+	uid, gid string // the steps'
 
 	mu       sync.Mutex
 	closed   bool
@@ -260,11 +268,6 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 	if closed {
 		return ExecResult{}, errors.New("sandbox: closed")
 	}
-	// What the host added to the scratch since (the steps' output
-	// folders) must be the sandbox uid's too.
-	if err := chownTree(s.scratch, sandboxUID); err != nil {
-		return ExecResult{}, fmt.Errorf("sandbox: scratch: %w", err)
-	}
 	// A step starts with an empty /tmp, as in the namespace backend; the
 	// sweep used to empty it after each step, but it now runs only when a
 	// step leaves processes behind.
@@ -276,7 +279,6 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 	// env -i makes the environment exactly c.Env.
 	argv := append([]string{"/usr/bin/env", "-i"}, c.Env...)
 	argv = append(append(argv, "/bin/sh", "-c", script), c.Argv...)
-	uid := strconv.Itoa(sandboxUID)
 	dir := c.Dir
 	if dir == "" {
 		dir = BuildRoot
@@ -285,7 +287,7 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 	// abandon the container mid-call.
 	api := context.WithoutCancel(ctx)
 	ec, err := s.cli.ExecCreate(api, s.id, client.ExecCreateOptions{
-		User: uid + ":" + uid, WorkingDir: dir, Cmd: argv,
+		User: s.uid + ":" + s.gid, WorkingDir: dir, Cmd: argv,
 		AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
@@ -374,6 +376,8 @@ func (s *dockerSandbox) Exec(ctx context.Context, c Command) (ExecResult, error)
 		res.LimitHit = LimitMemory
 	case pidsMax:
 		res.LimitHit = LimitPids
+	case s.scratch.Full():
+		res.LimitHit = LimitDisk
 	}
 	if hit == LimitTimeout || hit == LimitNoOutput {
 		res.TimedOut, res.ExitCode = true, -1
@@ -388,7 +392,8 @@ type sweepStats struct {
 	restarted               bool
 }
 
-// sweepScript kills every process of the sandbox's uid but itself until
+// sweepScript kills every process of the steps' uid (its first argument)
+// but itself until
 // none is left (kill -1 reports success while any other process exists,
 // even one it may not signal, so it checks /proc, with builtins only: at
 // the pids limit it cannot fork), empties /tmp as the namespace backend's
@@ -404,7 +409,7 @@ while :; do
 		{ while read -r k a b; do
 			case $k in State:) st=$a;; Uid:) uid=$a; break;; esac
 		done < $p/status; } 2>/dev/null
-		[ "$uid" = 65534 ] && [ "$st" != Z ] && left=1
+		[ "$uid" = "$1" ] && [ "$st" != Z ] && left=1
 	done
 	[ $left = 0 ] && break
 	i=$((i+1)); [ $i -lt 1000 ] || { echo "sweep: processes left" >&2; exit 1; }
@@ -435,8 +440,8 @@ func (s *dockerSandbox) afterStep(ctx context.Context) (sweepStats, error) {
 func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 	var st sweepStats
 	restarted := false
-	uid := strconv.Itoa(sandboxUID)
-	out, err := s.run(ctx, []string{"/bin/sh", "-c", sweepScript}, uid+":"+uid)
+	sweep := []string{"/bin/sh", "-c", sweepScript, "sweep", s.uid}
+	out, err := s.run(ctx, sweep, s.uid+":"+s.gid)
 	var before *sweepStats
 	if err != nil {
 		restarted = true
@@ -460,7 +465,7 @@ func (s *dockerSandbox) sweep(ctx context.Context) (sweepStats, error) {
 		}
 		// The init is a new process now.
 		s.lookFromHost(ctx)
-		if out, err = s.run(ctx, []string{"/bin/sh", "-c", sweepScript}, uid+":"+uid); err != nil {
+		if out, err = s.run(ctx, sweep, s.uid+":"+s.gid); err != nil {
 			return st, err
 		}
 	}

@@ -36,7 +36,7 @@ var imageRecipe = struct {
 	Include: []string{"libbz2-1.0", "libcrypt1", "libexpat1", "libffi8", "liblzma5", "libncursesw6",
 		"libnsl2", "libreadline8", "libsqlite3-0", "libssl3", "libtinfo6", "libtirpc3", "libuuid1",
 		"zlib1g", "libgdbm6", "gcc", "libc6-dev"},
-	// /root 755 so that uid 65534 reaches interpreters mounted under it;
+	// /root 755 so that the steps' uid reaches interpreters mounted under it;
 	// /tmp 1777; no apt caches. /sbin a folder of links rather than a link
 	// into /usr: /usr is mounted over from a volume (docker_usr.go), and
 	// Docker mounts its init at /sbin/docker-init.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -40,18 +39,44 @@ func (Fake) Name() string { return "fake" }
 // Available implements Backend: a child process can always be started.
 func (Fake) Available(context.Context) error { return nil }
 
+// NewScratch implements Backend: a plain folder, the caller's.
+func (Fake) NewScratch(parent string, lim Limits) (*Scratch, error) {
+	return NewScratch(ScratchOptions{Parent: parent, Limits: lim})
+}
+
 // Open implements Backend.
 func (Fake) Open(_ context.Context, spec Spec) (Sandbox, error) {
-	if fi, err := os.Stat(spec.Scratch); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("sandbox scratch %q is not a directory: %v", spec.Scratch, err)
+	if spec.Scratch == nil {
+		return nil, errors.New("sandbox: no scratch")
 	}
-	return &fakeBox{scratch: spec.Scratch}, nil
+	return &fakeBox{scratch: spec.Scratch.Dir()}, nil
 }
 
 type fakeBox struct{ scratch string }
 
-// host rewrites the sandbox's paths to the host's.
-func (b *fakeBox) host(s string) string { return strings.ReplaceAll(s, BuildRoot, b.scratch) }
+// host rewrites the sandbox's paths to the host's: BuildRoot where it
+// starts a path (at the start, or after "=", ":" or a space) and ends a
+// component ("/build/env/build" is the scratch's env/build).
+func (b *fakeBox) host(s string) string {
+	var out strings.Builder
+	for {
+		i := strings.Index(s, BuildRoot)
+		if i < 0 {
+			out.WriteString(s)
+			return out.String()
+		}
+		end := i + len(BuildRoot)
+		starts := i == 0 || strings.ContainsRune("=: ", rune(s[i-1]))
+		ends := end == len(s) || s[end] == '/' || s[end] == ':'
+		out.WriteString(s[:i])
+		if starts && ends {
+			out.WriteString(b.scratch)
+		} else {
+			out.WriteString(BuildRoot)
+		}
+		s = s[end:]
+	}
+}
 
 // Exec implements Sandbox.
 func (b *fakeBox) Exec(ctx context.Context, c Command) (ExecResult, error) {

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,16 +27,40 @@ import (
 type Namespace struct {
 	// Bwrap is the bubblewrap executable; empty means "bwrap" on PATH.
 	Bwrap string
+	// Identity is the host uid and gid the steps run as when the service
+	// is root; zero means DefaultIdentity(). (An ordinary user's service
+	// runs them as its own uid: bubblewrap maps the sandbox's uid onto
+	// the uid that starts it.)
+	Identity Identity
 
 	once    sync.Once
 	cgroups cgroupDriver // nil until detected; tests set it
 	cgErr   error
+	pool    *groupPool
 }
 
 var _ Backend = (*Namespace)(nil)
 
 // Name implements Backend.
 func (n *Namespace) Name() string { return "namespace" }
+
+// identity is who the steps run as on the host, when the service is root.
+func (n *Namespace) identity() Identity {
+	if n.Identity != (Identity{}) {
+		return n.Identity
+	}
+	id, _ := DefaultIdentity()
+	return id
+}
+
+// NewScratch implements Backend: as root, a filesystem of its own handed
+// to the sandbox's identity; else a plain folder of the service's.
+func (n *Namespace) NewScratch(parent string, lim Limits) (*Scratch, error) {
+	if os.Geteuid() != 0 {
+		return NewScratch(ScratchOptions{Parent: parent, Limits: lim})
+	}
+	return NewScratch(ScratchOptions{Parent: parent, Limits: lim, Owner: n.identity(), Capped: true})
+}
 
 func (n *Namespace) bwrap() (string, error) {
 	name := n.Bwrap
@@ -55,6 +78,9 @@ func (n *Namespace) cgroup() (cgroupDriver, error) {
 	n.once.Do(func() {
 		if n.cgroups == nil {
 			n.cgroups, n.cgErr = detectCgroups()
+		}
+		if n.cgErr == nil {
+			n.pool = poolFor(n.cgroups)
 		}
 	})
 	return n.cgroups, n.cgErr
@@ -75,34 +101,50 @@ func (n *Namespace) Available(ctx context.Context) error {
 	if err := cg.Check(); err != nil {
 		return err
 	}
+	if os.Geteuid() == 0 {
+		if err := cappedAvailable(); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bw, append(baseArgs(DefaultLimits.Tmp), "--", "/bin/sh", "-c", "test ! -e /var/run/docker.sock && echo ok")...).CombinedOutput()
+	// As the steps' bubblewrap will run: as root, as the sandbox's
+	// identity (which needs unprivileged user namespaces).
+	cmd := exec.CommandContext(ctx, bw, append(baseArgs(DefaultLimits.Tmp), "--", "/bin/sh", "-c", "test ! -e /var/run/docker.sock && echo ok")...)
+	if os.Geteuid() == 0 {
+		id := n.identity()
+		if err := id.check(); err != nil {
+			return err
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: []uint32{}}}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("ok")) {
-		return fmt.Errorf("bubblewrap cannot make namespaces here (user namespaces disabled, or not root?): %v: %s", err, bytes.TrimSpace(out))
+		return fmt.Errorf("bubblewrap cannot make namespaces here as the sandbox's uid (unprivileged user namespaces disabled?): %v: %s", err, bytes.TrimSpace(out))
 	}
 	return nil
 }
 
-// Leftovers lists the step cgroups this process made that still exist:
-// none once every sandbox it opened is closed. It is how the tests, and
-// anyone watching a long-running service, see that steps leave nothing.
+// Leftovers lists the step groups this process handed out and has not
+// had back (a sandbox's next step's, made ready in advance, among them),
+// and idle ones that hold a process: none once every sandbox it opened is
+// closed. It is how the tests, and anyone watching a long-running
+// service, see that steps leave nothing.
 func (n *Namespace) Leftovers() []string {
-	var parents []string
-	switch d := n.cgroups.(type) {
-	case *cgroupV1:
-		for _, p := range d.parents {
-			parents = append(parents, p)
-		}
-	case *cgroupV2:
-		parents = append(parents, d.parent)
+	if _, err := n.cgroup(); err != nil {
+		return nil
 	}
-	var left []string
-	for _, p := range parents {
-		m, _ := filepath.Glob(filepath.Join(p, fmt.Sprintf("step-%d-*", os.Getpid())))
-		left = append(left, m...)
+	return n.pool.leftovers()
+}
+
+// Groups is how many step groups this process keeps (handed out or idle):
+// bounded by the steps that ever ran or waited at once, not by how many
+// ran.
+func (n *Namespace) Groups() int {
+	if _, err := n.cgroup(); err != nil {
+		return 0
 	}
-	return left
+	return n.pool.size()
 }
 
 // baseArgs is the root every sandbox starts from.
@@ -115,7 +157,14 @@ func baseArgs(tmpSize int64) []string {
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
 		"--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
 		"--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-		"--proc", "/proc", "--dev", "/dev",
+		// A fresh /proc, with what a process of any uid could still
+		// reach the host's kernel through read-only: the sysctls (a
+		// pipe in core_pattern runs as root on the next crash), the
+		// SysRq trigger, IRQ and bus settings.
+		"--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+		"--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
+		"--ro-bind-try", "/proc/irq", "/proc/irq", "--ro-bind-try", "/proc/bus", "/proc/bus",
+		"--dev", "/dev",
 		"--size", fmt.Sprint(tmpSize), "--tmpfs", "/tmp",
 	}
 }
@@ -126,26 +175,60 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := n.cgroup()
+	_, err = n.cgroup()
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(spec.Scratch); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("sandbox scratch %q is not a directory: %v", spec.Scratch, err)
+	if spec.Scratch == nil {
+		return nil, errors.New("sandbox: no scratch")
 	}
 	lim := spec.Limits.withDefaults()
+	sb := &nsSandbox{bwrap: bw, pool: n.pool, lim: lim, scratch: spec.Scratch, spare: make(chan *launch, 1)}
+	// As root, bubblewrap is started as the sandbox's identity, which
+	// reaches what it mounts through a stage (stage.go).
+	from := func(p string, _ bool) (string, error) { return p, nil }
+	if os.Geteuid() == 0 {
+		id := n.identity()
+		if err := id.check(); err != nil {
+			return nil, err
+		}
+		// What the host put into the scratch is the steps' uid's.
+		if err := spec.Scratch.HandOver("."); err != nil {
+			return nil, fmt.Errorf("sandbox scratch: %w", err)
+		}
+		st, err := newStage(id.GID)
+		if err != nil {
+			return nil, err
+		}
+		sb.stage, from = st, st.bind
+		sb.cred = &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: []uint32{}}
+	}
+	fail := func(err error) (Sandbox, error) {
+		if sb.stage != nil {
+			sb.stage.remove()
+		}
+		return nil, err
+	}
 	args := baseArgs(lim.Tmp)
 	for _, p := range spec.ReadOnly {
 		if !filepath.IsAbs(p) {
-			return nil, fmt.Errorf("read-only mount %q is not absolute", p)
+			return fail(fmt.Errorf("read-only mount %q is not absolute", p))
 		}
-		args = append(args, "--ro-bind", p, p)
+		src, err := from(p, true)
+		if err != nil {
+			return fail(err)
+		}
+		args = append(args, "--ro-bind", src, p)
 	}
-	args = append(args, "--bind", spec.Scratch, BuildRoot)
+	src, err := from(spec.Scratch.Dir(), false)
+	if err != nil {
+		return fail(err)
+	}
+	args = append(args, "--bind", src, BuildRoot)
 	// The root is a tmpfs the sandbox's uid owns: without this, /, /etc and
 	// /root would be writable too, not only the scratch and /tmp.
 	args = append(args, "--remount-ro", "/")
-	sb := &nsSandbox{bwrap: bw, args: args, cg: cg, lim: lim, scratch: spec.Scratch, spare: make(chan *launch, 1)}
+	sb.args = args
 	sb.restock() // the first step's launch, made while the job gets ready
 	return sb, nil
 }
@@ -153,9 +236,11 @@ func (n *Namespace) Open(ctx context.Context, spec Spec) (Sandbox, error) {
 type nsSandbox struct {
 	bwrap   string
 	args    []string
-	cg      cgroupDriver
+	pool    *groupPool
 	lim     Limits
-	scratch string
+	scratch *Scratch
+	stage   *stage              // nil: nothing staged (not root)
+	cred    *syscall.Credential // who bubblewrap runs as; nil: the service's uid
 	mu      sync.Mutex
 	live    map[stepCgroup]bool
 	closed  bool
@@ -166,8 +251,6 @@ type nsSandbox struct {
 	spare    chan *launch
 	restocks sync.WaitGroup // launches being made; Close waits for them
 }
-
-var stepSeq atomic.Int64
 
 // launch is one step made ready to run: its control group, and in it a
 // shell at a gate: it reads bubblewrap's command line, shell-quoted, from
@@ -185,9 +268,9 @@ type launch struct {
 
 // prepare makes a launch: the step's group, and the gated shell in it.
 func (s *nsSandbox) prepare() (*launch, error) {
-	cg, err := s.cg.New(fmt.Sprintf("step-%d-%d", os.Getpid(), stepSeq.Add(1)), s.lim)
+	cg, err := s.pool.get(s.lim)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, err
 	}
 	l := &launch{cg: cg, log: &capWriter{}}
 	var toClose []*os.File // the child's ends, closed once it has them
@@ -201,8 +284,7 @@ func (s *nsSandbox) prepare() (*launch, error) {
 			syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
 			l.cmd.Wait()
 		}
-		cg.Kill()
-		cg.Remove()
+		s.pool.put(cg)
 		return nil, err
 	}
 	pipe := func(what string) (r, w *os.File, err error) {
@@ -224,7 +306,7 @@ func (s *nsSandbox) prepare() (*launch, error) {
 	l.statusR, toClose = statusR, append(toClose, statusW)
 	var filterR *os.File
 	if prog := seccompProgram(); prog != nil {
-		// The filter is a few hundred bytes: it fits in the pipe's
+		// The filter is a few KiB: it fits in the pipe's
 		// buffer, so it is written whole before bwrap reads it.
 		r, w, err := pipe("seccomp")
 		if err != nil {
@@ -255,7 +337,7 @@ func (s *nsSandbox) prepare() (*launch, error) {
 	cmd.ExtraFiles = []*os.File{statusW, filterR} // fds 3, 4
 	// --die-with-parent and Pdeathsig end the sandbox with the service;
 	// WaitDelay stops a leftover pipe holder from blocking Wait.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.cred}
 	cmd.WaitDelay = 5 * time.Second
 	l.cmd = cmd
 	if err := cmd.Start(); err != nil {
@@ -272,7 +354,7 @@ func (s *nsSandbox) prepare() (*launch, error) {
 }
 
 // discard ends a launch that will not run.
-func (l *launch) discard() {
+func (s *nsSandbox) discard(l *launch) {
 	l.gateW.Close()
 	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
 	l.cmd.Wait()
@@ -280,8 +362,7 @@ func (l *launch) discard() {
 	if l.filterR != nil {
 		l.filterR.Close()
 	}
-	l.cg.Kill()
-	l.cg.Remove()
+	s.pool.put(l.cg)
 }
 
 // take returns the next launch. One is always being made or ready (Open
@@ -309,7 +390,7 @@ func (s *nsSandbox) restock() {
 		s.mu.Unlock()
 		if err != nil || closed {
 			if l != nil {
-				l.discard()
+				s.discard(l)
 			}
 			l = nil
 		}
@@ -379,13 +460,12 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 	}
 	defer statusR.Close()
 	if !s.track(cg, true) {
-		l.discard()
+		s.discard(l)
 		return ExecResult{}, errors.New("sandbox: closed")
 	}
 	defer func() {
 		s.track(cg, false)
-		cg.Kill()
-		cg.Remove()
+		s.pool.put(cg)
 	}()
 	log.mu.Lock()
 	log.limit = c.LogLimit
@@ -423,6 +503,8 @@ func (s *nsSandbox) Exec(ctx context.Context, c Command) (ExecResult, error) {
 		res.LimitHit = LimitMemory
 	case cg.PidsRefused():
 		res.LimitHit = LimitPids
+	case s.scratch.Full():
+		res.LimitHit = LimitDisk
 	}
 	if hit == LimitTimeout || hit == LimitNoOutput {
 		res.TimedOut, res.ExitCode = true, -1
@@ -486,9 +568,16 @@ func (s *nsSandbox) Close() error {
 	select {
 	case l := <-s.spare:
 		if l != nil {
-			l.discard()
+			s.discard(l)
 		}
 	default:
+	}
+	// Every process of the sandbox has ended: its mounts can go.
+	if s.stage != nil {
+		if err := s.stage.remove(); err != nil && first == nil {
+			first = err
+		}
+		s.stage = nil
 	}
 	return first
 }

@@ -44,6 +44,12 @@ type Backend interface {
 	// Available returns nil when the backend can run here, else an error
 	// saying exactly what is missing and how to get it.
 	Available(ctx context.Context) error
+	// NewScratch makes a job's scratch in parent, as the backend's
+	// sandboxes need it: handed to their identity, and on a filesystem
+	// capped at lim's Disk and DiskFiles where the backend can make one.
+	// The caller fills it (through its Root), opens the sandbox on it,
+	// and closes it after the sandbox.
+	NewScratch(parent string, lim Limits) (*Scratch, error)
 	// Open makes a fresh sandbox for one job (one release on one
 	// interpreter). Nothing of an earlier sandbox is visible in it.
 	Open(ctx context.Context, spec Spec) (Sandbox, error)
@@ -51,10 +57,10 @@ type Backend interface {
 
 // Spec describes what a job's sandbox holds.
 type Spec struct {
-	// Scratch is a host directory, empty and private to this job, that
-	// appears read-write at BuildRoot. It is the only writable place besides
-	// a private /tmp.
-	Scratch string
+	// Scratch is the job's scratch, made by the backend's NewScratch,
+	// that appears read-write at BuildRoot. It is the only writable place
+	// besides a private /tmp.
+	Scratch *Scratch
 	// ReadOnly are host paths (interpreter prefixes, toolchains) mounted
 	// read-only at their own path: pyenv builds are shared libraries with an
 	// rpath, so they must live at the path they were built for.
@@ -78,7 +84,9 @@ type Limits struct {
 	// Tmp is the size of the private /tmp tmpfs in bytes; default 256 MiB.
 	Tmp int64
 	// Disk caps the bytes (allocated blocks) and files the scratch may
-	// hold, checked from outside while a step runs; default 2 GiB.
+	// hold: the size of its filesystem where the backend makes one (the
+	// kernel answers ENOSPC), else checked from outside while a step
+	// runs; default 2 GiB.
 	Disk int64
 	// DiskFiles caps the number of entries in the scratch; default 200,000.
 	DiskFiles int

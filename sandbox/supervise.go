@@ -1,10 +1,11 @@
 package sandbox
 
 // Supervision of a running step from outside the sandbox: the wall-clock
-// and no-output timeouts, the output cap and the scratch's disk use are
-// all checked here, never by anything inside the sandbox, and a limit that
-// passes ends the step through the backend's kill (a cgroup kill, or the
-// container's processes).
+// and no-output timeouts, the output cap and (where the kernel does not
+// cap it, scratch.go) the scratch's disk use are all checked here, never
+// by anything inside the sandbox, and a limit that passes ends the step
+// through the backend's kill (a cgroup kill, or the container's
+// processes).
 
 import (
 	"context"
@@ -25,9 +26,14 @@ type stepWatch struct {
 }
 
 // watchStep starts supervising a step that writes its output to log and
-// whose scratch (may be empty) is on the host. Call stop when the step's
-// process has ended; it returns the limit that ended it, if any.
-func watchStep(ctx context.Context, c Command, lim Limits, scratch string, log *capWriter, kill func()) *stepWatch {
+// whose scratch is on the host (nil: none). A scratch the kernel caps is
+// not polled. Call stop when the step's process has ended; it returns the
+// limit that ended it, if any.
+func watchStep(ctx context.Context, c Command, lim Limits, sc *Scratch, log *capWriter, kill func()) *stepWatch {
+	scratch := ""
+	if sc != nil && !sc.Capped() {
+		scratch = sc.Dir()
+	}
 	w := &stepWatch{done: make(chan struct{})}
 	timeout := c.Timeout
 	if timeout <= 0 {
