@@ -62,6 +62,7 @@ const (
 	ReasonPids             = "pids"              // a fork failed on the process cap
 	ReasonToolchainMissing = "toolchain-missing" // the interpreter lacks what the step needs
 	ReasonNoLib2to3        = "no-lib2to3"        // this interpreter has no lib2to3
+	ReasonPython3Only      = "python3-only"      // Requires-Python excludes every Python 2: nothing for 2to3 to convert
 	ReasonSandbox          = "sandbox-error"     // the sandbox itself failed
 	ReasonBadSdist         = "bad-sdist"         // the sdist could not be read or unpacked safely
 	ReasonNoSetupPy        = "no-setup-py"       // no setup.py to run

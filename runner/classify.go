@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,42 @@ var removedModules = map[string]string{
 	"imghdr": "3.13", "mailcap": "3.13", "msilib": "3.13", "nis": "3.13", "nntplib": "3.13",
 	"ossaudiodev": "3.13", "pipes": "3.13", "sndhdr": "3.13", "spwd": "3.13", "sunau": "3.13",
 	"telnetlib": "3.13", "uu": "3.13", "xdrlib": "3.13", "lib2to3": "3.13",
+	// Python 2's names that Python 3.0 renamed or removed (PEP 3108).
+	"urllib2": "3.0", "urlparse": "3.0", "httplib": "3.0", "ConfigParser": "3.0", "StringIO": "3.0",
+	"cStringIO": "3.0", "Queue": "3.0", "SocketServer": "3.0", "HTMLParser": "3.0", "htmlentitydefs": "3.0",
+	"cPickle": "3.0", "__builtin__": "3.0", "commands": "3.0", "sets": "3.0", "md5": "3.0", "sha": "3.0",
+	"exceptions": "3.0", "thread": "3.0", "dummy_thread": "3.0", "Tkinter": "3.0", "tkMessageBox": "3.0",
+	"cookielib": "3.0", "Cookie": "3.0", "BaseHTTPServer": "3.0", "SimpleHTTPServer": "3.0",
+	"CGIHTTPServer": "3.0", "xmlrpclib": "3.0", "SimpleXMLRPCServer": "3.0", "copy_reg": "3.0",
+	"repr": "3.0", "UserDict": "3.0", "UserList": "3.0", "UserString": "3.0", "robotparser": "3.0",
+	"anydbm": "3.0", "dbhash": "3.0", "whichdb": "3.0", "dumbdbm": "3.0", "gdbm": "3.0", "popen2": "3.0",
+	"new": "3.0", "mimetools": "3.0", "rfc822": "3.0", "MimeWriter": "3.0", "mimify": "3.0",
+	"multifile": "3.0", "compiler": "3.0", "dircache": "3.0", "fpformat": "3.0", "htmllib": "3.0",
+	"sgmllib": "3.0", "statvfs": "3.0", "user": "3.0", "imputil": "3.0", "ihooks": "3.0",
+}
+
+// addedModules maps standard-library modules to the Python version that
+// added them (from the "What's New" pages): code that imports one on an
+// older Python claims a Python it does not run on, as with a removed one.
+// Modules that a same-named backport on the index provides for older
+// Pythons (configparser, enum, pathlib, typing, dataclasses, the Python 3
+// names that "future" provides on 2.7...) are not listed: missing, they
+// are a missing dependency, not a missing module of the standard library.
+var addedModules = map[string]string{
+	"lzma": "3.3", "venv": "3.3", "asyncio": "3.4", "tracemalloc": "3.4", "zipapp": "3.5",
+	"graphlib": "3.9", "zoneinfo": "3.9", "tomllib": "3.11",
+}
+
+// stdlibMissing reports whether mod is a standard-library module that
+// Python minor lacks (removed by then, or not yet added), and says which.
+func stdlibMissing(mod, minor string) (string, bool) {
+	if since, ok := removedModules[mod]; ok && dist.CompareVersions(minor, since) >= 0 {
+		return fmt.Sprintf("imports %s, removed in Python %s", mod, since), true
+	}
+	if since, ok := addedModules[mod]; ok && dist.CompareVersions(minor, since) < 0 {
+		return fmt.Sprintf("imports %s, new in Python %s", mod, since), true
+	}
+	return "", false
 }
 
 var (
@@ -55,9 +92,8 @@ func classify(step string, exitCode int, log []byte, in interpreter.Interpreter)
 		return outcome.Failed, outcome.ReasonNeedsNetwork, "reached for the network in a sealed build: " + m
 	}
 	for _, m := range noModule.FindAllStringSubmatch(text, -1) {
-		mod := strings.SplitN(m[1], ".", 2)[0]
-		if since, ok := removedModules[mod]; ok && dist.CompareVersions(in.Minor, since) >= 0 {
-			return outcome.Failed, outcome.ReasonModuleRemoved, fmt.Sprintf("imports %s, removed in Python %s", mod, since)
+		if why, ok := stdlibMissing(strings.SplitN(m[1], ".", 2)[0], in.Minor); ok {
+			return outcome.Failed, outcome.ReasonModuleRemoved, why
 		}
 	}
 	if syntaxErr.MatchString(text) {
@@ -88,4 +124,38 @@ func limitOutcome(er sandbox.ExecResult, stepTimeout time.Duration) (outcome.Sta
 		return outcome.ResourceLimit, outcome.ReasonPids, "a fork failed on the process cap"
 	}
 	return outcome.ResourceLimit, outcome.ReasonTimeout, fmt.Sprintf("no result within %s", stepTimeout)
+}
+
+// missingTestModule reclassifies a tests step that failed on an import
+// (ReasonImportError, detail "no module named X"): a module that is
+// neither the release's own (own: the built wheel's top-level modules)
+// nor the standard library's (classify has taken those) is one the tests
+// need and the environment lacks. That is not the release's failure: its
+// test environment is incomplete, declared or not (src, the test
+// environment it declares; reqs, every requirement the job resolved for
+// the tests).
+func missingTestModule(sr *StepResult, own []string, src testSource, reqs []string) {
+	if sr.Status != outcome.Failed || sr.Reason != outcome.ReasonImportError {
+		return
+	}
+	m := noModule.FindStringSubmatch(string(sr.Log))
+	if m == nil {
+		return
+	}
+	top := strings.SplitN(m[1], ".", 2)[0]
+	if slices.Contains(own, top) {
+		return // the release's own module: its failure
+	}
+	detail := fmt.Sprintf("no module named %s: undeclared test dependency", m[1])
+	for _, r := range reqs {
+		if req, err := dist.ParseRequirement(r); err == nil && req.Name == dist.Normalize(top) {
+			where := src.From
+			if where == "" {
+				where = "the release's requirements"
+			}
+			detail = fmt.Sprintf("no module named %s: %s, declared in %s, is not installed", m[1], r, where)
+			break
+		}
+	}
+	sr.Status, sr.Reason, sr.Detail = outcome.Machinery, outcome.ReasonDependencyUnavailable, detail
 }

@@ -222,6 +222,9 @@ func TestClassify(t *testing.T) {
 		{"telnetlib in tests on 3.13", outcome.StepTests, 1, logTelnetlibTest, py("3.13"), outcome.Failed, outcome.ReasonModuleRemoved, "imports telnetlib, removed in Python 3.13"},
 		{"telnetlib in tests on 3.12", outcome.StepTests, 1, logTelnetlibTest, py("3.12"), outcome.Failed, outcome.ReasonImportError, "no module named telnetlib"},
 		{"py2.7 missing backport", outcome.StepSdist, 1, logPy27NoModule, py("2.7"), outcome.Failed, outcome.ReasonImportError, "no module named configparser"},
+		{"urllib2 on 3.x", outcome.StepTests, 1, "Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n    import urllib2\nModuleNotFoundError: No module named 'urllib2'\n", py("3.6"), outcome.Failed, outcome.ReasonModuleRemoved, "imports urllib2, removed in Python 3.0"},
+		{"tomllib before 3.11", outcome.StepTests, 1, "E   ModuleNotFoundError: No module named 'tomllib'\n", py("3.10"), outcome.Failed, outcome.ReasonModuleRemoved, "imports tomllib, new in Python 3.11"},
+		{"zoneinfo on 3.9 is there", outcome.StepTests, 1, "E   ModuleNotFoundError: No module named 'zoneinfo'\n", py("3.9"), outcome.Failed, outcome.ReasonImportError, "no module named zoneinfo"},
 
 		// Code the interpreter cannot parse.
 		{"py3 print statement", outcome.StepSdist, 1, logPy3Print, py("3.11"), outcome.Failed, outcome.ReasonSyntaxError, "Python 3.11 cannot parse the code"},
@@ -277,5 +280,52 @@ func TestClassifyRemovedModulesByVersion(t *testing.T) {
 		if st, reason, _ := classify(outcome.StepSdist, 1, log, interpreter.Interpreter{Minor: before}); reason != outcome.ReasonImportError {
 			t.Errorf("%s on %s (removed in %s): %s %s; want import-error", mod, before, since, st, reason)
 		}
+	}
+}
+
+// TestMissingTestModule: a tests step that failed on an import of a
+// module that is neither the release's own nor the standard library's is
+// an incomplete test environment (the machinery's, grey), saying whether
+// the project declared it; the release's own module and anything else
+// stay as classified.
+func TestMissingTestModule(t *testing.T) {
+	py := func(minor string) interpreter.Interpreter { return interpreter.Interpreter{Minor: minor} }
+	pytestLog := "ImportError while importing test module '/build/testrun/tests/test_parser.py'.\n" +
+		"tests/test_parser.py:6: in <module>\n    from freezegun import freeze_time\nE   ModuleNotFoundError: No module named 'freezegun'\n" +
+		"=========================== short test summary info ============================\nERROR tests/test_parser.py\n" +
+		"!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!\n=============================== 1 error in 0.31s ===============================\n"
+	own := []string{"dateutil"}
+	tox := testSource{From: "tox.ini [testenv]", Requires: []string{"six", "freezegun ; python_version != '3.3'"}}
+	cases := []struct {
+		name       string
+		log        string
+		src        testSource
+		reqs       []string
+		wantStatus outcome.Status
+		wantReason string
+		wantDetail string
+	}{
+		{"undeclared", pytestLog, testSource{}, []string{"six"}, outcome.Machinery, outcome.ReasonDependencyUnavailable, "no module named freezegun: undeclared test dependency"},
+		{"declared in tox.ini", pytestLog, tox, tox.Requires, outcome.Machinery, outcome.ReasonDependencyUnavailable, "no module named freezegun: freezegun ; python_version != '3.3', declared in tox.ini [testenv], is not installed"},
+		{"the release's own module", strings.ReplaceAll(pytestLog, "'freezegun'", "'dateutil.tz._native'"), testSource{}, nil, outcome.Failed, outcome.ReasonImportError, ""},
+		{"2.7's message", "Traceback (most recent call last):\n  File \"tests/test_x.py\", line 2, in <module>\n    import mock\nImportError: No module named mock\n", testSource{}, nil, outcome.Machinery, outcome.ReasonDependencyUnavailable, "no module named mock: undeclared test dependency"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, reason, detail := classify(outcome.StepTests, 1, []byte(c.log), py("3.12"))
+			sr := StepResult{Name: outcome.StepTests, Status: st, Reason: reason, Detail: detail, Log: []byte(c.log)}
+			missingTestModule(&sr, own, c.src, c.reqs)
+			if sr.Status != c.wantStatus || sr.Reason != c.wantReason || (c.wantDetail != "" && sr.Detail != c.wantDetail) {
+				t.Errorf("got %s %s %q; want %s %s %q", sr.Status, sr.Reason, sr.Detail, c.wantStatus, c.wantReason, c.wantDetail)
+			}
+		})
+	}
+	// A module removed from the standard library stays the release's.
+	log := "E   ModuleNotFoundError: No module named 'imp'\n"
+	st, reason, detail := classify(outcome.StepTests, 1, []byte(log), py("3.12"))
+	sr := StepResult{Status: st, Reason: reason, Detail: detail, Log: []byte(log)}
+	missingTestModule(&sr, own, testSource{}, nil)
+	if sr.Status != outcome.Failed || sr.Reason != outcome.ReasonModuleRemoved {
+		t.Errorf("imp on 3.12: %s %s %q", sr.Status, sr.Reason, sr.Detail)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,6 +97,7 @@ type depBuild struct {
 
 // closure is a resolved and fetched set of dependencies.
 type closure struct {
+	reqs    []string // what was asked for (the release's own, the tests')
 	pins    []resolver.Pin
 	install []string // wheels to install: toolchain file names, or paths inside the sandbox
 }
@@ -203,9 +205,10 @@ func (ix *jobIndex) Metadata(ctx context.Context, c resolver.Candidate) (dist.Me
 
 // requirementsOf returns what a release needs to run: its built wheel's
 // requirements (metadata is that wheel's METADATA); for its tests (tests
-// set) also the test extras it provides and fileReqs, the requirements of
-// its test requirement files; never the release itself.
-func requirementsOf(metadata []byte, fileReqs []string, project string, tests bool) (reqs, extras []string, err error) {
+// set) also what src, the test environment the project declares, asks
+// for, with the extras of the release it names (the test extras when it
+// declares none in particular); never the release itself.
+func requirementsOf(metadata []byte, src testSource, project string, tests bool) (reqs, extras []string, err error) {
 	m, err := dist.ParseMetadata(bytes.NewReader(metadata))
 	if err != nil {
 		return nil, nil, err
@@ -214,15 +217,33 @@ func requirementsOf(metadata []byte, fileReqs []string, project string, tests bo
 	if !tests {
 		return dedupe(withoutSelf(all, project)), nil, nil
 	}
+	want := testExtras
+	if src.From != "" {
+		want = src.Extras
+	}
 	for _, e := range m.ProvidesExtra {
-		for _, t := range testExtras {
-			if e == t {
-				extras = append(extras, e)
-			}
+		if slices.Contains(want, dist.Normalize(e)) {
+			extras = append(extras, e)
 		}
 	}
-	all = append(all, fileReqs...)
+	all = append(all, src.Requires...)
 	return dedupe(withoutSelf(all, project)), extras, nil
+}
+
+// coverageProjects are the tools that measure coverage: tests run without
+// them as well as with them.
+var coverageProjects = map[string]bool{"coverage": true, "pytest-cov": true, "pytest-cover": true, "codecov": true, "coveralls": true, "python-coveralls": true}
+
+// withoutCoverage drops the requirements on coverage tools.
+func withoutCoverage(reqs []string) []string {
+	var out []string
+	for _, s := range reqs {
+		if r, err := dist.ParseRequirement(s); err == nil && coverageProjects[r.Name] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // withoutSelf drops the requirements on the release itself (a test
@@ -331,11 +352,12 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	meta, err := j.wheelInfo(j.builtWheel(), "METADATA", dist.MaxMetadataBytes)
 	var reqs, extras []string
 	if err == nil {
-		reqs, extras, err = requirementsOf(meta, j.testReqs, j.spec.Project, tests)
+		reqs, extras, err = requirementsOf(meta, j.tests, j.spec.Project, tests)
 	}
 	if err != nil {
 		return unavailable(outcome.Machinery, "cannot read the requirements of the built wheel: "+err.Error())
 	}
+	j.closure.reqs = reqs
 	if len(reqs) == 0 {
 		return nil, nil
 	}
@@ -365,6 +387,22 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	if err != nil {
 		return unavailable(outcome.Machinery, "resolving the dependencies failed: "+err.Error())
 	}
+	// Coverage measures the tests, it does not run them: when it cannot
+	// be had, the tests run without it (and without its options, see
+	// testCommand) rather than not at all.
+	if u := res.Unmet; u != nil && tests && coverageProjects[dist.Normalize(u.Requirement)] {
+		if rest := withoutCoverage(reqs); len(rest) < len(reqs) {
+			fmt.Fprintf(log, "pysmoke: coverage cannot be installed (%s: %s): the tests run without it\n", u.Requirement, u.Reason)
+			reqs = rest
+			res, err = resolver.Resolve(ctx, ix, reqs, extras, t)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				return unavailable(outcome.Machinery, "resolving the dependencies failed: "+err.Error())
+			}
+		}
+	}
 	if u := res.Unmet; u != nil {
 		status := outcome.Machinery
 		if u.DeclaredUnsupported {
@@ -373,7 +411,7 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 		return unavailable(status, fmt.Sprintf("dependency unavailable: %s: %s", u.Requirement, u.Reason))
 	}
 
-	cl := &closure{pins: res.Pins}
+	cl := &closure{reqs: reqs, pins: res.Pins}
 	// A dependency's build ran code in the scratch too.
 	if sr := j.tampered(depsDir, depsSrc, "out"); sr != nil {
 		return sr, nil

@@ -46,7 +46,7 @@ func TestRequirementsOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs, extras, err := requirementsOf(meta, testRequirements(proj), "App", true)
+	reqs, extras, err := requirementsOf(meta, readTestSource(proj, "3.12"), "App", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,5 +79,23 @@ func TestTarget(t *testing.T) {
 		if last := tg.Tags[len(tg.Tags)-1]; last != (dist.Tag{Python: "py" + c.in.Minor[:1] + "0", ABI: "none", Platform: "any"}) {
 			t.Errorf("%s: last tag %s", c.in.Version, last)
 		}
+	}
+}
+
+// TestRequirementsOfDeclaredSource: a test environment the project
+// declares (tox here) gives the tests' requirements and the extras it
+// names, not every test extra.
+func TestRequirementsOfDeclaredSource(t *testing.T) {
+	meta := []byte("Metadata-Version: 2.1\nName: app\nVersion: 1.0\nRequires-Dist: lib>=1\n" +
+		"Requires-Dist: pytest-mock; extra == \"test\"\nRequires-Dist: pyyaml; extra == \"yaml\"\n" +
+		"Provides-Extra: test\nProvides-Extra: YAML\n\n")
+	src := testSource{From: "tox.ini [testenv]", Requires: []string{"freezegun", "app"}, Extras: []string{"yaml", "docs"}}
+	reqs, extras, err := requirementsOf(meta, src, "app", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReqs := []string{"lib>=1", `pytest-mock; extra == "test"`, `pyyaml; extra == "yaml"`, "freezegun"}
+	if !slices.Equal(reqs, wantReqs) || !slices.Equal(extras, []string{"yaml"}) {
+		t.Errorf("requirements %q extras %q, want %q and [yaml] (the metadata's extras in normal form)", reqs, extras, wantReqs)
 	}
 }

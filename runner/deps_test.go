@@ -29,6 +29,7 @@ import (
 	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
 	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/toolchain"
 )
 
 // depIndex is a local index served over HTTP, with an index client
@@ -142,13 +143,11 @@ func testsStep(res runner.Result) runner.StepResult {
 	return runner.StepResult{}
 }
 
-// TestDependencies: depapp needs depcext (a C extension, on the index as
-// one wheel per interpreter), depsdist (only an sdist) and pytest-mock
-// (a plugin of the toolchain). Its matrix matches the hand-written
-// expected-dependencies.txt, every passing cell records what it
-// installed, and removing a dependency from the index turns the cells
-// that need it into "dependency unavailable" naming it.
-func TestDependencies(t *testing.T) {
+// depSetup is what the dependency tests share: the namespace sandbox, the
+// interpreters, the toolchain, the hand-written expected-dependencies.txt
+// and a scratch folder.
+func depSetup(t *testing.T) (sandbox.Backend, []interpreter.Interpreter, *toolchain.Wheelhouse, expected.Table, string) {
+	t.Helper()
 	backend := sandboxtest.Namespace(t)
 	ins := testenv.Pythons(t)
 	tc := testenv.Toolchain(t)
@@ -156,7 +155,17 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scratch := filepath.Join(t.TempDir(), "scratch")
+	return backend, ins, tc, want, filepath.Join(t.TempDir(), "scratch")
+}
+
+// TestDependencies: depapp needs depcext (a C extension, on the index as
+// one wheel per interpreter), depsdist (only an sdist) and pytest-mock
+// (a plugin of the toolchain). Its matrix matches the hand-written
+// expected-dependencies.txt, every passing cell records what it
+// installed, and removing a dependency from the index turns the cells
+// that need it into "dependency unavailable" naming it.
+func TestDependencies(t *testing.T) {
+	backend, ins, tc, want, scratch := depSetup(t)
 	start := time.Now()
 	builder := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: scratch})
 	d := newDepIndex(t)
@@ -237,7 +246,7 @@ func TestDependencies(t *testing.T) {
 				}
 			}
 		})
-		for _, diff := range want.Compare(got, want.Samples(), pythons) {
+		for _, diff := range want.Compare(got, []string{"depapp"}, pythons) {
 			t.Error(diff)
 		}
 		// The mirror holds the closure, and only files the index listed.
@@ -290,6 +299,86 @@ func TestDependencies(t *testing.T) {
 			}
 			t.Logf("%s: %s", in.Minor, tests.Detail)
 		})
+	})
+}
+
+// TestDeclaredTestEnvironments: toxapp and groupapp declare what their
+// tests need only in their own files (tox.ini deps through -r
+// requirements-dev.txt; a PEP 735 group), never in their metadata. Over a
+// local index that holds depsdist (as an sdist and as a wheel), their
+// matrices match the hand-written expected-dependencies.txt and each
+// passing tests step says where its environment came from; with depsdist
+// removed from the index, their tests are dependency-unavailable naming
+// it, not failed.
+func TestDeclaredTestEnvironments(t *testing.T) {
+	backend, ins, tc, want, scratch := depSetup(t)
+	d := newDepIndex(t)
+	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/dependencies/depsdist", "depsdist", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.publish(t, sdist)
+	newest := ins[len(ins)-1:]
+	builder := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: scratch})
+	wheels := buildWheels(t, builder, "depsdist", newest)
+	d.publish(t, wheels[0])
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.client, ScratchDir: scratch})
+	samples := map[string]string{"toxapp": "tox.ini [testenv]", "groupapp": "pyproject.toml [dependency-groups] test"}
+	jobs := map[string]runner.Job{}
+	var all []runner.Job
+	for sample := range samples {
+		app, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/"+sample, sample, "1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs[sample] = runner.Job{Project: sample, Version: "1.0", Sdist: app}
+		all = append(all, each(ins, jobs[sample])...)
+	}
+	var pythons []string
+	for _, in := range ins {
+		pythons = append(pythons, in.Minor)
+	}
+	got := expected.Table{}
+	var mu sync.Mutex
+	runAll(t, r, all, func(job runner.Job, res runner.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, st := range res.Steps {
+			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
+		}
+		tests := testsStep(res)
+		if tests.Status == outcome.Passed {
+			from := samples[job.Project]
+			if res.TestSource != from || !strings.Contains(string(tests.Log), "the test environment from "+from+": depsdist") {
+				t.Errorf("%s on %s: test source %q, want %q; log:\n%s", job.Project, job.Interpreter.Minor, res.TestSource, from, firstLines(tests.Log, 10))
+			}
+		}
+		if tests.Status != outcome.Passed {
+			t.Logf("%s on %s: tests %s %s %s", job.Project, job.Interpreter.Minor, tests.Status, tests.Reason, tests.Detail)
+		}
+	})
+	for _, diff := range want.Compare(got, []string{"toxapp", "groupapp"}, pythons) {
+		t.Error(diff)
+	}
+
+	// depsdist gone from the index: on the newest Python, both samples'
+	// tests cannot have their declared environment.
+	for _, f := range []string{filepath.Base(sdist), filepath.Base(wheels[0])} {
+		if err := d.ix.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last []runner.Job
+	for _, job := range jobs {
+		last = append(last, each(newest, job)...)
+	}
+	runAll(t, r, last, func(job runner.Job, res runner.Result) {
+		tests := testsStep(res)
+		if tests.Status != outcome.Machinery || tests.Reason != outcome.ReasonDependencyUnavailable ||
+			!strings.HasPrefix(tests.Detail, "dependency unavailable: depsdist") {
+			t.Errorf("%s without depsdist: tests %s %s %q, want machinery-error dependency-unavailable naming depsdist",
+				job.Project, tests.Status, tests.Reason, tests.Detail)
+		}
 	})
 }
 

@@ -59,10 +59,12 @@ type job struct {
 	done []StepResult // the steps so far, in order
 
 	// What the sdist holds, read at unpacking.
-	requiresPython string   // its Requires-Python, or ""
-	testCopies     []string // what of it is copied to run the tests
-	testsPackage   bool     // the first copy is a folder with an __init__.py
-	testReqs       []string // the requirements of its test requirement files
+	requiresPython string       // its Requires-Python, or ""
+	testCopies     []string     // what of it is copied to run the tests
+	testsPackage   bool         // the first copy is a folder with an __init__.py
+	tests          testSource   // the test environment it declares
+	pytest         pytestConfig // its pytest configuration
+	testConfig     []string     // what the tests need beside them: pytest's configuration file, conftest.py
 
 	// What the import and tests steps found before running.
 	modules []string // the built wheel's top-level modules
@@ -158,6 +160,9 @@ func (r *Runner) Run(ctx context.Context, spec Job) (res Result, err error) {
 		}
 	}
 	res.Dependencies = j.pins
+	if t := j.step(outcome.StepTests); t != nil && t.Status != outcome.NotAvailable && t.Status != outcome.DeclaredUnsupported {
+		res.TestSource = j.tests.From
+	}
 	return res, nil
 }
 
@@ -199,8 +204,7 @@ func (j *job) unpack() StepResult {
 	// Nothing of the sdist has run yet: its files are what it shipped.
 	j.hasSetupPy = fileExists(filepath.Join(projDir, "setup.py"))
 	j.requiresPython = requiresPython(projDir)
-	j.testCopies, j.testsPackage = testCopies(projDir)
-	j.testReqs = testRequirements(projDir)
+	j.readTests(projDir)
 	j.buildReqs, j.hasBuildSystem = buildRequires(projDir)
 	return sr
 }

@@ -380,8 +380,74 @@ func TestJobOnFake(t *testing.T) {
 			files: map[string]string{"setup.py": strings.Replace(setupPy, "packages=", "python_requires='>=3.12', packages=", 1)},
 			steps: built(nil),
 			job:   func(j *runner.Job) { j.IgnoreRequiresPython = true },
-			want:  want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "no-tests no-tests", "2to3": "passed"},
+			want:  want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "no-tests no-tests", "2to3": "not-available python3-only"},
 			cell:  "no-tests no-tests",
+		},
+		{
+			// lib2to3 would fail on Python 3 syntax, blaming the release
+			// for a step that does not apply to it; the cell stays green.
+			name: "Python 3 only: no 2to3", minor: "3.11",
+			files:  map[string]string{"setup.py": strings.Replace(setupPy, "packages=", "python_requires='>=3.7', packages=", 1), "test_pkg.py": ""},
+			steps:  built(map[string]behaviour{"2to3": {exit: 1, log: "RefactoringTool: Can't parse pkg/__init__.py: ParseError\n"}}),
+			want:   want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "passed", "2to3": "not-available python3-only"},
+			cell:   "passed",
+			called: []string{"tests /build/env/test/bin/python -m pytest -v -p no:cacheprovider -- test_pkg.py"},
+		},
+		{
+			// The tests import a module nobody declared and nothing
+			// installed: the test environment is incomplete (grey), not
+			// the release failed.
+			name: "undeclared test dependency", minor: "3.11",
+			files: map[string]string{"setup.py": setupPy, "test_pkg.py": ""},
+			steps: built(map[string]behaviour{"tests": {exit: 2, log: "E   ModuleNotFoundError: No module named 'freezegun'\n=== 1 error in 0.05s ===\n"}}),
+			want: want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed",
+				"tests": "machinery-error dependency-unavailable", "2to3": "passed"},
+			cell: "machinery-error dependency-unavailable",
+		},
+		{
+			// The release's own module missing is its own failure.
+			name: "the release's own module missing in the tests", minor: "3.11",
+			files: map[string]string{"setup.py": setupPy, "test_pkg.py": ""},
+			steps: built(map[string]behaviour{"tests": {exit: 2, log: "E   ModuleNotFoundError: No module named 'pkg._speedups'\n=== 1 error in 0.05s ===\n"}}),
+			want: want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed",
+				"tests": "failed import-error", "2to3": "passed"},
+			cell: "failed import-error",
+		},
+		{
+			// As chardet: its setup.cfg says which files are tests
+			// (test.py at the top, beside a tests/ folder of data) and
+			// asks for coverage, which the test environment lacks: the
+			// tests run with that configuration, less the coverage
+			// options.
+			name: "the project's pytest configuration", minor: "3.11",
+			files: map[string]string{"setup.py": setupPy, "test.py": "def test_one(): pass\n", "tests/data.txt": "x\n",
+				"setup.cfg": "[metadata]\nname = pkg\n\n[tool:pytest]\npython_files = test.py\naddopts = --cov=pkg --cov-report term-missing -ra\n"},
+			steps:  built(nil),
+			want:   want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "passed", "2to3": "passed"},
+			cell:   "passed",
+			called: []string{"tests /build/env/test/bin/python -m pytest -v -p no:cacheprovider -o addopts=-ra -- tests test.py"},
+		},
+		{
+			// testpaths: pytest is given no paths, and the nested folder
+			// is copied where the configuration says it is.
+			name: "pytest testpaths", minor: "3.12",
+			files: map[string]string{"setup.py": setupPy, "src/pkg/tests/test_x.py": "def test_one(): pass\n", "conftest.py": "",
+				"pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = [\"src/pkg/tests\"]\naddopts = \"--strict-markers\"\n"},
+			steps: built(nil),
+			want:  want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "passed", "2to3": "passed"},
+			cell:  "passed",
+			checkFn: func(t *testing.T, res runner.Result, f *fakeJob) {
+				var tests []string
+				for _, c := range f.calls(t) {
+					if strings.HasPrefix(c, "tests ") {
+						tests = append(tests, c)
+					}
+				}
+				want := "tests /build/env/test/bin/python -m pytest -v -p no:cacheprovider"
+				if len(tests) != 1 || tests[0] != want {
+					t.Errorf("tests ran as %q, want %q", tests, want)
+				}
+			},
 		},
 		{
 			name: "no lib2to3", minor: "3.11", nolib: true,

@@ -145,6 +145,28 @@ func allowsPython(spec, version string) (bool, error) {
 	return allowed, nil
 }
 
+// python2Releases are the first and the last release of each Python 2
+// minor version: a Requires-Python that admits none of them admits no
+// Python 2 (no specifier in use singles out a release in between).
+var python2Releases = []string{
+	"2.0", "2.0.1", "2.1", "2.1.3", "2.2", "2.2.3", "2.3", "2.3.7",
+	"2.4", "2.4.6", "2.5", "2.5.6", "2.6", "2.6.9", "2.7", "2.7.18",
+}
+
+// excludesPython2 reports whether the Requires-Python spec admits no
+// Python 2 release. An empty or unreadable spec excludes nothing.
+func excludesPython2(spec string) bool {
+	if strings.TrimSpace(spec) == "" {
+		return false
+	}
+	for _, v := range python2Releases {
+		if ok, err := allowsPython(spec, v); err != nil || ok {
+			return false
+		}
+	}
+	return true
+}
+
 // releaseOf parses "3.8" or "3.8.1" (nil for anything else, pre-releases
 // included).
 func releaseOf(s string) []int {

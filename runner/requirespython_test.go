@@ -35,3 +35,27 @@ func TestAllowsPython(t *testing.T) {
 		}
 	}
 }
+
+func TestExcludesPython2(t *testing.T) {
+	for spec, want := range map[string]bool{
+		">=3.8":                       true,
+		">=3":                         true,
+		">3.0":                        true,
+		"~=3.6":                       true,
+		">=3.7, <4":                   true,
+		"!=2.*":                       true,
+		">=2.7":                       false,
+		">=2.7, !=3.0.*, !=3.1.*, <4": false,
+		"<3":                          false,
+		"!=2.7.*, >=2.6":              false, // 2.6 still
+		">=2.7.5, <3":                 false, // 2.7.18
+		"==2.7.18":                    false,
+		"":                            false,
+		">=3.8a1":                     false, // unreadable: excludes nothing
+		">=3.6, garbage":              false,
+	} {
+		if got := excludesPython2(spec); got != want {
+			t.Errorf("excludesPython2(%q) = %v, want %v", spec, got, want)
+		}
+	}
+}

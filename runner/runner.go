@@ -52,6 +52,10 @@ type Result struct {
 	Steps    []StepResult
 	// Provenance is what besides the release the outcome depends on.
 	Provenance Provenance
+	// TestSource says where the tests' environment was read from, e.g.
+	// "tox.ini [testenv]" ("" when from the release's test extras and
+	// test requirement files, or when no tests ran).
+	TestSource string
 	// Dependencies are the files installed with the release for its tests
 	// (deps.go): name, version, file and sha256 of each; empty when it
 	// needs none or they could not be resolved.

@@ -176,6 +176,7 @@ var steps = []step{
 			return nil
 		},
 		prepare: func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
+			log.WriteString(j.tests.describe())
 			sr, err := j.resolve(ctx, outcome.StepTests, true, log)
 			if sr == nil && err == nil {
 				j.pins = j.closure.pins
@@ -188,6 +189,11 @@ var steps = []step{
 			return j.testCommand(e), testRun
 		},
 		classify: func(j *job, sr *StepResult) {
+			var reqs []string
+			if j.closure != nil {
+				reqs = j.closure.reqs
+			}
+			missingTestModule(sr, j.modules, j.tests, reqs)
 			// pytest's exit status 5: it collected nothing.
 			if j.spec.TestCommand == nil && j.set.Runner == toolchain.RunnerPytest && sr.Status == outcome.Failed && sr.ExitCode == 5 {
 				sr.Status, sr.Reason, sr.Detail = outcome.NoTests, outcome.ReasonNoTests, "pytest collected no tests"
@@ -197,6 +203,12 @@ var steps = []step{
 	{
 		name: outcome.Step2to3,
 		skip: func(j *job) *StepResult {
+			// A project that runs on no Python 2 has nothing to convert:
+			// lib2to3 failing on its Python 3 syntax would say nothing of
+			// the release.
+			if excludesPython2(j.requiresPython) {
+				return notAvailable(outcome.ReasonPython3Only, "Requires-Python "+j.requiresPython+" admits no Python 2")
+			}
 			if !j.in.Lib2to3 {
 				return notAvailable(outcome.ReasonNoLib2to3, "Python "+j.in.Version+" has no lib2to3")
 			}

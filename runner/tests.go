@@ -44,6 +44,31 @@ func testCopies(projDir string) (copies []string, isPackage bool) {
 	return copies, false
 }
 
+// readTests reads what the tests step needs of the unpacked project in
+// projDir (before anything of it ran): its tests, its pytest
+// configuration and what of the project that configuration needs beside
+// the tests, and the test environment it declares.
+func (j *job) readTests(projDir string) {
+	j.testCopies, j.testsPackage = testCopies(projDir)
+	j.pytest = readPytestConfig(projDir)
+	var top []string
+	ents, _ := os.ReadDir(projDir)
+	for _, e := range ents {
+		top = append(top, e.Name())
+	}
+	kind := func(rel string) (bool, bool) {
+		fi, err := os.Lstat(filepath.Join(projDir, filepath.FromSlash(rel)))
+		if err != nil {
+			return false, false
+		}
+		return fi.IsDir(), fi.IsDir() || fi.Mode().IsRegular()
+	}
+	config, tests := j.pytest.copies(top, kind)
+	j.testConfig = config
+	j.testCopies = appendNew(j.testCopies, tests...)
+	j.tests = readTestSource(projDir, j.in.Minor)
+}
+
 // testEnv is the test environment: the built wheel, the test runner, and
 // the dependencies resolved for the tests. A dependency the closure pins
 // replaces the test runner's own wheel of that project (two wheels of one
@@ -66,7 +91,9 @@ func testEnv(j *job) (string, []string) {
 // copyTests copies the tests out of the source tree into testRun, inside
 // the sandbox (the tree is the package's: the host does not walk it).
 func copyTests(ctx context.Context, j *job, _ *environment, env []string) (*StepResult, error) {
-	cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R -- "$@" "$0"/; }`, testRun, j.workdir}, j.testCopies...)
+	// --parents keeps a nested testpaths folder (src/pkg/tests) where
+	// the configuration says it is.
+	cp := append([]string{"/bin/sh", "-c", `mkdir -p "$0" && cd "$1" && shift && { [ $# -eq 0 ] || cp -R --parents -- "$@" "$0"/; }`, testRun, j.workdir}, append(append([]string(nil), j.testConfig...), j.testCopies...)...)
 	cr, err := j.sb.Exec(ctx, sandbox.Command{Argv: cp, Dir: sandbox.BuildRoot, Env: env, Timeout: j.r.timeout(j.spec, outcome.StepTests), LogLimit: j.r.opts.LogLimit})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -90,7 +117,20 @@ func (j *job) testCommand(e *environment) []string {
 		}
 		return argv
 	case j.set.Runner == toolchain.RunnerPytest:
-		return append([]string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--"}, j.testCopies...)
+		argv := []string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider"}
+		if opts := withoutMissingPlugins(j.pytest.AddOpts, j.installedProjects()); len(opts) < len(j.pytest.AddOpts) {
+			// The project's options, less those of plugins the test
+			// environment lacks (coverage, most often).
+			quoted := make([]string, len(opts))
+			for i, o := range opts {
+				quoted[i] = shellQuote(o)
+			}
+			argv = append(argv, "-o", "addopts="+strings.Join(quoted, " "))
+		}
+		if len(j.pytest.TestPaths) > 0 {
+			return argv // pytest runs what testpaths names
+		}
+		return append(append(argv, "--"), j.testCopies...)
 	}
 	argv := []string{e.python, "-m", "unittest", "discover", "-v"}
 	if c := j.testCopies[0]; c == "tests" || c == "test" {

@@ -45,6 +45,8 @@ targets=(
 	"./runner/ FuzzBuildRequires"
 	"./runner/ FuzzRequiresPython"
 	"./runner/ FuzzAllowsPython"
+	"./runner/ FuzzToxIni"
+	"./runner/ FuzzPyprojectTests"
 	"./archive/ FuzzUnpackTarGz"
 	"./archive/ FuzzUnpackZip"
 )

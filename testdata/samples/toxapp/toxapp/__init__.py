@@ -1,0 +1,2 @@
+def quadruple(x):
+    return 4 * x
