@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -29,6 +33,11 @@ sandbox with its tools installed from the offline toolchain, and prints the
 matrix. Its dependencies come from the offline toolchain and, with --index,
 from that index (downloaded, verified, into --mirror).
 
+Under the matrix, each cell that did not pass says why: the step that
+gives the cell its status, its reason and detail, and the last lines of
+its log (--tail). --logs writes every step's whole log, one file per step
+per Python.
+
 Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
 machinery failed (a toolchain missing, the sandbox) or on bad usage.`
@@ -42,6 +51,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
 	indexURL := fs.String("index", "", "index the release's dependencies come from, e.g. https://pypi.org/ (default: the offline toolchain only)")
 	mirror := fs.String("mirror", "", "where dependencies downloaded from --index are kept (default: a temporary folder)")
+	logsDir := fs.String("logs", "", "write every step's log to `DIR`/PYTHON/STEP.log")
+	tail := fs.Int("tail", 15, "how many last lines of a cell's telling step's log to show under the matrix (0: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -115,6 +126,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	} else {
 		printRunTable(stdout, ins, results)
+		printWhy(stdout, ins, results, *tail)
+	}
+	if *logsDir != "" {
+		if err := writeLogs(*logsDir, ins, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "pysmoke: logs written to %s\n", *logsDir)
 	}
 	if code := exitCode(results); code != 0 {
 		return exitError{code}
@@ -170,6 +188,92 @@ func printRunTable(w io.Writer, ins []interpreter.Interpreter, results []runner.
 	tw.Flush()
 }
 
+// printWhy says, under the matrix, why each cell that did not pass has
+// its status: the step that gives it, that step's reason and detail and,
+// where the step ran, the last tail lines of its log.
+func printWhy(w io.Writer, ins []interpreter.Interpreter, results []runner.Result, tail int) {
+	for i, in := range ins {
+		res := results[i]
+		statuses := make([]outcome.Status, len(res.Steps))
+		for k, st := range res.Steps {
+			statuses[k] = st.Status
+		}
+		k := outcome.Failing(res.Status, statuses)
+		if k < 0 {
+			continue
+		}
+		st := res.Steps[k]
+		fmt.Fprintf(w, "\nPython %s: %s in %s", in.Minor, describe(st.Status, st.Reason), st.Name)
+		if st.Detail != "" {
+			fmt.Fprintf(w, ": %s", st.Detail)
+		}
+		fmt.Fprintln(w)
+		switch st.Status {
+		case outcome.DeclaredUnsupported, outcome.NotAvailable:
+			continue // nothing of the step ran: its detail is the whole story
+		}
+		lines := lastLines(st.Log, tail)
+		if len(lines) == 0 {
+			continue
+		}
+		note := ""
+		if st.LogTruncated {
+			note = ", the log was cut at the output cap"
+		}
+		fmt.Fprintf(w, "  last %d lines of the %s log%s:\n", len(lines), st.Name, note)
+		for _, l := range lines {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+}
+
+// ansiRE matches the terminal control sequences a tool colours its output
+// with (CSI and OSC), stripped from the lines shown.
+var ansiRE = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\))`)
+
+// lastLines returns the last n non-blank lines of log, without terminal
+// control sequences or other control characters.
+func lastLines(log []byte, n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	text := ansiRE.ReplaceAllString(string(bytes.ToValidUTF8(log, []byte("\uFFFD"))), "")
+	all := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var out []string
+	for k := len(all) - 1; k >= 0 && len(out) < n; k-- {
+		l := strings.TrimRight(strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return ' '
+			}
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, all[k]), " ")
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// writeLogs writes each step's log to dir/PYTHON/STEP.log.
+func writeLogs(dir string, ins []interpreter.Interpreter, results []runner.Result) error {
+	for i, in := range ins {
+		d := filepath.Join(dir, in.Minor)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("--logs: %w", err)
+		}
+		for _, st := range results[i].Steps {
+			if err := os.WriteFile(filepath.Join(d, st.Name+".log"), st.Log, 0o644); err != nil {
+				return fmt.Errorf("--logs: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // runJSON is the schema of "pysmoke run --json" (pysmoke.run/v1).
 type runJSON struct {
 	Schema  string        `json:"schema"`
@@ -188,6 +292,9 @@ type runCellJSON struct {
 	Steps       []runStepJSON  `json:"steps"`
 	// Provenance: what besides the release the outcome depended on.
 	Provenance runner.Provenance `json:"provenance"`
+	// TestSource: where the tests' environment was read from ("" for the
+	// release's test extras and test requirement files).
+	TestSource string `json:"test_source,omitempty"`
 	// Dependencies: what was installed with the release for its tests.
 	Dependencies []resolver.Pin `json:"dependencies,omitempty"`
 }
@@ -224,7 +331,7 @@ func printRunJSON(w io.Writer, df dist.File, ins []interpreter.Interpreter, resu
 	for i, in := range ins {
 		c := runCellJSON{Python: in.Minor, FullVersion: in.Version, Interpreter: in.Path, Backend: results[i].Backend,
 			Status: results[i].Status, Reason: results[i].Reason, Steps: []runStepJSON{}, Provenance: results[i].Provenance,
-			Dependencies: results[i].Dependencies}
+			TestSource: results[i].TestSource, Dependencies: results[i].Dependencies}
 		for _, st := range results[i].Steps {
 			arts := []runArtifactJSON{}
 			for _, a := range st.Artifacts {

@@ -89,13 +89,14 @@ func TestRunTableAndBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err = dispatch(context.Background(), []string{"run", "--python", "3.11,3.12", sdist}, &stdout, &stderr)
+	logs := filepath.Join(dir, "logs")
+	err = dispatch(context.Background(), []string{"run", "--python", "3.11,3.12", "--logs", logs, sdist}, &stdout, &stderr)
 	if exitStatus(err) != 1 {
 		t.Fatalf("exit %v", err)
 	}
-	table := stdout.String()
-	// 3.12 builds with the offline toolchain's setuptools; only the tests
-	// fail, for the package's reason.
+	table, why, _ := strings.Cut(stdout.String(), "\nPython ")
+	// 3.12 builds with the offline toolchain's setuptools; importing the
+	// built wheel fails, for the package's reason: usesimp imports imp.
 	for _, want := range []string{"PYTHON", "3.11", "3.12", "wheel", "failed (module-removed)"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
@@ -103,6 +104,22 @@ func TestRunTableAndBadInput(t *testing.T) {
 	}
 	if strings.Contains(table, "2.7") {
 		t.Errorf("--python 3.11,3.12 ran 2.7:\n%s", table)
+	}
+	// Under the table, why 3.12 failed, with its log's last lines; 3.11
+	// passed and has nothing to explain.
+	if !strings.HasPrefix(why, "3.12: failed (module-removed) in import") || !strings.Contains(why, "No module named 'imp'") ||
+		strings.Contains(why, "Python 3.11") {
+		t.Errorf("why the cells did not pass:\nPython %s", why)
+	}
+	for _, minor := range []string{"3.11", "3.12"} {
+		for _, step := range outcome.Steps {
+			if fi, err := os.Stat(filepath.Join(logs, minor, step+".log")); err != nil || (step == outcome.StepTests && fi.Size() == 0) {
+				t.Errorf("--logs: %s %s: %v", minor, step, err)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(logs, "3.12", "import.log")); !bytes.Contains(b, []byte("No module named 'imp'")) {
+		t.Errorf("--logs: 3.12's import log:\n%s", b)
 	}
 
 	cases := []struct {
@@ -157,5 +174,20 @@ func TestRunRejectsHostileSdist(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "escaped.txt")); err == nil {
 		t.Fatal("the traversal member was written")
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	log := "collecting ...\r\n\x1b[31mFAILED\x1b[0m test_a.py::test_x\n\n\tE  assert 1 == 2  \n\x1b]8;;http://x\x07link\x1b]8;;\x07 done\x00\n\n"
+	got := lastLines([]byte(log), 3)
+	want := []string{"FAILED test_a.py::test_x", " E  assert 1 == 2", "link done"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("lastLines = %q, want %q", got, want)
+	}
+	if got := lastLines([]byte(log), 0); got != nil {
+		t.Errorf("lastLines(0) = %q", got)
+	}
+	if got := lastLines([]byte("a\nb"), 10); strings.Join(got, "|") != "a|b" {
+		t.Errorf("lastLines of a short log = %q", got)
 	}
 }
