@@ -357,6 +357,12 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	if err != nil {
 		return unavailable(outcome.Machinery, "cannot read the requirements of the built wheel: "+err.Error())
 	}
+	// The project's commands run pytest: where the toolchain has none
+	// for this interpreter it is a requirement like any other (the index
+	// may have one; pytest 4.6 is the last for 2.7).
+	if tests && j.spec.TestCommand == nil && j.commandsUsePytest() && j.set.Runner != toolchain.RunnerPytest {
+		reqs = appendNew(reqs, "pytest")
+	}
 	j.closure.reqs = reqs
 	if len(reqs) == 0 {
 		return nil, nil

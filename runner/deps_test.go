@@ -353,6 +353,12 @@ func TestDeclaredTestEnvironments(t *testing.T) {
 				t.Errorf("%s on %s: test source %q, want %q; log:\n%s", job.Project, job.Interpreter.Minor, res.TestSource, from, firstLines(tests.Log, 10))
 			}
 		}
+		if job.Project == "toxapp" && tests.Status == outcome.Passed && !strings.Contains(string(tests.Log), "pysmoke: python -m pytest tests") {
+			t.Errorf("toxapp on %s: its tox command did not run:\n%s", job.Interpreter.Minor, firstLines(tests.Log, 20))
+		}
+		if job.Project == "toxapp" && job.Interpreter.Minor == "3.6" && !strings.HasPrefix(tests.Detail, "dependency unavailable: pytest") {
+			t.Errorf("toxapp on 3.6: %s %s %q, want pytest named as unavailable", tests.Status, tests.Reason, tests.Detail)
+		}
 		if tests.Status != outcome.Passed {
 			t.Logf("%s on %s: tests %s %s %s", job.Project, job.Interpreter.Minor, tests.Status, tests.Reason, tests.Detail)
 		}

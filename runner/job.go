@@ -59,12 +59,14 @@ type job struct {
 	done []StepResult // the steps so far, in order
 
 	// What the sdist holds, read at unpacking.
-	requiresPython string       // its Requires-Python, or ""
-	testCopies     []string     // what of it is copied to run the tests
-	testsPackage   bool         // the first copy is a folder with an __init__.py
-	tests          testSource   // the test environment it declares
-	pytest         pytestConfig // its pytest configuration
-	testConfig     []string     // what the tests need beside them: pytest's configuration file, conftest.py
+	requiresPython string           // its Requires-Python, or ""
+	testCopies     []string         // what of it is copied to run the tests
+	testsPackage   bool             // the first copy is a folder with an __init__.py
+	tests          testSource       // the test environment it declares
+	pytest         pytestConfig     // its pytest configuration
+	testConfig     []string         // what the tests need beside them: pytest's configuration file, conftest.py
+	commands       []projectCommand // the project's own test commands, mapped (nil: pysmoke's own)
+	commandsWhy    string           // why the project's commands are not run, when it has some
 
 	// What the import and tests steps found before running.
 	modules []string // the built wheel's top-level modules

@@ -45,6 +45,7 @@ step=
 case "$1" in
 setup.py)
 	case "$2" in sdist) step=sdist ;; bdist) step=bdist ;; bdist_wheel) step=wheel ;; *) step=setup ;; esac ;;
+*.py) step=tests ;; # a project's own test script (its tox commands)
 -m)
 	case "$2" in
 	venv) mkdir -p "$4/bin" && ln -s "$SELF" "$4/bin/python" && echo "venv $4" >>"$B/calls" && exit 0 ;;
@@ -448,6 +449,52 @@ func TestJobOnFake(t *testing.T) {
 					t.Errorf("tests ran as %q, want %q", tests, want)
 				}
 			},
+		},
+		{
+			// As futures: tox.ini's command runs its test script with
+			// the environment's interpreter, which pysmoke does.
+			name: "the project's tox command", minor: "2.7",
+			files: map[string]string{"setup.py": setupPy, "test_futures.py": "",
+				"tox.ini": "[tox]\nenvlist = py26,py27\n\n[testenv]\ncommands = {envpython} test_futures.py {posargs}\n"},
+			steps:  built(nil),
+			want:   want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "passed", "2to3": "passed"},
+			cell:   "passed",
+			called: []string{"tests @PY@ test_futures.py"}, // 2.7: no virtual environment
+			checkFn: func(t *testing.T, res runner.Result, f *fakeJob) {
+				if res.TestSource != "tox.ini [testenv]" {
+					t.Errorf("test source %q", res.TestSource)
+				}
+			},
+		},
+		{
+			// tox deps the job cannot have (six, on no index here): the
+			// declared environment is incomplete, and pytest never runs.
+			name: "tox deps that no index has", minor: "3.11",
+			files: map[string]string{"setup.py": setupPy, "tests/test_pkg.py": "",
+				"tox.ini": "[testenv]\ndeps = six\ncommands = python -m pytest {posargs: \"{toxinidir}/tests\" --cov-config=\"{toxinidir}/tox.ini\" --cov=pkg}\n"},
+			steps: built(nil),
+			job:   func(j *runner.Job) {},
+			want:  want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "machinery-error dependency-unavailable", "2to3": "passed"},
+			cell:  "machinery-error dependency-unavailable",
+			checkFn: func(t *testing.T, res runner.Result, f *fakeJob) {
+				for _, c := range f.calls(t) {
+					if strings.HasPrefix(c, "tests ") {
+						t.Errorf("the tests ran: %q", c)
+					}
+				}
+			},
+		},
+		{
+			// As python-dateutil: pytest under coverage with coverage
+			// options, and no pytest-cov or coverage in the
+			// environment: pytest runs without them.
+			name: "the project's pytest command, coverage options dropped", minor: "3.11",
+			files: map[string]string{"setup.py": setupPy, "tests/test_pkg.py": "",
+				"tox.ini": "[testenv]\ncommands =\n    coverage run -m pytest {posargs: \"{toxinidir}/tests\" --cov=pkg -ra}\n    coverage report\n"},
+			steps:  built(nil),
+			want:   want{"unpack": "passed", "sdist": "passed", "bdist": "passed", "wheel": "passed", "import": "passed", "tests": "passed", "2to3": "passed"},
+			cell:   "passed",
+			called: []string{"tests /build/env/test/bin/python -m pytest ./tests -ra"},
 		},
 		{
 			name: "no lib2to3", minor: "3.11", nolib: true,

@@ -74,8 +74,17 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 			jobs = append(jobs, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, Interpreter: in})
 		}
 	}
+	// What the tests step's detail must say where its reason alone does
+	// not tell enough (written by hand from the samples).
+	wantDetail := map[string]string{
+		"undeclared": "no module named freezegun: undeclared test dependency",
+		"missingdep": "dependency unavailable: pysmoke-sample-absent",
+	}
 	runAll(t, r, jobs, func(job runner.Job, res runner.Result) {
 		for _, st := range res.Steps {
+			if d, ok := wantDetail[job.Project]; ok && st.Name == outcome.StepTests && !strings.HasPrefix(st.Detail, d) {
+				t.Errorf("%s %s tests: detail %q, want it to start with %q", job.Project, job.Interpreter.Minor, st.Detail, d)
+			}
 			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
 			if st.Status != outcome.Passed && st.Status != outcome.NotAvailable {
 				t.Logf("%s %s %s: %s %s: %s", job.Project, job.Interpreter.Minor, st.Name, st.Status, st.Reason, firstLines(st.Log, 3))

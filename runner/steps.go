@@ -169,7 +169,7 @@ var steps = []step{
 			if sr := j.needWheel("test"); sr != nil {
 				return sr
 			}
-			if len(j.testCopies) == 0 && j.spec.TestCommand == nil {
+			if len(j.testCopies) == 0 && j.spec.TestCommand == nil && len(j.commands) == 0 {
 				d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
 				return &StepResult{Status: outcome.NoTests, Reason: outcome.ReasonNoTests, Detail: d, Log: []byte(d)}
 			}
@@ -177,6 +177,7 @@ var steps = []step{
 		},
 		prepare: func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
 			log.WriteString(j.tests.describe())
+			log.WriteString(j.describeCommands())
 			sr, err := j.resolve(ctx, outcome.StepTests, true, log)
 			if sr == nil && err == nil {
 				j.pins = j.closure.pins
@@ -195,7 +196,8 @@ var steps = []step{
 			}
 			missingTestModule(sr, j.modules, j.tests, reqs)
 			// pytest's exit status 5: it collected nothing.
-			if j.spec.TestCommand == nil && j.set.Runner == toolchain.RunnerPytest && sr.Status == outcome.Failed && sr.ExitCode == 5 {
+			pytest := j.set.Runner == toolchain.RunnerPytest && len(j.commands) == 0 || j.commandsUsePytest()
+			if j.spec.TestCommand == nil && pytest && sr.Status == outcome.Failed && sr.ExitCode == 5 {
 				sr.Status, sr.Reason, sr.Detail = outcome.NoTests, outcome.ReasonNoTests, "pytest collected no tests"
 			}
 		},

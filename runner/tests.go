@@ -67,6 +67,48 @@ func (j *job) readTests(projDir string) {
 	j.testConfig = config
 	j.testCopies = appendNew(j.testCopies, tests...)
 	j.tests = readTestSource(projDir, j.in.Minor)
+	if len(j.tests.Commands) > 0 {
+		j.commands, j.commandsWhy, _ = mapCommands(j.tests.Commands)
+		// What the commands name that the project has and that is a
+		// test (a folder or file with "test" in its name: never the
+		// package's own source, which must come from the wheel).
+		for _, p := range commandPaths(j.commands) {
+			if _, ok := kind(p); ok && strings.Contains(strings.ToLower(path.Base(p)), "test") {
+				j.testCopies = appendNew(j.testCopies, p)
+			}
+		}
+	}
+}
+
+// commandsUsePytest reports whether the project's commands run pytest.
+func (j *job) commandsUsePytest() bool {
+	return slices.ContainsFunc(j.commands, func(c projectCommand) bool { return c.pytest })
+}
+
+// projectScript is the shell script that runs the project's commands in
+// order, stopping at the first that fails, with "$0" (the test
+// environment's interpreter) for python and pytest's options of plugins
+// the environment lacks dropped.
+func (j *job) projectScript() string {
+	installed := j.installedProjects()
+	var b strings.Builder
+	b.WriteString("set -e\n")
+	for _, c := range j.commands {
+		args := c.argv[1:]
+		if c.pytest {
+			args = append(args[:2:2], withoutMissingPlugins(args[2:], installed)...)
+		}
+		fmt.Fprintf(&b, "echo %s\n", shellQuote("pysmoke: python "+strings.Join(args, " ")))
+		// "$0" is the interpreter, given after the script: an argument
+		// of the command line, not a path inside the script's text.
+		b.WriteString(`"$0"`)
+		for _, w := range args {
+			b.WriteByte(' ')
+			b.WriteString(shellQuote(w))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // testEnv is the test environment: the built wheel, the test runner, and
@@ -106,8 +148,9 @@ func copyTests(ctx context.Context, j *job, _ *environment, env []string) (*Step
 }
 
 // testCommand is how the tests run: the allowlist's command for the
-// project, else pytest over the copies when the toolchain has it for this
-// interpreter, else unittest discovery.
+// project, else the project's own commands where they map to the test
+// environment, else pytest over the copies when the toolchain has it for
+// this interpreter, else unittest discovery.
 func (j *job) testCommand(e *environment) []string {
 	switch {
 	case j.spec.TestCommand != nil:
@@ -116,6 +159,8 @@ func (j *job) testCommand(e *environment) []string {
 			argv[0] = e.python
 		}
 		return argv
+	case len(j.commands) > 0:
+		return []string{"/bin/sh", "-c", j.projectScript(), e.python}
 	case j.set.Runner == toolchain.RunnerPytest:
 		argv := []string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider"}
 		if opts := withoutMissingPlugins(j.pytest.AddOpts, j.installedProjects()); len(opts) < len(j.pytest.AddOpts) {

@@ -49,7 +49,8 @@ type testSource struct {
 	// (".[test]" in tox deps, tox's extras, hatch's features).
 	Extras []string
 	// Commands are the project's own test commands (tox commands, hatch
-	// scripts), placeholders substituted, as words; informative.
+	// scripts), placeholders substituted, as words; run where they map to
+	// the test environment (commands.go).
 	Commands [][]string
 }
 
@@ -251,12 +252,12 @@ func (p pyprojectTests) hatch() (testSource, bool) {
 		for _, key := range []string{"test", "tests"} {
 			switch s := scripts[key].(type) {
 			case string:
-				if w := shellWords(s); len(w) > 0 {
+				if w := shellWords(hatchArgsRE.ReplaceAllString(s, "$1")); len(w) > 0 {
 					src.Commands = append(src.Commands, w)
 				}
 			case []any:
 				for _, c := range stringsOf(s) {
-					if w := shellWords(c); len(w) > 0 {
+					if w := shellWords(hatchArgsRE.ReplaceAllString(c, "$1")); len(w) > 0 {
 						src.Commands = append(src.Commands, w)
 					}
 				}
@@ -266,6 +267,10 @@ func (p pyprojectTests) hatch() (testSource, bool) {
 	}
 	return testSource{}, false
 }
+
+// hatchArgsRE matches hatch's {args} placeholder in a script, with its
+// default after ":" (what runs when no arguments are given).
+var hatchArgsRE = regexp.MustCompile(`\{args(?::([^{}]*))?\}`)
 
 // toxSource reads the [testenv] of a tox configuration in INI form (tox.ini,
 // legacy_tox_ini, or setup.cfg, where the sections are [tox:tox] and
@@ -636,4 +641,22 @@ func (s testSource) describe() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// describeCommands is how the tests step's log says which commands run the
+// tests.
+func (j *job) describeCommands() string {
+	switch {
+	case j.spec.TestCommand != nil:
+		return "pysmoke: the tests run with the allowlist's command\n"
+	case len(j.commands) > 0:
+		var cmds []string
+		for _, c := range j.commands {
+			cmds = append(cmds, strings.Join(c.argv, " "))
+		}
+		return fmt.Sprintf("pysmoke: the tests run with the project's commands (%s): %s\n", j.tests.From, strings.Join(cmds, "; "))
+	case j.commandsWhy != "":
+		return fmt.Sprintf("pysmoke: the project's commands (%s) are not run: %s\n", j.tests.From, j.commandsWhy)
+	}
+	return ""
 }

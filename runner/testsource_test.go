@@ -138,7 +138,7 @@ test = "pytest {args:tests}"
 `},
 			minor: "3.12",
 			want: testSource{From: "pyproject.toml [tool.hatch.envs.test]", Requires: []string{"coverage[toml]>=6.5", "pytest", "freezegun"},
-				Extras: []string{"extra-one"}, Commands: [][]string{{"pytest", "{args:tests}"}}},
+				Extras: []string{"extra-one"}, Commands: [][]string{{"pytest", "tests"}}},
 		},
 		{
 			name: "setup.cfg's tox configuration",

@@ -1,0 +1,5 @@
+import datetime
+
+
+def today_iso():
+    return datetime.date.today().isoformat()
