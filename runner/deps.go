@@ -367,6 +367,22 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	if len(reqs) == 0 {
 		return nil, nil
 	}
+	cl, sr, err := j.closureFor(ctx, reqs, extras, closureOpts{dropCoverage: tests}, log)
+	if cl != nil {
+		j.closure = cl
+	}
+	return sr, err
+}
+
+// closureFor resolves reqs (with the release's extras) for the job's
+// interpreter over the toolchain and the index, and fetches what it
+// chose into the scratch: the closure, or the step's result instead when
+// it cannot be had (its status says whose fault); the error is non-nil
+// only when ctx ended.
+func (j *job) closureFor(ctx context.Context, reqs, extras []string, o closureOpts, log *bytes.Buffer) (*closure, *StepResult, error) {
+	unavailable := func(status outcome.Status, detail string) (*closure, *StepResult, error) {
+		return nil, &StepResult{Status: status, Reason: outcome.ReasonDependencyUnavailable, Detail: detail, Log: []byte(detail)}, nil
+	}
 	r := j.r
 	if r.opts.Toolchain == nil {
 		return unavailable(outcome.Machinery, "no offline toolchain to build or install dependencies with")
@@ -383,12 +399,15 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 
 	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: j.set, hashes: r.opts.Toolchain.Hashes(j.set),
 		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log, wheelInfo: j.wheelInfo}
+	if o.toolchainOnly {
+		ix.base = nil
+	}
 	ix.build = func(ctx context.Context, c resolver.Candidate, sdist string) (string, error) {
 		return j.buildDependency(ctx, c, sdist, log)
 	}
 	res, err := resolver.Resolve(ctx, ix, reqs, extras, t)
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	if err != nil {
 		return unavailable(outcome.Machinery, "resolving the dependencies failed: "+err.Error())
@@ -396,13 +415,13 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	// Coverage measures the tests, it does not run them: when it cannot
 	// be had, the tests run without it (and without its options, see
 	// testCommand) rather than not at all.
-	if u := res.Unmet; u != nil && tests && coverageProjects[dist.Normalize(u.Requirement)] {
+	if u := res.Unmet; u != nil && o.dropCoverage && coverageProjects[dist.Normalize(u.Requirement)] {
 		if rest := withoutCoverage(reqs); len(rest) < len(reqs) {
 			fmt.Fprintf(log, "pysmoke: coverage cannot be installed (%s: %s): the tests run without it\n", u.Requirement, u.Reason)
 			reqs = rest
 			res, err = resolver.Resolve(ctx, ix, reqs, extras, t)
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, nil, ctx.Err()
 			}
 			if err != nil {
 				return unavailable(outcome.Machinery, "resolving the dependencies failed: "+err.Error())
@@ -420,7 +439,7 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 	cl := &closure{reqs: reqs, pins: res.Pins}
 	// A dependency's build ran code in the scratch too.
 	if sr := j.tampered(depsDir, depsSrc, "out"); sr != nil {
-		return sr, nil
+		return nil, sr, nil
 	}
 	if err := j.sc.MkdirAll(depsDir); err != nil {
 		return unavailable(outcome.Machinery, err.Error())
@@ -442,7 +461,7 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 			host, err := r.opts.Index.Fetch(ctx, ix.seen[p.SHA256])
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return nil, nil, ctx.Err()
 				}
 				return unavailable(outcome.Machinery, fmt.Sprintf("dependency unavailable: %s: %v", p.Project, err))
 			}
@@ -459,8 +478,18 @@ func (j *job) resolve(ctx context.Context, step string, tests bool, log *bytes.B
 		cl.install = append(cl.install, path.Join(sandbox.BuildRoot, dst))
 	}
 	log.WriteString("\n")
-	j.closure = cl
-	return nil, nil
+	return cl, nil, nil
+}
+
+// closureOpts are how closureFor resolves.
+type closureOpts struct {
+	// dropCoverage leaves out coverage tools that cannot be had rather
+	// than failing the closure (the tests run without them).
+	dropCoverage bool
+	// toolchainOnly resolves over the toolchain's wheels alone: the build
+	// requirements of a dependency's sdist, which must not reach for
+	// more sdists to build.
+	toolchainOnly bool
 }
 
 func (ix *jobIndex) isToolchain(p resolver.Pin) bool {
@@ -506,29 +535,27 @@ func (j *job) buildDependency(ctx context.Context, c resolver.Candidate, sdist s
 		return "", unmet("its sdist %s has no setup.py, and no PEP 517 front end runs on this Python", c.Filename)
 	}
 	dir := path.Join(sandbox.BuildRoot, srcRel, filepath.ToSlash(proj))
-	// A plain setup.py builds in the job's own build environment (made
-	// already for the release's steps, or now); a dependency with a
-	// [build-system] gets one with the front end and the backends it asks
-	// for.
-	kind, wheels := "build", set.Build
-	pyproject, _ := readIn(src, path.Join(proj, "pyproject.toml"), 1<<20)
-	if reqs, ok := parseBuildRequires(pyproject); ok {
-		kind = "deps-build-" + c.SHA256[:16]
-		wheels = append(append([]string(nil), set.Build...), set.Frontend517...)
-		for _, req := range reqs {
-			if req == "setuptools" || req == "wheel" {
-				continue
-			}
-			ws, ok := set.Backends[req]
-			if !ok {
-				return "", unmet("its sdist %s needs %s to build, which the offline toolchain lacks for this Python", c.Filename, req)
-			}
-			wheels = append(wheels, ws...)
-		}
+	// Its build requirements, resolved over the toolchain alone (an
+	// sdist's build does not reach for more sdists), in an environment of
+	// its own.
+	pyproject, _ := readIn(src, path.Join(proj, "pyproject.toml"), maxConfigBytes)
+	bs := parseBuildSystem(pyproject)
+	reqs := bs.Requires
+	if reqs == nil {
+		reqs = legacyBuildRequires
 	}
+	cl, why, err := j.closureFor(ctx, reqs, nil, closureOpts{toolchainOnly: true}, log)
+	if err != nil {
+		return "", err
+	}
+	if why != nil {
+		return "", unmet("its sdist %s cannot be built here: %s", c.Filename, strings.TrimPrefix(why.Detail, "dependency unavailable: "))
+	}
+	wheels := buildWheels(set, cl, bs.Declared)
+	kind := "deps-build-" + c.SHA256[:16]
 	step := "deps-" + c.SHA256[:16]
 	fmt.Fprintf(log, "pysmoke: building %s into a wheel in the sandbox\n", c.Filename)
-	sr, err := j.withEnv(ctx, step, kind, dedupe(wheels), func(e *environment) (StepResult, error) {
+	sr, err := j.withEnv(ctx, step, kind, wheels, func(e *environment) (StepResult, error) {
 		if set.Frontend == toolchain.FrontendSetupPy {
 			return j.exec(ctx, step, dir, e.env, e.python, "setup.py", "-q", "bdist_wheel", "--dist-dir", "{out}")
 		}

@@ -522,3 +522,72 @@ func TestDependencyDoesNotBuild(t *testing.T) {
 		t.Errorf("cell %s, want machinery-error (not the release's failure)", res.Status)
 	}
 }
+
+// TestBuildRequirementsFromIndex: needsbackend's build requirement
+// "pysmoke-sample-absent-backend>=1.0" is resolved like any dependency,
+// its version range checked: with only 0.9 on the index the build steps
+// are dependency-unavailable saying no version satisfies it; with 1.0
+// (an sdist, built in the job's sandbox) every build step passes having
+// installed it; with none at all they are dependency-unavailable again,
+// naming it. On the oldest and the newest Python.
+func TestBuildRequirementsFromIndex(t *testing.T) {
+	backend, ins, tc, _, scratch := depSetup(t)
+	picks := []interpreter.Interpreter{ins[0], ins[len(ins)-1]}
+	d := newDepIndex(t)
+	app, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/needsbackend", "needsbackend", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, Index: d.client, ScratchDir: scratch})
+	job := runner.Job{Project: "needsbackend", Version: "1.0", Sdist: app}
+	published := map[string]string{}
+	for _, v := range []string{"0.9", "1.0"} {
+		sd, err := localindex.WriteSdist(t.TempDir(), "../testdata/dependencies/absentbackend", "pysmoke-sample-absent-backend", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		published[v] = sd
+	}
+	buildSteps := []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel}
+	check := func(phase string, want func(runner.StepResult) string) {
+		runAll(t, r, each(picks, job), func(job runner.Job, res runner.Result) {
+			for _, st := range res.Steps {
+				if !slices.Contains(buildSteps, st.Name) {
+					continue
+				}
+				if problem := want(st); problem != "" {
+					t.Errorf("%s, %s on %s: %s %s %q: %s; log:\n%s", phase, st.Name, job.Interpreter.Minor, st.Status, st.Reason, st.Detail, problem, firstLines(st.Log, 12))
+				}
+			}
+		})
+	}
+	unavailable := func(detail string) func(runner.StepResult) string {
+		return func(st runner.StepResult) string {
+			if st.Status != outcome.Machinery || st.Reason != outcome.ReasonDependencyUnavailable || !strings.Contains(st.Detail, detail) {
+				return "want machinery-error dependency-unavailable saying " + detail
+			}
+			return ""
+		}
+	}
+
+	d.publish(t, published["0.9"])
+	check("only 0.9 on the index", unavailable("no version of pysmoke-sample-absent-backend satisfies >=1.0"))
+
+	d.publish(t, published["1.0"])
+	check("1.0 on the index", func(st runner.StepResult) string {
+		switch {
+		case st.Status != outcome.Passed:
+			return "want passed"
+		case st.Name == outcome.StepSdist && !strings.Contains(string(st.Log), "pysmoke: pysmoke-sample-absent-backend 1.0: "):
+			return "its log does not say it installed pysmoke-sample-absent-backend 1.0"
+		}
+		return ""
+	})
+
+	for _, f := range published {
+		if err := d.ix.Remove(filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("none on the index", unavailable("build requirement unavailable: pysmoke-sample-absent-backend>=1.0: pysmoke-sample-absent-backend is not on the index"))
+}

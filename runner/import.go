@@ -59,21 +59,12 @@ func topLevelModules(info func(name string, max int64) ([]byte, error)) ([]strin
 			names = append(names, strings.ReplaceAll(strings.TrimSpace(line), "/", "."))
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		b, err := info("RECORD", maxRecordBytes)
+		paths, err := recordPaths(info)
 		if err != nil {
 			return nil, err
 		}
-		r := csv.NewReader(bytes.NewReader(b))
-		r.FieldsPerRecord = -1
-		for {
-			rec, err := r.Read()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			names = append(names, recordModule(rec[0]))
+		for _, p := range paths {
+			names = append(names, recordModule(p))
 		}
 	default:
 		return nil, err
@@ -88,6 +79,28 @@ func topLevelModules(info func(name string, max int64) ([]byte, error)) ([]strin
 	}
 	sort.Strings(mods)
 	return mods, nil
+}
+
+// recordPaths returns the paths a wheel's RECORD lists (info reads a file
+// of its .dist-info).
+func recordPaths(info func(name string, max int64) ([]byte, error)) ([]string, error) {
+	b, err := info("RECORD", maxRecordBytes)
+	if err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1
+	var out []string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec[0])
+	}
 }
 
 // recordModule is the top-level module a RECORD path belongs to, or "".

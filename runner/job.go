@@ -48,13 +48,11 @@ type job struct {
 
 	hasSetupPy     bool
 	hasBuildSystem bool
-	buildReqs      []string // the [build-system] requires of its pyproject.toml
-	// buildWheels make the build environment: setuptools and wheel, and
-	// for a project with a [build-system] the PEP 517 front end and the
-	// backends it requires. missingBackend is a build requirement the
-	// toolchain lacks.
-	buildWheels    []string
-	missingBackend string
+	buildSystem    buildSystem // its pyproject.toml's [build-system]
+	setupRequires  []string    // its setup.cfg's [options] setup_requires
+	// buildPrep is the build environment, its requirements provided
+	// (buildreqs.go) by the first build step that runs.
+	buildPrep *buildPrep
 
 	done []StepResult // the steps so far, in order
 
@@ -67,10 +65,12 @@ type job struct {
 	testConfig     []string         // what the tests need beside them: pytest's configuration file, conftest.py
 	commands       []projectCommand // the project's own test commands, mapped (nil: pysmoke's own)
 	commandsWhy    string           // why the project's commands are not run, when it has some
+	shipped        []string         // its packages and modules, by its layout (twotothree.go)
 
 	// What the import and tests steps found before running.
-	modules []string // the built wheel's top-level modules
-	closure *closure // the dependencies of the step being run
+	modules      []string // the built wheel's top-level modules
+	shippedTests []string // the test packages it ships, when the sdist has no tests beside its code
+	closure      *closure // the dependencies of the step being run
 
 	// Dependency sdists built in this job, shared by every resolution of
 	// it, so that an sdist is built (or fails to) once per job.
@@ -207,7 +207,14 @@ func (j *job) unpack() StepResult {
 	j.hasSetupPy = fileExists(filepath.Join(projDir, "setup.py"))
 	j.requiresPython = requiresPython(projDir)
 	j.readTests(projDir)
-	j.buildReqs, j.hasBuildSystem = buildRequires(projDir)
+	j.shipped = shippedSource(projDir)
+	if b, err := readCapped(filepath.Join(projDir, "pyproject.toml"), maxConfigBytes); err == nil {
+		j.buildSystem = parseBuildSystem(b)
+	}
+	j.hasBuildSystem = j.buildSystem.Declared
+	if b, err := readCapped(filepath.Join(projDir, "setup.cfg"), maxConfigBytes); err == nil {
+		j.setupRequires = setupRequires(b)
+	}
 	return sr
 }
 
@@ -221,22 +228,6 @@ func (j *job) prepare() {
 		j.envs.wheels = j.r.opts.Toolchain.Dir
 		j.envs.set = j.set
 	}
-	j.buildWheels = j.set.Build
-	if j.hasBuildSystem {
-		j.buildWheels = append(append([]string(nil), j.buildWheels...), j.set.Frontend517...)
-		for _, req := range j.buildReqs {
-			if req == "setuptools" || req == "wheel" {
-				continue
-			}
-			ws, ok := j.set.Backends[req]
-			if !ok {
-				j.missingBackend = req
-				continue
-			}
-			j.buildWheels = append(j.buildWheels, ws...)
-		}
-	}
-	j.buildWheels = dedupe(j.buildWheels)
 }
 
 // run runs one step of the table: its applicability, what it prepares,

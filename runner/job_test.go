@@ -55,7 +55,12 @@ setup.py)
 	lib2to3) step=2to3 ;;
 	compileall) exit 0 ;;
 	esac ;;
--c) step=import ;;
+-c)
+	case "$2" in
+	*get_requires_for_build*) step=hooks ;;
+	*zipfile*) mkdir -p "$4/pkg" && : >"$4/pkg/__init__.py" && echo "extract $*" >>"$B/calls" && exit 0 ;;
+	*) step=import ;;
+	esac ;;
 */pip) step=env ;;
 esac
 line="$step $0"
@@ -172,37 +177,23 @@ func copyPath(src, dst string) error {
 func fakeWheel(t *testing.T, files map[string]string, topLevel []string, requires ...string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "pkg-1.0-py3-none-any.whl")
-	out, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(out)
-	add := func(name, body string) {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
+	all := map[string]string{}
 	var record []string
 	for name, body := range files {
-		add(name, body)
+		all[name] = body
 		record = append(record, name+",,")
 	}
 	meta := "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n"
 	for _, r := range requires {
 		meta += "Requires-Dist: " + r + "\n"
 	}
-	add("pkg-1.0.dist-info/METADATA", meta+"\n")
+	all["pkg-1.0.dist-info/METADATA"] = meta + "\n"
 	if topLevel != nil {
-		add("pkg-1.0.dist-info/top_level.txt", strings.Join(topLevel, "\n")+"\n")
+		all["pkg-1.0.dist-info/top_level.txt"] = strings.Join(topLevel, "\n") + "\n"
 	}
 	record = append(record, "pkg-1.0.dist-info/METADATA,,", "pkg-1.0.dist-info/RECORD,,")
-	add("pkg-1.0.dist-info/RECORD", strings.Join(record, "\n")+"\n")
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
+	all["pkg-1.0.dist-info/RECORD"] = strings.Join(record, "\n") + "\n"
+	writeZip(t, p, all)
 	return p
 }
 
@@ -220,7 +211,42 @@ func fakeToolchain(t *testing.T) *toolchain.Wheelhouse {
 	py2 := toolchain.Set{Pip: "pip-20.3.4-py2.py3-none-any.whl",
 		Build:  []string{"pip-20.3.4-py2.py3-none-any.whl", "setuptools-44.1.1-py2.py3-none-any.whl", "wheel-0.34.2-py2.py3-none-any.whl"},
 		Runner: toolchain.RunnerUnittest, Frontend: toolchain.FrontendSetupPy}
-	return &toolchain.Wheelhouse{Dir: t.TempDir(), Key: "fake", Sets: map[string]toolchain.Set{"2.7": py2, "3.11": py3, "3.12": py3}}
+	w := &toolchain.Wheelhouse{Dir: t.TempDir(), Key: "fake", Sets: map[string]toolchain.Set{"2.7": py2, "3.11": py3, "3.12": py3}}
+	// The wheels exist, with their metadata, for dependency resolution
+	// (the build requirements are resolved over them); the fake pip
+	// installs nothing.
+	for _, set := range []toolchain.Set{py2, py3} {
+		files := append(append(append(append([]string{set.Pip}, set.Build...), set.Test...), set.Frontend517...), set.Backends["flit-core"]...)
+		for _, f := range files {
+			parts := strings.Split(f, "-")
+			meta := "Metadata-Version: 2.1\nName: " + parts[0] + "\nVersion: " + parts[1] + "\n\n"
+			writeZip(t, filepath.Join(w.Dir, f), map[string]string{parts[0] + "-" + parts[1] + ".dist-info/METADATA": meta})
+		}
+	}
+	return w
+}
+
+// writeZip writes a zip file of files (path -> content).
+func writeZip(t *testing.T, p string, files map[string]string) {
+	t.Helper()
+	out, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 const (
@@ -229,6 +255,17 @@ const (
 	testsPassed = "tests/test_pkg.py::test_one PASSED\n============================== 1 passed in 0.01s ===============================\n"
 	testsFailed = "tests/test_pkg.py::test_one FAILED\n========================= 1 failed, 2 passed in 0.03s ==========================\n"
 )
+
+// stepDetail checks that a step's detail starts with want.
+func stepDetail(step, want string) func(t *testing.T, res runner.Result, f *fakeJob) {
+	return func(t *testing.T, res runner.Result, f *fakeJob) {
+		for _, st := range res.Steps {
+			if st.Name == step && !strings.HasPrefix(st.Detail, want) {
+				t.Errorf("%s: detail %q, want it to start with %q", step, st.Detail, want)
+			}
+		}
+	}
+}
 
 // TestJobOnFake runs whole jobs over the fake sandbox and checks every
 // step's applicability, skipping and classification.
@@ -339,12 +376,24 @@ func TestJobOnFake(t *testing.T) {
 				"wheel /build/env/build/bin/python -m pip wheel --no-index --no-deps --no-build-isolation --use-pep517 --no-cache-dir -w /build/out/wheel ."},
 		},
 		{
-			name: "a build backend the toolchain lacks is the machinery's", minor: "3.11",
+			name: "a build requirement nothing can meet is the machinery's", minor: "3.11",
 			files: map[string]string{"pyproject.toml": strings.Replace(flit, "flit_core >=3.2,<4", "hatch-vcs", 1)},
 			steps: built(nil),
-			want: want{"unpack": "passed", "sdist": "machinery-error toolchain-missing", "bdist": "machinery-error toolchain-missing", "wheel": "machinery-error toolchain-missing",
-				"import": "machinery-error toolchain-missing", "tests": "machinery-error toolchain-missing", "2to3": "passed"},
-			cell: "machinery-error toolchain-missing",
+			want: want{"unpack": "passed", "sdist": "machinery-error dependency-unavailable", "bdist": "not-available no-setup-py", "wheel": "machinery-error dependency-unavailable",
+				"import": "machinery-error dependency-unavailable", "tests": "machinery-error dependency-unavailable", "2to3": "passed"},
+			cell:    "machinery-error dependency-unavailable",
+			checkFn: stepDetail(outcome.StepSdist, "build requirement unavailable: hatch-vcs: hatch-vcs is not on the index"),
+		},
+		{
+			// The toolchain's flit_core is 3.9.0: a declared range is
+			// checked, not assumed.
+			name: "a build requirement's version range the toolchain cannot meet", minor: "3.11",
+			files: map[string]string{"pyproject.toml": strings.Replace(flit, "flit_core >=3.2,<4", "flit_core >=3.11,<4", 1)},
+			steps: built(nil),
+			want: want{"unpack": "passed", "sdist": "machinery-error dependency-unavailable", "bdist": "not-available no-setup-py", "wheel": "machinery-error dependency-unavailable",
+				"import": "machinery-error dependency-unavailable", "tests": "machinery-error dependency-unavailable", "2to3": "passed"},
+			cell:    "machinery-error dependency-unavailable",
+			checkFn: stepDetail(outcome.StepWheel, "build requirement unavailable: flit_core >=3.11,<4: no version of flit-core satisfies >=3.11"),
 		},
 		{
 			name: "no toolchain for the interpreter", minor: "3.14",

@@ -1,21 +1,21 @@
 package runner
 
 // Fuzzing of what the runner reads of an unpacked sdist before any of its
-// code runs: pyproject.toml's [build-system] requires (buildRequires), the
+// code runs: pyproject.toml's [build-system] (parseBuildSystem), the
 // Requires-Python of PKG-INFO, pyproject.toml or setup.py (requiresPython),
-// and the specifier itself (allowsPython). Each fuzz input is written as
-// the file into a fresh directory, as an sdist would leave it. Run one with
+// and the specifier itself (allowsPython); and of what package code wrote
+// for it (the build backend's hooks' answer). Files are written into a
+// fresh directory, as an sdist would leave them. Run one with
 //
 //	go test -run '^$' -fuzz '^FuzzBuildRequires$' -fuzztime 20s ./runner/
 //
-// (scripts/fuzz.sh runs every target). setup.cfg and tox.ini are not read
-// yet; their fuzz targets come with their readers.
+// (scripts/fuzz.sh runs every target; tox.ini and pyproject.toml's test
+// declarations have theirs in testsource_fuzz_test.go).
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -36,8 +36,6 @@ func writeFuzzFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-var normalisedReqName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-
 func FuzzBuildRequires(f *testing.F) {
 	for _, s := range []string{
 		mixedPyproject,
@@ -53,18 +51,24 @@ func FuzzBuildRequires(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, pyproject string) {
-		dir := writeFuzzFiles(t, map[string]string{"pyproject.toml": pyproject})
-		names, ok := buildRequires(dir)
-		if len(names) > 0 && !ok {
-			t.Errorf("names %q without a build system", names)
+		bs := parseBuildSystem([]byte(pyproject))
+		if (len(bs.Requires) > 0 || bs.Backend != "" || len(bs.BackendPath) > 0) && !bs.Declared {
+			t.Errorf("%+v without a build system", bs)
 		}
-		if ok && !strings.Contains(pyproject, "[build-system]") {
-			t.Errorf("a build system found in a file without [build-system]")
+		if bs.Declared && !strings.Contains(pyproject, "build-system") {
+			t.Errorf("a build system found in a file that never names one")
 		}
-		for _, n := range names {
-			if !normalisedReqName.MatchString(n) || normalizeName(n) != n || dist.Normalize(n) != n {
-				t.Errorf("requirement name %q is not normalised", n)
+		for _, r := range bs.Requires {
+			if r == "" || r != strings.TrimSpace(r) {
+				t.Errorf("requirement %q is empty or untrimmed", r)
 			}
+		}
+		if bs.Backend != strings.TrimSpace(bs.Backend) {
+			t.Errorf("backend %q untrimmed", bs.Backend)
+		}
+		// What the job does next with them: the resolver parses each.
+		for _, r := range bs.Requires {
+			_, _ = dist.ParseRequirement(r)
 		}
 	})
 }
@@ -147,6 +151,37 @@ func FuzzAllowsPython(f *testing.F) {
 		}
 		if lib, err := dist.PythonSatisfies(spec, version); err == nil && lib != ok {
 			t.Errorf("allowsPython(%q, %s) = %v, the packaging library says %v", spec, version, ok, lib)
+		}
+	})
+}
+
+// FuzzHookAnswer: what the backend's hooks wrote is package code's output.
+// Whatever it holds, parseHookAnswer returns requirements the resolver
+// can parse, trimmed and without repeats, at most maxHookRequires of them,
+// or an error; and setup.cfg's setup_requires reads likewise.
+func FuzzHookAnswer(f *testing.F) {
+	f.Add(`{"sdist": ["setuptools_scm"], "wheel": ["wheel", "setuptools_scm>=6; python_version >= '3.7'"]}`, "[options]\nsetup_requires =\n  a>=1\n  b ; python_version<'3'\n")
+	f.Add(`{"wheel": ["x", " x "]}`, "[options]\nsetup_requires = a; b\n")
+	f.Add(`{"wheel": [1, null]}`, "[options]\nsetup_requires = ../path\n")
+	f.Add(`[]`, "")
+	f.Fuzz(func(t *testing.T, answer, setupCfg string) {
+		reqs, err := parseHookAnswer([]byte(answer))
+		if err == nil {
+			if len(reqs) > maxHookRequires {
+				t.Errorf("%d requirements", len(reqs))
+			}
+			seen := map[string]bool{}
+			for _, r := range reqs {
+				if _, err := dist.ParseRequirement(r); err != nil || r != strings.TrimSpace(r) || seen[r] {
+					t.Errorf("requirement %q: %v (or untrimmed, or repeated)", r, err)
+				}
+				seen[r] = true
+			}
+		}
+		for _, r := range setupRequires([]byte(setupCfg)) {
+			if _, err := dist.ParseRequirement(r); err != nil {
+				t.Errorf("setup_requires %q: %v", r, err)
+			}
 		}
 	})
 }

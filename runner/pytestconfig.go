@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gopkg.in/ini.v1"
-
 	"github.com/pysmoke/pysmoke/dist"
 )
 
@@ -82,8 +80,7 @@ func wordsOf(v any, split func(string) []string) []string {
 // iniPytestConfig reads the pytest section of an INI file; false when the
 // file has no such section.
 func iniPytestConfig(b []byte, section string) (pytestConfig, bool) {
-	cfg, err := ini.LoadSources(ini.LoadOptions{AllowPythonMultilineValues: true, IgnoreInlineComment: true,
-		InsensitiveKeys: true, SkipUnrecognizableLines: true, KeyValueDelimiters: "=:", PreserveSurroundedQuote: true}, b)
+	cfg, err := loadConfigINI(b)
 	if err != nil {
 		return pytestConfig{}, false
 	}

@@ -76,13 +76,15 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 	}
 	// What the tests step's detail must say where its reason alone does
 	// not tell enough (written by hand from the samples).
-	wantDetail := map[string]string{
-		"undeclared": "no module named freezegun: undeclared test dependency",
-		"missingdep": "dependency unavailable: pysmoke-sample-absent",
+	wantDetail := map[[2]string]string{
+		{"undeclared", outcome.StepTests}:   "no module named freezegun: undeclared test dependency",
+		{"missingdep", outcome.StepTests}:   "dependency unavailable: pysmoke-sample-absent",
+		{"needsbackend", outcome.StepSdist}: "build requirement unavailable: pysmoke-sample-absent-backend>=1.0",
+		{"needsbackend", outcome.StepWheel}: "build requirement unavailable: pysmoke-sample-absent-backend>=1.0",
 	}
 	runAll(t, r, jobs, func(job runner.Job, res runner.Result) {
 		for _, st := range res.Steps {
-			if d, ok := wantDetail[job.Project]; ok && st.Name == outcome.StepTests && !strings.HasPrefix(st.Detail, d) {
+			if d, ok := wantDetail[[2]string{job.Project, st.Name}]; ok && !strings.HasPrefix(st.Detail, d) {
 				t.Errorf("%s %s tests: detail %q, want it to start with %q", job.Project, job.Interpreter.Minor, st.Detail, d)
 			}
 			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}

@@ -60,9 +60,6 @@ var steps = []step{
 	{
 		name: outcome.StepSdist,
 		skip: func(j *job) *StepResult {
-			if sr := j.buildSkip(); sr != nil {
-				return sr
-			}
 			switch {
 			case j.hasSetupPy:
 			case !j.hasBuildSystem:
@@ -72,7 +69,8 @@ var steps = []step{
 			}
 			return nil
 		},
-		env: buildEnv,
+		prepare: prepareBuild,
+		env:     buildEnv,
 		command: func(j *job, e *environment) ([]string, string) {
 			if j.hasSetupPy {
 				return []string{e.python, "setup.py", "sdist", "--dist-dir", "{out}"}, j.workdir
@@ -83,15 +81,13 @@ var steps = []step{
 	{
 		name: outcome.StepBdist,
 		skip: func(j *job) *StepResult {
-			if sr := j.buildSkip(); sr != nil {
-				return sr
-			}
 			if !j.hasSetupPy {
 				return notAvailable(outcome.ReasonNoSetupPy, "no setup.py to run bdist with (the wheel step builds through PEP 517)")
 			}
 			return nil
 		},
-		env: buildEnv,
+		prepare: prepareBuild,
+		env:     buildEnv,
 		command: func(j *job, e *environment) ([]string, string) {
 			return []string{e.python, "setup.py", "bdist", "--dist-dir", "{out}"}, j.workdir
 		},
@@ -99,9 +95,6 @@ var steps = []step{
 	{
 		name: outcome.StepWheel,
 		skip: func(j *job) *StepResult {
-			if sr := j.buildSkip(); sr != nil {
-				return sr
-			}
 			switch {
 			case j.setErr == nil && j.set.Frontend == toolchain.FrontendSetupPy && !j.hasSetupPy:
 				return notAvailable(outcome.ReasonNoFrontend, "no setup.py, and no PEP 517 front end runs on Python "+j.in.Minor)
@@ -110,7 +103,8 @@ var steps = []step{
 			}
 			return nil
 		},
-		env: buildEnv,
+		prepare: prepareBuild,
+		env:     buildEnv,
 		command: func(j *job, e *environment) ([]string, string) {
 			if j.set.Frontend == toolchain.FrontendSetupPy {
 				return []string{e.python, "setup.py", "bdist_wheel", "--dist-dir", "{out}"}, j.workdir
@@ -169,15 +163,30 @@ var steps = []step{
 			if sr := j.needWheel("test"); sr != nil {
 				return sr
 			}
-			if len(j.testCopies) == 0 && j.spec.TestCommand == nil && len(j.commands) == 0 {
-				d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top)"
+			if len(j.testCopies) > 0 || j.spec.TestCommand != nil || len(j.commands) > 0 {
+				return nil
+			}
+			// No tests beside the code: those the wheel ships inside
+			// its packages, if any, run installed.
+			wheel := j.builtWheel()
+			pkgs, err := shippedTests(func(name string, max int64) ([]byte, error) { return j.wheelInfo(wheel, name, max) })
+			if err != nil {
+				sr := machinery("", outcome.ReasonSandbox, "cannot read the built wheel's RECORD: "+err.Error())
+				return &sr
+			}
+			if len(pkgs) == 0 {
+				d := "no tests in the sdist (no tests/ or test/ folder, no test_*.py or *_test.py at its top) nor in the built wheel (no tests/ or test/ package inside its packages)"
 				return &StepResult{Status: outcome.NoTests, Reason: outcome.ReasonNoTests, Detail: d, Log: []byte(d)}
 			}
+			j.shippedTests = pkgs
 			return nil
 		},
 		prepare: func(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
 			log.WriteString(j.tests.describe())
 			log.WriteString(j.describeCommands())
+			if len(j.shippedTests) > 0 {
+				fmt.Fprintf(log, "pysmoke: the tests the built wheel ships, run installed: %s\n", strings.Join(j.shippedTests, ", "))
+			}
 			sr, err := j.resolve(ctx, outcome.StepTests, true, log)
 			if sr == nil && err == nil {
 				j.pins = j.closure.pins
@@ -216,30 +225,46 @@ var steps = []step{
 			}
 			return nil
 		},
-		// Convert into the step's folder with this interpreter's own
-		// lib2to3; on Python 3, byte-compile the result to prove it.
+		// Convert the modules the distribution ships (twotothree.go)
+		// into the step's folder with this interpreter's own lib2to3; on
+		// Python 3, byte-compile the result to prove it.
 		command: func(j *job, _ *environment) ([]string, string) {
-			script := `"$0" -m lib2to3 --output-dir="$1" --write-unchanged-files --nobackups --write . || exit $?`
-			if !strings.HasPrefix(j.in.Minor, "2.") {
-				script += `; echo "pysmoke: byte-compiling the converted tree"; "$0" -m compileall -q "$1"`
+			compile := "compile"
+			if strings.HasPrefix(j.in.Minor, "2.") {
+				compile = "no"
 			}
-			return []string{"/bin/sh", "-c", script, j.in.Path, "{out}"}, j.workdir
+			wheel := ""
+			if w := j.step(outcome.StepWheel); w != nil && w.Status == outcome.Passed && j.builtWheel() != "" {
+				wheel = path.Join(sandbox.BuildRoot, j.builtWheel())
+			}
+			argv := []string{"/bin/sh", "-c", twoToThreeScript, j.in.Path, "{out}", compile, extractScript, wheel}
+			if wheel == "" {
+				argv = append(argv, j.shipped...)
+			}
+			return argv, j.workdir
+		},
+		classify: func(j *job, sr *StepResult) {
+			if sr.ExitCode == noModulesExit && sr.Status == outcome.Failed {
+				sr.Status, sr.Reason, sr.Detail = outcome.NotAvailable, outcome.ReasonNoModules, "no Python module to convert"
+			}
 		},
 	},
 }
 
-// buildEnv is the build steps' environment: setuptools and wheel, and the
-// PEP 517 front end and backends the project's [build-system] asks for.
-func buildEnv(j *job) (string, []string) { return "build", j.buildWheels }
+// prepareBuild provides the build requirements before a build step
+// (buildreqs.go): once per job, shared by the build steps.
+func prepareBuild(ctx context.Context, j *job, log *bytes.Buffer) (*StepResult, error) {
+	return j.prepareBuild(ctx, log)
+}
 
-// buildSkip is what the build steps share: a [build-system] requirement
-// the toolchain lacks leaves nothing to build with (the machinery's gap).
-func (j *job) buildSkip() *StepResult {
-	if j.setErr == nil && len(j.set.Frontend517) > 0 && j.missingBackend != "" {
-		sr := machinery("", outcome.ReasonToolchainMissing, fmt.Sprintf("the build requirement %s is not in the offline toolchain for Python %s", j.missingBackend, j.in.Minor))
-		return &sr
+// buildEnv is the build steps' environment: the build requirements
+// provided, the toolchain's setuptools and wheel, and the PEP 517 front
+// end for a project with a [build-system].
+func buildEnv(j *job) (string, []string) {
+	if j.buildPrep == nil { // no toolchain: the environment says so
+		return "build", j.set.Build
 	}
-	return nil
+	return j.buildPrep.kind, j.buildPrep.wheels
 }
 
 // needWheel is what the steps that install the built wheel share: a result

@@ -147,10 +147,46 @@ func copyTests(ctx context.Context, j *job, _ *environment, env []string) (*Step
 	return nil, nil
 }
 
+// shippedTests returns the test packages a wheel ships inside its own
+// packages ("simplejson.tests" for simplejson/tests/__init__.py), by its
+// RECORD (info reads a file of its .dist-info), sorted: the tests of a
+// project whose sdist has no tests beside its code.
+func shippedTests(info func(name string, max int64) ([]byte, error)) ([]string, error) {
+	paths, err := recordPaths(info)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		parts := strings.Split(p, "/")
+		if len(parts) != 3 || (parts[1] != "tests" && parts[1] != "test") || parts[2] != "__init__.py" || recordModule(p) != parts[0] {
+			continue
+		}
+		if m := parts[0] + "." + parts[1]; moduleName.MatchString(m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// unittestPackagesScript runs unittest discovery over installed test
+// packages ("$@", dotted names; "$0" the interpreter): each found where the
+// interpreter imports it from, its top level the folder of its project's
+// package.
+const unittestPackagesScript = `for m in "$@"; do
+	d=$("$0" -c 'import importlib, os, sys; print(os.path.dirname(importlib.import_module(sys.argv[1]).__file__))' "$m") || exit $?
+	echo "pysmoke: python -m unittest discover -s $d"
+	"$0" -m unittest discover -v -s "$d" -t "$(dirname "$(dirname "$d")")" || exit $?
+done
+`
+
 // testCommand is how the tests run: the allowlist's command for the
 // project, else the project's own commands where they map to the test
 // environment, else pytest over the copies when the toolchain has it for
-// this interpreter, else unittest discovery.
+// this interpreter, else unittest discovery; for tests the wheel ships
+// inside its packages, pytest --pyargs or unittest discovery of them,
+// installed.
 func (j *job) testCommand(e *environment) []string {
 	switch {
 	case j.spec.TestCommand != nil:
@@ -161,6 +197,10 @@ func (j *job) testCommand(e *environment) []string {
 		return argv
 	case len(j.commands) > 0:
 		return []string{"/bin/sh", "-c", j.projectScript(), e.python}
+	case len(j.shippedTests) > 0 && j.set.Runner == toolchain.RunnerPytest:
+		return append([]string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--pyargs"}, j.shippedTests...)
+	case len(j.shippedTests) > 0:
+		return append([]string{"/bin/sh", "-c", unittestPackagesScript, e.python}, j.shippedTests...)
 	case j.set.Runner == toolchain.RunnerPytest:
 		argv := []string{e.python, "-m", "pytest", "-v", "-p", "no:cacheprovider"}
 		if opts := withoutMissingPlugins(j.pytest.AddOpts, j.installedProjects()); len(opts) < len(j.pytest.AddOpts) {

@@ -278,23 +278,29 @@ var hatchArgsRE = regexp.MustCompile(`\{args(?::([^{}]*))?\}`)
 // key by key. marker is a section that must exist ("tox:tox" for
 // setup.cfg), or "". read reads a file of the project by its path
 // relative to the project folder (nil when it cannot).
-func toxSource(b []byte, marker string, factors []string, read func(string) []byte) (testSource, bool) {
-	if len(b) > maxConfigBytes {
-		return testSource{}, false
-	}
-	cfg, err := ini.LoadSources(ini.LoadOptions{
+// loadConfigINI reads an INI file as Python's configparser does for the
+// files these projects configure (tox.ini, setup.cfg, pytest.ini).
+func loadConfigINI(b []byte) (*ini.File, error) {
+	return ini.LoadSources(ini.LoadOptions{
 		AllowPythonMultilineValues: true,
-		SpaceBeforeInlineComment:   true,
 		InsensitiveKeys:            true,
 		// A ";" or "#" after a space in a value is no comment to
-		// configparser (tox): "mock ; python_version < '3.3'" keeps its
-		// marker. Comment lines are dropped by conditionalLines.
+		// configparser: "mock ; python_version < '3.3'" keeps its
+		// marker. Comment lines within a value are dropped by its
+		// reader (conditionalLines, setupRequires).
 		IgnoreInlineComment:     true,
 		IgnoreContinuation:      true,
 		SkipUnrecognizableLines: true,
 		KeyValueDelimiters:      "=:",
 		PreserveSurroundedQuote: true,
 	}, b)
+}
+
+func toxSource(b []byte, marker string, factors []string, read func(string) []byte) (testSource, bool) {
+	if len(b) > maxConfigBytes {
+		return testSource{}, false
+	}
+	cfg, err := loadConfigINI(b)
 	if err != nil {
 		return testSource{}, false
 	}

@@ -47,6 +47,7 @@ targets=(
 	"./runner/ FuzzAllowsPython"
 	"./runner/ FuzzToxIni"
 	"./runner/ FuzzPyprojectTests"
+	"./runner/ FuzzHookAnswer"
 	"./archive/ FuzzUnpackTarGz"
 	"./archive/ FuzzUnpackZip"
 )

@@ -51,20 +51,32 @@ var suites = map[string]string{"bullseye": "11", "bookworm": "12", "trixie": "13
 //   - pytest-mock (Debian 12's 3.8.2, 13's 3.14.0) is the one pytest
 //     plugin offered where pytest runs: the fixture most test suites that
 //     need a plugin ask for, with no dependency but pytest.
+//   - Build backends are candidates, not givens: a project's
+//     build-system.requires is resolved over them (and the index), its
+//     version ranges checked. 2.7 and 3.6 get Debian 11's setuptools-scm
+//     5.0.1, the last line that runs on Python 2 (6.0 dropped it); 3.7 to
+//     3.11 get Debian 12's backends and also Debian 13's flit_core 3.12 and
+//     pdm-backend 2.4, so that "flit_core >=3.11" (PEP 639 license
+//     strings) and pdm-backend resolve where their Requires-Python admits
+//     the interpreter.
 var recipes = []recipe{
 	{
 		Minors: []string{"2.7", "3.6"}, EnsurepipSetuptools: true,
-		Build:  []debRoot{{Suite: "bullseye", Package: "python3-wheel", Version: "0.34.2-1"}},
-		Runner: RunnerUnittest, Frontend: FrontendSetupPy,
+		Build:    []debRoot{{Suite: "bullseye", Package: "python3-wheel", Version: "0.34.2-1"}},
+		Backends: map[string]debRoot{"setuptools-scm": {Suite: "bullseye", Package: "python3-setuptools-scm"}},
+		Runner:   RunnerUnittest, Frontend: FrontendSetupPy,
 	},
 	{
 		Minors: []string{"3.7", "3.8", "3.9", "3.10", "3.11"}, EnsurepipSetuptools: true,
 		Build:       []debRoot{{Suite: "bookworm", Package: "python3-wheel"}},
 		Test:        []debRoot{{Suite: "bookworm", Package: "python3-pytest"}},
 		Frontend517: []debRoot{{Suite: "bookworm", Package: "python3-build"}},
-		Backends:    backends("bookworm"),
-		Plugins:     []debRoot{{Suite: "bookworm", Package: "python3-pytest-mock"}},
-		Runner:      RunnerPytest, Frontend: FrontendPip,
+		Backends: with(backends("bookworm"), map[string]debRoot{
+			"flit-core (Debian 13)":   {Suite: "trixie", Package: "flit", Dist: "flit_core"},
+			"pdm-backend (Debian 13)": {Suite: "trixie", Package: "python3-pdm-backend"},
+		}),
+		Plugins: []debRoot{{Suite: "bookworm", Package: "python3-pytest-mock"}},
+		Runner:  RunnerPytest, Frontend: FrontendPip,
 	},
 	{
 		Minors:      []string{"3.12", "3.13"},
@@ -79,7 +91,24 @@ var recipes = []recipe{
 
 // universal are the repacked wheels that also run on Python 2 (tagged
 // py2.py3); every other repacked wheel is py3.
-var universal = map[string]bool{"bullseye/python3-wheel": true}
+var universal = map[string]bool{"bullseye/python3-wheel": true, "bullseye/python3-setuptools-scm": true}
+
+// unvendored are requirements a Debian package has that its upstream
+// metadata does not say, by package: Debian takes out the libraries
+// upstream vendors (pdm-backend's "+ds" packages import them from
+// dist-packages), and names them in Depends only. Without them in the
+// repacked wheel's METADATA, resolving the backend would leave them out,
+// and a project's build would fail on an import of the toolchain's.
+var unvendored = map[string][]string{
+	// flit_core falls back to an installed tomli when its vendored one is
+	// gone, as Debian's is.
+	"flit": {`tomli; python_version < "3.11"`},
+	"python3-pdm-backend": {
+		"boolean.py", "Cerberus", "editables", "license-expression", "packaging",
+		"pyproject-metadata>=0.9", "pyparsing", "tomli-w", "validate-pyproject",
+		`tomli; python_version < "3.11"`,
+	},
+}
 
 // notPython are Depends that are not wheels: the interpreter itself, and
 // Debian's splits of the standard library.
@@ -94,13 +123,31 @@ var notPython = map[string]bool{
 // setuptools holds it again, as upstream's does.
 var mergeInto = map[string]string{"python3-setuptools": "python3-pkg-resources"}
 
-// backends are the build backends common on PyPI, by the (normalised)
-// name a pyproject.toml's build-system.requires gives them.
+// backends are the build backends common on PyPI that a suite has, by
+// the (normalised) name a pyproject.toml's build-system.requires gives
+// them (Debian 12 has no pdm-backend).
 func backends(suite string) map[string]debRoot {
-	return map[string]debRoot{
+	b := map[string]debRoot{
 		"flit-core":      {Suite: suite, Package: "flit", Dist: "flit_core"},
 		"hatchling":      {Suite: suite, Package: "python3-hatchling"},
+		"hatch-vcs":      {Suite: suite, Package: "python3-hatch-vcs"},
 		"poetry-core":    {Suite: suite, Package: "python3-poetry-core"},
 		"setuptools-scm": {Suite: suite, Package: "python3-setuptools-scm"},
 	}
+	if suite != "bookworm" {
+		b["pdm-backend"] = debRoot{Suite: suite, Package: "python3-pdm-backend"}
+	}
+	return b
+}
+
+// with returns a's entries and b's.
+func with(a, b map[string]debRoot) map[string]debRoot {
+	out := map[string]debRoot{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }

@@ -178,10 +178,28 @@ func repack(pkg, only string, files map[string][]byte, extra map[string][]byte, 
 			out[info+"/"+rest] = b
 		}
 	}
-	out[info+"/METADATA"] = meta
+	out[info+"/METADATA"] = withRequires(meta, unvendored[pkg])
 	out[info+"/WHEEL"] = []byte("Wheel-Version: 1.0\nGenerator: pysmoke toolchain (repacked from " + pkg + ")\nRoot-Is-Purelib: true\nTag: " + strings.Join(expandTag(tag), "\nTag: ") + "\n")
 	file := dist + "-" + ver + "-" + tag + ".whl"
 	return file, writeWheel(filepath.Join(dir, file), info, out)
+}
+
+// withRequires adds a Requires-Dist header for each of reqs to metadata,
+// at the end of its headers.
+func withRequires(meta []byte, reqs []string) []byte {
+	if len(reqs) == 0 {
+		return meta
+	}
+	var add bytes.Buffer
+	for _, r := range reqs {
+		add.WriteString("Requires-Dist: " + r + "\n")
+	}
+	head, body, found := bytes.Cut(meta, []byte("\n\n"))
+	if !found {
+		return append(append(bytes.TrimRight(meta, "\n"), '\n'), add.Bytes()...)
+	}
+	out := append(append(append([]byte(nil), head...), '\n'), add.Bytes()...)
+	return append(append(out, '\n'), body...)
 }
 
 func expandTag(tag string) []string {

@@ -151,3 +151,18 @@ func TestCompareWheelVersions(t *testing.T) {
 		t.Error("wheel versions misordered")
 	}
 }
+
+func TestWithRequires(t *testing.T) {
+	meta := "Metadata-Version: 2.1\nName: pdm-backend\nRequires-Dist: a\n\nBody\n\nmore\n"
+	got := string(withRequires([]byte(meta), []string{"b>=1", `c; python_version < "3.11"`}))
+	want := "Metadata-Version: 2.1\nName: pdm-backend\nRequires-Dist: a\nRequires-Dist: b>=1\nRequires-Dist: c; python_version < \"3.11\"\n\nBody\n\nmore\n"
+	if got != want {
+		t.Errorf("withRequires = %q\nwant %q", got, want)
+	}
+	if got := string(withRequires([]byte("Name: x\n"), []string{"y"})); got != "Name: x\nRequires-Dist: y\n" {
+		t.Errorf("withRequires without a body = %q", got)
+	}
+	if got := string(withRequires([]byte(meta), nil)); got != meta {
+		t.Errorf("withRequires of nothing changed the metadata: %q", got)
+	}
+}

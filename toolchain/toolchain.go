@@ -67,9 +67,10 @@ type Set struct {
 	// of projects without a setup.py ("python -m build"); empty where
 	// there is none (2.7, 3.6).
 	Frontend517 []string `json:"frontend517,omitempty"`
-	// Backends are the wheels of each build backend, by the normalised
-	// requirement name a pyproject.toml gives it ("flit-core",
-	// "hatchling", "poetry-core", "setuptools-scm"). setuptools and wheel
+	// Backends are the wheels of each build backend, with their
+	// dependencies, by a label ("flit-core", "hatch-vcs", "flit-core
+	// (Debian 13)"): candidates that a project's build requirements are
+	// resolved over, never installed unless chosen. setuptools and wheel
 	// are in Build.
 	Backends map[string][]string `json:"backends,omitempty"`
 	// Plugins are pytest plugins (with their dependencies besides what Test
@@ -223,10 +224,12 @@ func Ensure(ctx context.Context, opts Options) (*Wheelhouse, error) {
 
 // inputs are what a wheelhouse is made from; their hash names it.
 type inputs struct {
-	Version   int             `json:"version"` // of the repacking code: bump when the output changes
-	Recipes   []recipe        `json:"recipes"`
-	Ensurepip []ensurepipIn   `json:"ensurepip"`
-	pythons   map[string]bool // minors present
+	Version int      `json:"version"` // of the repacking code: bump when the output changes
+	Recipes []recipe `json:"recipes"`
+	// Unvendored are the requirements added to repacked metadata.
+	Unvendored map[string][]string `json:"unvendored"`
+	Ensurepip  []ensurepipIn       `json:"ensurepip"`
+	pythons    map[string]bool     // minors present
 }
 
 type ensurepipIn struct {
@@ -239,7 +242,7 @@ type ensurepipIn struct {
 const repackVersion = 3
 
 func gatherInputs(pythons []Python) (inputs, error) {
-	in := inputs{Version: repackVersion, Recipes: recipes, pythons: map[string]bool{}}
+	in := inputs{Version: repackVersion, Recipes: recipes, Unvendored: unvendored, pythons: map[string]bool{}}
 	for _, py := range pythons {
 		if in.pythons[py.Minor] {
 			continue

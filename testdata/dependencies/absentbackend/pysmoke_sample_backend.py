@@ -1,0 +1,1 @@
+"""Nothing to run: the needsbackend sample only requires it to build."""
