@@ -73,6 +73,9 @@ bench: deps toolchain sandbox-image
 # The crawler's schedule over 5,000 projects (docs/benchmarks.md); an hour
 # of schedule takes PYSMOKE_BENCH_HOUR (default 60s) of real time.
 	PYSMOKE_BENCH_CRAWL=1 $(GO) test -run '^$$' -bench CrawlSchedule -benchtime 1x -timeout 30m ./crawler/
+# 2to3 over 10 MB of source, bare and in the sandbox, two rounds (about
+# 10 minutes).
+	PYSMOKE_BENCH_2TO3=1 $(GO) test -run '^$$' -bench TwoToThree10MB -benchtime 2x -timeout 30m ./runner/
 
 # Every fuzz target of the parsers of untrusted input, one after another,
 # FUZZTIME each (the list is in scripts/fuzz.sh); a crash fails it and
