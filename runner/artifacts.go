@@ -13,6 +13,12 @@ import (
 	"github.com/pysmoke/pysmoke/outcome"
 )
 
+// ArtifactKeeper keeps the archives the steps produce beyond the job (the
+// artifacts package's Store): Put copies a file in and returns its SHA-256.
+type ArtifactKeeper interface {
+	Put(r io.Reader) (sha256 string, size int64, err error)
+}
+
 // Collection caps: outputs are attack surface too.
 const (
 	maxArtifacts     = 1000
@@ -23,7 +29,10 @@ const (
 // their sizes and hashes, and the members of each archive, without
 // following links out of the scratch (dir itself is opened through it:
 // the step may have made it a link) and with count and size caps.
-func collect(scratch *os.Root, dir string) ([]outcome.Artifact, error) {
+//
+// With keep set, each archive is also kept there (a content-addressed
+// store), so that it outlives the scratch.
+func collect(scratch *os.Root, dir string, keep ArtifactKeeper) ([]outcome.Artifact, error) {
 	root, err := scratch.OpenRoot(dir)
 	if err != nil {
 		return nil, err
@@ -71,6 +80,18 @@ func collect(scratch *os.Root, dir string) ([]outcome.Artifact, error) {
 			}
 			for _, m := range ms {
 				art.Members = append(art.Members, outcome.Member{Path: m.Path, Size: m.Size, Mode: m.Mode, SHA256: m.SHA256, Link: m.Link})
+			}
+			if keep != nil {
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return err
+				}
+				sum, _, err := keep.Put(io.LimitReader(f, n))
+				if err != nil {
+					return fmt.Errorf("keep %s: %w", p, err)
+				}
+				if sum != art.SHA256 {
+					return fmt.Errorf("keep %s: it changed while read", p)
+				}
 			}
 		}
 		arts = append(arts, art)

@@ -325,7 +325,7 @@ func (j *job) exec(ctx context.Context, name, dir string, env []string, argv ...
 	default:
 		sr.Status, sr.Reason, sr.Detail = classify(name, er.ExitCode, er.Log, j.in)
 	}
-	arts, err := collect(j.sc.Root(), "out/"+name)
+	arts, err := collect(j.sc.Root(), "out/"+name, j.r.opts.Artifacts)
 	if err != nil {
 		j.r.opts.Logger.Warn("collect artifacts", "step", name, "err", err)
 	}

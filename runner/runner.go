@@ -94,6 +94,9 @@ type Options struct {
 	// image) while it runs: a folder of the service's own, made mode 700,
 	// never one other users share. Default DefaultScratchDir().
 	ScratchDir string
+	// Artifacts, when set, keeps every archive the steps produce (by its
+	// SHA-256, the Artifact's) beyond the job, for diffs.
+	Artifacts ArtifactKeeper
 	// StepTimeout is each step's wall-clock limit; default 10 minutes.
 	StepTimeout time.Duration
 	// LogLimit caps each step's kept log; default 1 MiB.

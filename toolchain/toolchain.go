@@ -317,3 +317,17 @@ func wheelDist(file string) string {
 	name, _, _ := strings.Cut(file, "-")
 	return strings.ToLower(name)
 }
+
+// BuildTools names the set's setuptools and wheel with their versions
+// ("setuptools 65.5.0, wheel 0.38.4"): what labels the differences
+// between artifacts that come from the toolchain.
+func (s Set) BuildTools() string {
+	var out []string
+	for _, f := range s.Build {
+		parts := strings.Split(f, "-")
+		if len(parts) > 1 && (parts[0] == "setuptools" || parts[0] == "wheel") {
+			out = append(out, parts[0]+" "+parts[1])
+		}
+	}
+	return strings.Join(out, ", ")
+}

@@ -16,12 +16,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pysmoke/pysmoke/artifacts"
+	"github.com/pysmoke/pysmoke/diff"
 	"github.com/pysmoke/pysmoke/dist"
 	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/resolver"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/toolchain"
 )
 
 const runSynopsis = `Usage: pysmoke run [flags] SDIST
@@ -36,7 +39,10 @@ from that index (downloaded, verified, into --mirror).
 Under the matrix, each cell that did not pass says why: the step that
 gives the cell its status, its reason and detail, and the last lines of
 its log (--tail). --logs writes every step's whole log, one file per step
-per Python.
+per Python. --diff prints, for each build step, what differs between the
+artifacts of consecutive Pythons (after normalising what legitimately
+differs, and saying what was): members missing or added, metadata field
+by field, unified diffs of changed text members.
 
 Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
@@ -53,6 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mirror := fs.String("mirror", "", "where dependencies downloaded from --index are kept (default: a temporary folder)")
 	logsDir := fs.String("logs", "", "write every step's log to `DIR`/PYTHON/STEP.log")
 	tail := fs.Int("tail", 15, "how many last lines of a cell's telling step's log to show under the matrix (0: none)")
+	showDiff := fs.Bool("diff", false, "print what differs between the Pythons' sdists, bdists and wheels")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -93,6 +100,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		opts.Index = ix
 	}
+	var store *artifacts.Store
+	if *showDiff {
+		tmp, err := os.MkdirTemp("", "pysmoke-artifacts-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if store, err = artifacts.Open(tmp); err != nil {
+			return err
+		}
+		opts.Artifacts = store
+	}
 	r := runner.New(opts)
 	results := make([]runner.Result, len(ins))
 	sem := make(chan struct{}, *jobs)
@@ -128,6 +147,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		printRunTable(stdout, ins, results)
 		printWhy(stdout, ins, results, *tail)
 	}
+	if *showDiff && !*asJSON {
+		if err := printDiffs(stdout, store, env.toolchain, ins, results); err != nil {
+			return err
+		}
+	}
 	if *logsDir != "" {
 		if err := writeLogs(*logsDir, ins, results); err != nil {
 			return err
@@ -136,6 +160,42 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if code := exitCode(results); code != 0 {
 		return exitError{code}
+	}
+	return nil
+}
+
+// printDiffs prints, for each build step, what differs between the
+// archive it produced on each Python and on the Python before it (of
+// those where it passed with one archive).
+func printDiffs(w io.Writer, store *artifacts.Store, tc *toolchain.Wheelhouse, ins []interpreter.Interpreter, results []runner.Result) error {
+	for _, step := range []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel} {
+		var sides []diff.Side
+		for i, res := range results {
+			for _, st := range res.Steps {
+				if st.Name != step || st.Status != outcome.Passed || len(st.Artifacts) != 1 {
+					continue
+				}
+				a := st.Artifacts[0]
+				p, err := store.Path(a.SHA256)
+				if err != nil {
+					continue // not an archive: nothing kept
+				}
+				set, _ := tc.For(ins[i].Minor)
+				sides = append(sides, diff.Side{Label: ins[i].Minor, Path: p, Name: filepath.Base(a.Path), Python: ins[i].Version, Tools: set.BuildTools()})
+			}
+		}
+		if len(sides) < 2 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s, between consecutive Pythons:\n", step)
+		for i := 1; i < len(sides); i++ {
+			rep, err := diff.Archives(sides[i-1], sides[i])
+			if err != nil {
+				fmt.Fprintf(w, "%s -> %s: cannot compare: %v\n", sides[i-1].Label, sides[i].Label, err)
+				continue
+			}
+			fmt.Fprint(w, rep.String())
+		}
 	}
 	return nil
 }

@@ -191,3 +191,27 @@ func TestLastLines(t *testing.T) {
 		t.Errorf("lastLines of a short log = %q", got)
 	}
 }
+
+// TestRunDiff: --diff prints, for each build step, what differs between
+// the Pythons' artifacts: datafile312 ships data/new.txt only when built
+// on 3.12 (testdata/expected-diffs.txt).
+func TestRunDiff(t *testing.T) {
+	sandboxtest.Namespace(t)
+	sdist, err := localindex.WriteSdist(t.TempDir(), "../../testdata/samples/datafile312", "datafile312", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := dispatch(context.Background(), []string{"run", "--python", "3.11,3.12", "--diff", sdist}, &stdout, &stderr); err != nil {
+		t.Fatalf("exit %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	_, wheel, ok := strings.Cut(out, "\nwheel, between consecutive Pythons:\n3.11 -> 3.12\n")
+	if !ok || !strings.Contains(wheel, "  + datafile312/data/new.txt\n") {
+		t.Errorf("--diff does not show the wheel's added data file:\n%s", out)
+	}
+	_, sdistDiff, ok := strings.Cut(out, "\nsdist, between consecutive Pythons:\n3.11 -> 3.12\n")
+	if !ok || !strings.Contains(sdistDiff, "  + datafile312-1.0/datafile312/data/new.txt\n") || !strings.Contains(sdistDiff, "+datafile312/data/new.txt") {
+		t.Errorf("--diff does not show the sdist's added data file and its SOURCES.txt line:\n%s", out)
+	}
+}
