@@ -13,7 +13,7 @@ import (
 )
 
 // writeWheel writes a zip of files (path -> content) named name.
-func writeWheel(t *testing.T, name string, files map[string]string) string {
+func writeWheel(t testing.TB, name string, files map[string]string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(p)

@@ -6,17 +6,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pysmoke/pysmoke/artifacts"
 	"github.com/pysmoke/pysmoke/diff"
-	"github.com/pysmoke/pysmoke/internal/sandboxtest"
-	"github.com/pysmoke/pysmoke/internal/testenv"
-	"github.com/pysmoke/pysmoke/interpreter"
-	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/runner"
+	"github.com/pysmoke/pysmoke/toolchain"
 )
 
 // diffCase is one (sample, step, a, b) of testdata/expected-diffs.txt and
@@ -79,99 +75,36 @@ func observed(r diff.Report) []string {
 	return out
 }
 
-// TestSampleDiffs builds the samples of testdata/expected-diffs.txt on the
-// Pythons it names, keeping their artifacts, and checks each diff against
-// the hand-written expectation: a data file only 3.12 builds ship, a
-// requirement only older Pythons' builds declare, a C extension's wheels,
-// and the noise floor of a pure project across every Python and built
-// twice on one.
-func TestSampleDiffs(t *testing.T) {
-	backend := sandboxtest.Namespace(t)
-	ins := testenv.Pythons(t)
-	tc := testenv.Toolchain(t)
-	store, err := artifacts.Open(t.TempDir())
+// diffSides are the archives a run of the samples kept: by sample, Python
+// and step, each as a side of a diff.
+type diffSides map[[3]string]diff.Side
+
+// add records a step's archive, when it passed with one that was kept.
+func (d diffSides) add(store *artifacts.Store, tc *toolchain.Wheelhouse, j runner.Job, st runner.StepResult) {
+	if st.Name != outcome.StepSdist && st.Name != outcome.StepBdist && st.Name != outcome.StepWheel {
+		return
+	}
+	if st.Status != outcome.Passed || len(st.Artifacts) != 1 {
+		return
+	}
+	a := st.Artifacts[0]
+	p, err := store.Path(a.SHA256)
 	if err != nil {
-		t.Fatal(err)
+		return
 	}
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(t.TempDir(), "scratch"), Artifacts: store})
-	byMinor := map[string]interpreter.Interpreter{}
-	var minors []string
-	for _, in := range ins {
-		byMinor[in.Minor] = in
-		minors = append(minors, in.Minor)
-	}
-	cases := loadExpectedDiffs(t)
+	set, _ := tc.For(j.Interpreter.Minor)
+	d[[3]string{j.Project, j.Interpreter.Minor, st.Name}] = diff.Side{Label: j.Interpreter.Minor, Path: p,
+		Name: filepath.Base(a.Path), Python: j.Interpreter.Version, Tools: set.BuildTools()}
+}
 
-	// What to build: each sample on each Python its cases name (every
-	// Python for "each"), and once more where a case compares a Python
-	// with itself.
-	times := map[[2]string]int{} // (sample, minor) -> how many builds
-	want := func(sample, minor string, n int) {
-		k := [2]string{sample, minor}
-		times[k] = max(times[k], n)
-	}
-	for _, c := range cases {
-		if c.a == "each" {
-			for _, m := range minors {
-				want(c.sample, m, 1)
-			}
-			continue
-		}
-		for _, m := range []string{c.a, c.b} {
-			if _, ok := byMinor[m]; !ok {
-				t.Fatalf("expected-diffs.txt names Python %s, which this machine lacks", m)
-			}
-		}
-		want(c.sample, c.a, 1)
-		if c.a == c.b {
-			want(c.sample, c.a, 2)
-		} else {
-			want(c.sample, c.b, 1)
-		}
-	}
-	sdists := map[string]string{}
-	var jobs []runner.Job
-	for k, n := range times {
-		sample, minor := k[0], k[1]
-		if sdists[sample] == "" {
-			sd, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/"+sample, sample, "1.0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sdists[sample] = sd
-		}
-		for range n {
-			jobs = append(jobs, runner.Job{Project: sample, Version: "1.0", Sdist: sdists[sample], Interpreter: byMinor[minor]})
-		}
-	}
-	// The artifact of each step of each build.
-	type built struct{ sample, minor, step string }
-	var mu sync.Mutex
-	arts := map[built][]diff.Side{}
-	runAll(t, r, jobs, func(j runner.Job, res runner.Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, st := range res.Steps {
-			if st.Name != outcome.StepSdist && st.Name != outcome.StepBdist && st.Name != outcome.StepWheel {
-				continue
-			}
-			if st.Status != outcome.Passed || len(st.Artifacts) != 1 {
-				t.Errorf("%s on %s: %s %s %s, %d artifacts", j.Project, j.Interpreter.Minor, st.Name, st.Status, st.Reason, len(st.Artifacts))
-				continue
-			}
-			a := st.Artifacts[0]
-			p, err := store.Path(a.SHA256)
-			if err != nil {
-				t.Errorf("%s on %s: %s's artifact was not kept: %v", j.Project, j.Interpreter.Minor, st.Name, err)
-				continue
-			}
-			set, _ := tc.For(j.Interpreter.Minor)
-			k := built{j.Project, j.Interpreter.Minor, st.Name}
-			arts[k] = append(arts[k], diff.Side{Label: j.Interpreter.Minor, Path: p, Name: filepath.Base(a.Path),
-				Python: j.Interpreter.Version, Tools: set.BuildTools()})
-		}
-	})
-
+// checkDiffs checks each diff of testdata/expected-diffs.txt against the
+// hand-written expectation, over the sides a run of the samples kept (on
+// every Python): a data file only 3.12 builds ship, a requirement only
+// older Pythons' builds declare, a C extension's wheels, and the noise
+// floor of a pure project across every Python. (The same build twice on
+// one Python is TestBuildTwiceSameManifests'.)
+func checkDiffs(t *testing.T, sides diffSides, minors []string) {
+	t.Helper()
 	check := func(c *diffCase, a, b diff.Side) {
 		rep, err := diff.Archives(a, b)
 		if err != nil {
@@ -189,32 +122,27 @@ func TestSampleDiffs(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range cases {
+	side := func(c *diffCase, minor string) (diff.Side, bool) {
+		s, ok := sides[[3]string{c.sample, minor, c.step}]
+		if !ok {
+			t.Errorf("%s %s on %s: no archive kept (is the sample in expected-outcomes.txt, and did the step pass?)", c.sample, c.step, minor)
+		}
+		return s, ok
+	}
+	for _, c := range loadExpectedDiffs(t) {
+		pairs := [][2]string{{c.a, c.b}}
 		if c.a == "each" {
+			pairs = nil
 			for i := 1; i < len(minors); i++ {
-				sa, sb := arts[built{c.sample, minors[i-1], c.step}], arts[built{c.sample, minors[i], c.step}]
-				if len(sa) > 0 && len(sb) > 0 {
-					check(c, sa[0], sb[0])
-				}
+				pairs = append(pairs, [2]string{minors[i-1], minors[i]})
 			}
-			continue
 		}
-		sa, sb := arts[built{c.sample, c.a, c.step}], arts[built{c.sample, c.b, c.step}]
-		if c.a == c.b {
-			if len(sa) != 2 {
-				t.Errorf("%s %s on %s: built %d times, want twice", c.sample, c.step, c.a, len(sa))
-				continue
+		for _, p := range pairs {
+			a, okA := side(c, p[0])
+			b, okB := side(c, p[1])
+			if okA && okB {
+				check(c, a, b)
 			}
-			sa, sb = sa[:1], sa[1:]
 		}
-		if len(sa) == 0 || len(sb) == 0 {
-			continue // reported above
-		}
-		check(c, sa[0], sb[0])
 	}
-	u, err := store.Usage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("artifact store: %d files, %d bytes", u.Files, u.Bytes)
 }

@@ -1156,8 +1156,14 @@ res["listing"] = sorted(os.listdir(link))
 				}
 			}},
 		{name: "link-dependency-folders", group: "outputs", build: true, requires: []string{"hostdep"}, payload: `
+import shutil
 for d in ("deps", "deps-src"):
-    os.symlink(ARGS["planted"], os.path.join(ARGS.get("root") or "/build", d))
+    p = os.path.join(ARGS.get("root") or "/build", d)
+    # deps is there already (the build requirements were put there):
+    # out of the way first.
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p)
+    os.symlink(ARGS["planted"], p)
 res["planted"] = True
 `, args: map[string]any{"planted": e.planted}, control: map[string]any{"root": "HOME", "planted": e.planted},
 			checkControl: wantPlanted,
@@ -1165,6 +1171,9 @@ res["planted"] = True
 				// The release builds; the dependency (an sdist the job
 				// would unpack into deps-src and copy into deps) is not
 				// reached through the links.
+				if c.got["planted"] != true {
+					t.Errorf("the payload planted nothing: %v", c.got)
+				}
 				wantStep(t, c.step(outcome.StepWheel), outcome.Passed, outcome.ReasonOK)
 				wantStep(t, c.step(outcome.StepImport), outcome.Failed, outcome.ReasonTampered)
 			}},

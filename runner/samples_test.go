@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pysmoke/pysmoke/artifacts"
+	"github.com/pysmoke/pysmoke/diff"
 	"github.com/pysmoke/pysmoke/internal/expected"
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 	"github.com/pysmoke/pysmoke/internal/testenv"
@@ -58,7 +60,16 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(dir, "scratch")})
+	// Every archive is kept, as the service will: the store's size
+	// against the sum of the files is docs/benchmarks.md's figure.
+	store, err := artifacts.Open(filepath.Join(dir, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(dir, "scratch"), Artifacts: store})
+	var files int
+	var sum int64
+	sides := diffSides{}
 	got := expected.Table{}
 	var pythons []string
 	for _, in := range ins {
@@ -88,6 +99,13 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 				t.Errorf("%s %s tests: detail %q, want it to start with %q", job.Project, job.Interpreter.Minor, st.Detail, d)
 			}
 			got[expected.Key{Sample: job.Project, Python: job.Interpreter.Minor, Step: st.Name}] = expected.Outcome{Status: string(st.Status), Reason: st.Reason}
+			for _, a := range st.Artifacts {
+				if _, err := store.Path(a.SHA256); err == nil {
+					files++
+					sum += a.Size
+				}
+			}
+			sides.add(store, tc, job, st)
 			if st.Status != outcome.Passed && st.Status != outcome.NotAvailable {
 				t.Logf("%s %s %s: %s %s: %s", job.Project, job.Interpreter.Minor, st.Name, st.Status, st.Reason, firstLines(st.Log, 3))
 			}
@@ -95,6 +113,14 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 	})
 	for _, d := range want.Compare(got, want.Samples(), pythons) {
 		t.Errorf("%s: %s", backend.Name(), d)
+	}
+	if u, err := store.Usage(); err == nil {
+		t.Logf("%s: artifact store: %d files, %d bytes, for %d archives of %d bytes", backend.Name(), u.Files, u.Bytes, files, sum)
+	}
+	// With every Python, the diffs of testdata/expected-diffs.txt, from
+	// the artifacts this run kept.
+	if len(ins) == len(testenv.Pythons(t)) {
+		checkDiffs(t, sides, pythons)
 	}
 	// Every job removed its scratch.
 	left, _ := os.ReadDir(filepath.Join(dir, "scratch"))
@@ -117,7 +143,12 @@ func firstLines(b []byte, n int) string {
 func TestBuildTwiceSameManifests(t *testing.T) {
 	backend := sandboxtest.Namespace(t)
 	ins := testenv.Pythons(t)
-	r := runner.New(runner.Options{Backend: backend, Toolchain: testenv.Toolchain(t), ScratchDir: filepath.Join(t.TempDir(), "scratch")})
+	tc := testenv.Toolchain(t)
+	store, err := artifacts.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: filepath.Join(t.TempDir(), "scratch"), Artifacts: store})
 	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/samples/smokegood", "smokegood", "1.0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +159,9 @@ func TestBuildTwiceSameManifests(t *testing.T) {
 	}
 	for _, in := range picks {
 		var runs [2]map[string][]outcome.Artifact
+		var kept [2]diffSides
 		for i := range runs {
+			kept[i] = diffSides{}
 			res, err := r.Run(context.Background(), runner.Job{Project: "smokegood", Version: "1.0", Sdist: sdist, Interpreter: in})
 			if err != nil {
 				t.Fatal(err)
@@ -140,8 +173,20 @@ func TestBuildTwiceSameManifests(t *testing.T) {
 						t.Fatalf("%s %s: %s %s, %d artifacts: %s", in.Minor, st.Name, st.Status, st.Reason, len(st.Artifacts), firstLines(st.Log, 5))
 					}
 					runs[i][st.Name] = st.Artifacts
+					kept[i].add(store, tc, runner.Job{Project: "smokegood", Interpreter: in}, st)
 				}
 			}
+		}
+		// And diffed: nothing differs, nothing needed normalising but
+		// what is never compared (testdata/expected-diffs.txt).
+		for k, a := range kept[0] {
+			rep, err := diff.Archives(a, kept[1][k])
+			if err != nil || !rep.Empty() || rep.Toolchain != "" || len(rep.Normalised) != 1 {
+				t.Errorf("%s %s built twice: %v\n%s", in.Minor, k[2], err, rep)
+			}
+		}
+		if len(kept[0]) != 3 {
+			t.Errorf("%s: %d archives kept, want the sdist, bdist and wheel", in.Minor, len(kept[0]))
 		}
 		for step, arts := range runs[0] {
 			again := runs[1][step]
