@@ -84,6 +84,10 @@ func FuzzRequiresPython(f *testing.F) {
 	f.Add("Requires-Python:    \n", "requires-python = \">=3.8\nrequires-python = '>=3.7'", "python_requires='~=3.9'")
 	f.Add("\nRequires-Python: >=3\n", "", "")
 	f.Add(strings.Repeat("X", 70000)+"\nRequires-Python: >=3\n", "", "")
+	// Found by the fuzzer: a lone "\r" inside a quoted value is no line end
+	// to a regular expression's [^\n].
+	f.Add("", "requires-python = ',\r*'\n", "")
+	f.Add("", "", "setup(python_requires='>=3\r')\n")
 	f.Fuzz(func(t *testing.T, pkgInfo, pyproject, setupPy string) {
 		dir := writeFuzzFiles(t, map[string]string{"PKG-INFO": pkgInfo, "pyproject.toml": pyproject, "setup.py": setupPy})
 		rp := requiresPython(dir)

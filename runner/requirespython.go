@@ -25,8 +25,8 @@ func requiresPython(projDir string) string {
 		file string
 		re   *regexp.Regexp
 	}{
-		{"pyproject.toml", regexp.MustCompile(`(?m)^\s*requires-python\s*=\s*["']([^"'\n]+)["']`)},
-		{"setup.py", regexp.MustCompile(`\bpython_requires\s*=\s*["']([^"'\n]+)["']`)},
+		{"pyproject.toml", regexp.MustCompile(`(?m)^\s*requires-python\s*=\s*["']([^"'\r\n]+)["']`)},
+		{"setup.py", regexp.MustCompile(`\bpython_requires\s*=\s*["']([^"'\r\n]+)["']`)},
 	} {
 		b, err := os.ReadFile(filepath.Join(projDir, src.file))
 		if err != nil || len(b) > 1<<20 {
