@@ -15,15 +15,23 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // Build is the job to run one release on one interpreter.
 type Build struct {
-	Project     string `json:"project"`
-	Version     string `json:"version"`
-	SdistFile   string `json:"sdist_file"`
-	SdistSHA256 string `json:"sdist_sha256"`
-	Python      string `json:"python"` // minor version, e.g. "3.12"
+	Project     string `json:"project" river:"unique"`
+	Version     string `json:"version" river:"unique"`
+	SdistFile   string `json:"sdist_file" river:"unique"`
+	SdistSHA256 string `json:"sdist_sha256" river:"unique"`
+	Python      string `json:"python" river:"unique"` // minor version, e.g. "3.12"
+	// Cause is why the build was queued ("" reads as outcome.CauseNew); a
+	// cell queued again for another cause while it waits is not added.
+	Cause outcome.Cause `json:"cause,omitempty"`
+	// Attempt counts the queue's attempts at this build, from 1; set for
+	// the handler, not stored with the job.
+	Attempt int `json:"-"`
 }
 
 // Kind implements river.JobArgs.
@@ -73,7 +81,9 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Build]) error {
-	return w.handle(ctx, job.Args)
+	b := job.Args
+	b.Attempt = job.Attempt
+	return w.handle(ctx, b)
 }
 
 func (w *worker) Timeout(*river.Job[Build]) time.Duration { return w.timeout }

@@ -2,11 +2,13 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -14,18 +16,18 @@ import (
 // twice over, and checks each is handled exactly once.
 func TestBuildsRunOnceEach(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	var mu sync.Mutex
 	seen := map[Build]int{}
 	done := make(chan struct{}, 100)
 	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 2, Handler: func(ctx context.Context, b Build) error {
 		mu.Lock()
+		defer mu.Unlock()
+		if b.Attempt != 1 {
+			t.Errorf("%v: attempt %d, want 1", b, b.Attempt)
+		}
+		b.Attempt = 0
 		seen[b]++
-		mu.Unlock()
 		done <- struct{}{}
 		return nil
 	}})
@@ -41,6 +43,14 @@ func TestBuildsRunOnceEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := q.Enqueue(ctx, builds...); err != nil {
+		t.Fatal(err)
+	}
+	// Queued again for another cause while waiting: still once.
+	again := append([]Build(nil), builds...)
+	for i := range again {
+		again[i].Cause = outcome.CauseProvenance
+	}
+	if err := q.Enqueue(ctx, again...); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Start(ctx); err != nil {
@@ -66,4 +76,49 @@ func TestBuildsRunOnceEach(t *testing.T) {
 			t.Errorf("%v handled %d times", b, seen[b])
 		}
 	}
+}
+
+// A build whose handler fails is tried again, and the handler is told
+// which attempt it runs: the service records a retry as such.
+func TestRetryCountsAttempts(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	attempts := make(chan int, 10)
+	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, Handler: func(ctx context.Context, b Build) error {
+		attempts <- b.Attempt
+		if b.Attempt == 1 {
+			return errors.New("the store failed")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(ctx, Build{Project: "foo", Version: "1.0", SdistFile: "foo-1.0.tar.gz", SdistSHA256: "ab", Python: "3.12"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	for _, want := range []int{1, 2} {
+		select {
+		case got := <-attempts:
+			if got != want {
+				t.Fatalf("attempt %d, want %d", got, want)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("attempt %d never ran", want)
+		}
+	}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

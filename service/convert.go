@@ -5,6 +5,7 @@ package service
 // runner, a job's result a cell for the store.
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/pysmoke/pysmoke/interpreter"
@@ -30,6 +31,12 @@ func cellOf(b queue.Build, in interpreter.Interpreter, res runner.Result) (store
 	cell := store.Cell{Project: b.Project, Version: b.Version, Python: b.Python, Interpreter: in.Path,
 		FullVersion: in.Version, Backend: res.Backend, Status: res.Status, Reason: res.Reason,
 		StartedAt: res.Started, FinishedAt: res.Finished}
+	if res.Provenance.Backend != "" {
+		// A build this worker could not run has no provenance: it is
+		// stale for every worker that can.
+		prov, _ := json.Marshal(res.Provenance)
+		cell.ProvenanceDigest, cell.Provenance = res.Provenance.Digest(), string(prov)
+	}
 	for _, p := range res.Dependencies {
 		cell.Dependencies = append(cell.Dependencies, store.Dependency{Name: p.Project, Version: p.Version, Filename: p.Filename, SHA256: p.SHA256})
 	}

@@ -12,7 +12,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +64,11 @@ type Options struct {
 	BaseURL string
 	// Logger receives the service's log; default slog.Default().
 	Logger *slog.Logger
+	// Worker names this worker in the runs it records; default the host's
+	// name. Each worker sharing a database needs its own: a worker marks
+	// interrupted, as it starts, the runs recorded under its name that
+	// are still running.
+	Worker string
 }
 
 // Service is the running service.
@@ -100,6 +104,13 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Worker == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("service: name this worker: %w", err)
+		}
+		opts.Worker = host
 	}
 	s := &Service{opts: opts, log: opts.Logger, interp: map[string]interpreter.Interpreter{}}
 	for _, in := range opts.Interpreters {
@@ -169,6 +180,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// No build of this worker runs yet: what its runs say is running, a
+	// stop or a crash cut short. The queue tries those builds again.
+	if n, err := s.store.InterruptRuns(ctx, s.opts.Worker, "the worker stopped while it ran"); err != nil {
+		return err
+	} else if n > 0 {
+		s.log.Warn("runs left running by this worker marked interrupted", "worker", s.opts.Worker, "runs", n)
+	}
 	if err := s.queue.Start(ctx); err != nil {
 		return err
 	}
@@ -214,9 +232,30 @@ func (s *Service) EnqueueRelease(ctx context.Context, r store.Release) error {
 	return s.queue.Enqueue(ctx, builds...)
 }
 
-// build runs one queued build and records it. Outcomes of every kind are
-// recorded; an error (ctx ended, store failure) makes the queue retry it.
-func (s *Service) build(ctx context.Context, b queue.Build) error {
+// build runs one queued build as a run of its cell and records it.
+// Outcomes of every kind are recorded; an error (ctx ended, store failure)
+// leaves the run interrupted and makes the queue retry the build.
+func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
+	cause := b.Cause
+	switch {
+	case b.Attempt > 1:
+		cause = outcome.CauseRetry
+	case cause == "":
+		cause = outcome.CauseNew
+	}
+	run, err := s.store.BeginRun(ctx, store.RunStart{Project: b.Project, Version: b.Version, Python: b.Python,
+		Cause: cause, Worker: s.opts.Worker, StartedAt: time.Now()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// ctx may be what ended: the record of it must still be made.
+			if eerr := s.store.EndRun(context.WithoutCancel(ctx), run, err.Error()); eerr != nil {
+				s.log.Error("run left running", "run", run, "err", eerr)
+			}
+		}
+	}()
 	in, ok := s.interp[b.Python]
 	opts, _ := s.opts.Allowlist.List().Options(b.Project)
 	var res runner.Result
@@ -226,23 +265,16 @@ func (s *Service) build(ctx context.Context, b queue.Build) error {
 	} else if why, skip := opts.Skipped(b.Python); skip {
 		res = skipped(b.Python, why, s.runner, in)
 	} else {
-		var err error
 		res, err = s.runner.Run(ctx, s.job(b, in, opts))
 		if err != nil {
 			return err
 		}
 	}
 	cell, logs := cellOf(b, in, res)
-	if err := s.store.SaveCell(ctx, cell, logs); err != nil {
+	if err := s.store.FinishRun(ctx, run, cell, logs); err != nil {
 		return err
 	}
-	if ok {
-		prov, _ := json.Marshal(res.Provenance)
-		if err := s.store.SaveProvenance(ctx, b.Project, b.Version, b.Python, res.Provenance.Digest(), prov); err != nil {
-			return err
-		}
-	}
-	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python,
+	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python, "run", run, "cause", cause,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
 	return nil
 }
@@ -276,7 +308,10 @@ func (s *Service) rerunStale(ctx context.Context) error {
 		}
 		var builds []queue.Build
 		for _, r := range stale {
-			builds = append(builds, buildsOf(r, []string{py})...)
+			for _, b := range buildsOf(r, []string{py}) {
+				b.Cause = outcome.CauseProvenance
+				builds = append(builds, b)
+			}
 		}
 		s.log.Info("stale cells queued again", "python", py, "cells", len(builds), "provenance", digest)
 		if err := s.queue.Enqueue(ctx, builds...); err != nil {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,119 +11,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
-	"github.com/pysmoke/pysmoke/outcome"
 )
-
-// SaveCell records the outcome of one cell, replacing an earlier outcome of
-// the same cell; logs maps a step name to its (already capped) log.
-func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM steps WHERE project = ? AND version = ? AND python = ?`,
-		c.Project, c.Version, c.Python); err != nil {
-		return fmt.Errorf("save cell: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO cells
-		(project, version, python, interpreter, full_version, backend, status, reason, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Project, c.Version, c.Python, c.Interpreter, c.FullVersion, c.Backend, string(c.Status), c.Reason,
-		unix(c.StartedAt), unix(c.FinishedAt)); err != nil {
-		return fmt.Errorf("save cell %s %s %s: %w", c.Project, c.Version, c.Python, err)
-	}
-	for i, st := range c.Steps {
-		arts, err := json.Marshal(st.Artifacts)
-		if err != nil {
-			return err
-		}
-		if st.Artifacts == nil {
-			arts = []byte("[]")
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO steps
-			(project, version, python, seq, name, status, reason, detail, exit_code, duration_ms, log, log_truncated, artifacts, memory_peak)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Project, c.Version, c.Python, i, st.Name, string(st.Status), st.Reason, st.Detail, st.ExitCode,
-			st.Duration.Milliseconds(), logs[st.Name], st.LogTruncated, string(arts), st.MemoryPeak); err != nil {
-			return fmt.Errorf("save step %s: %w", st.Name, err)
-		}
-	}
-	if err := saveDependencies(ctx, tx, c); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// Cells returns the stored cells of a release with their steps (without
-// logs), in interpreter order.
-func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT project, version, python, interpreter, full_version, backend, status, reason, started_at, finished_at
-		FROM cells WHERE project = ? AND version = ?`, project, version)
-	if err != nil {
-		return nil, err
-	}
-	var cells []Cell
-	for rows.Next() {
-		var c Cell
-		var st string
-		var started, finished int64
-		if err := rows.Scan(&c.Project, &c.Version, &c.Python, &c.Interpreter, &c.FullVersion, &c.Backend, &st, &c.Reason, &started, &finished); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		c.Status, c.StartedAt, c.FinishedAt = outcome.Status(st), fromUnix(started), fromUnix(finished)
-		cells = append(cells, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	byPython := map[string]*Cell{}
-	for i := range cells {
-		byPython[cells[i].Python] = &cells[i]
-	}
-	srows, err := s.db.QueryContext(ctx, `SELECT python, name, status, reason, detail, exit_code, duration_ms, log_truncated, artifacts, memory_peak
-		FROM steps WHERE project = ? AND version = ? ORDER BY python, seq`, project, version)
-	if err != nil {
-		return nil, err
-	}
-	defer srows.Close()
-	for srows.Next() {
-		var py, st, arts string
-		var step Step
-		var ms int64
-		if err := srows.Scan(&py, &step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &arts, &step.MemoryPeak); err != nil {
-			return nil, err
-		}
-		step.Status, step.Duration = outcome.Status(st), time.Duration(ms)*time.Millisecond
-		if err := json.Unmarshal([]byte(arts), &step.Artifacts); err != nil {
-			return nil, fmt.Errorf("artifacts of %s %s %s %s: %w", project, version, py, step.Name, err)
-		}
-		if c := byPython[py]; c != nil {
-			c.Steps = append(c.Steps, step)
-		}
-	}
-	if err := srows.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.loadDependencies(ctx, project, version, byPython); err != nil {
-		return nil, err
-	}
-	sort.Slice(cells, func(i, j int) bool { return comparePython(cells[i].Python, cells[j].Python) < 0 })
-	return cells, nil
-}
-
-// StepLog returns the stored log of one step.
-func (s *Store) StepLog(ctx context.Context, project, version, python, step string) ([]byte, error) {
-	var log []byte
-	err := s.db.QueryRowContext(ctx, `SELECT log FROM steps WHERE project = ? AND version = ? AND python = ? AND name = ?`,
-		project, version, python, step).Scan(&log)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("log of %s %s %s %s: %w", project, version, python, step, ErrNotFound)
-	}
-	return log, err
-}
 
 // CrawlState is the crawler's memory of one project's index page.
 type CrawlState struct {
@@ -188,4 +75,9 @@ func sortPythons(ps []Python) {
 // sortReleases puts the newest release (by PEP 440) first.
 func sortReleases(rs []Release) {
 	sort.SliceStable(rs, func(i, j int) bool { return dist.CompareVersions(rs[i].Version, rs[j].Version) > 0 })
+}
+
+// sortCells orders cells by interpreter.
+func sortCells(cells []Cell) {
+	sort.Slice(cells, func(i, j int) bool { return comparePython(cells[i].Python, cells[j].Python) < 0 })
 }

@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 )
 
-// dependenciesMigration keeps, per cell, the files installed with the
-// release for its tests: the resolved closure of its dependencies, one row
-// per project, with the hash of the file the index served.
+// dependenciesMigration kept, per cell, the files installed with the
+// release for its tests; the runs' migration (store/runs.go) moves them
+// into each run (run_dependencies).
 const dependenciesMigration = `
 	CREATE TABLE cell_dependencies (
 		project     TEXT NOT NULL,
@@ -22,7 +20,9 @@ const dependenciesMigration = `
 		FOREIGN KEY (project, version, python) REFERENCES cells (project, version, python) ON DELETE CASCADE
 	);`
 
-// Dependency is one resolved dependency of a cell.
+// Dependency is one resolved dependency of a run: the resolved closure of
+// what was installed with the release, one row per project, with the hash
+// of the file the index served.
 type Dependency struct {
 	Name     string // normalised project name
 	Version  string
@@ -30,39 +30,20 @@ type Dependency struct {
 	SHA256   string
 }
 
-// saveDependencies replaces a cell's dependencies, in SaveCell's
-// transaction: a cell and what it was tested with are recorded together.
-func saveDependencies(ctx context.Context, tx *sql.Tx, c Cell) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM cell_dependencies WHERE project = ? AND version = ? AND python = ?`,
-		c.Project, c.Version, c.Python); err != nil {
-		return fmt.Errorf("save dependencies of %s %s on %s: %w", c.Project, c.Version, c.Python, err)
-	}
-	for _, d := range c.Dependencies {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cell_dependencies (project, version, python, name, dep_version, filename, sha256)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Project, c.Version, c.Python, d.Name, d.Version, d.Filename, d.SHA256); err != nil {
-			return fmt.Errorf("save dependencies of %s %s on %s: %w", c.Project, c.Version, c.Python, err)
-		}
-	}
-	return nil
-}
-
-// loadDependencies adds their dependencies to a release's cells.
-func (s *Store) loadDependencies(ctx context.Context, project, version string, byPython map[string]*Cell) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT python, name, dep_version, filename, sha256 FROM cell_dependencies
-		WHERE project = ? AND version = ? ORDER BY python, name`, project, version)
+// loadDependencies adds its dependencies to a run.
+func (s *Store) loadDependencies(ctx context.Context, c *Cell) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, dep_version, filename, sha256 FROM run_dependencies
+		WHERE run_id = ? ORDER BY name`, c.RunID)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var py string
 		var d Dependency
-		if err := rows.Scan(&py, &d.Name, &d.Version, &d.Filename, &d.SHA256); err != nil {
+		if err := rows.Scan(&d.Name, &d.Version, &d.Filename, &d.SHA256); err != nil {
 			return err
 		}
-		if c := byPython[py]; c != nil {
-			c.Dependencies = append(c.Dependencies, d)
-		}
+		c.Dependencies = append(c.Dependencies, d)
 	}
 	return rows.Err()
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/pysmoke/pysmoke/outcome"
 )
 
-// A cell's dependencies are saved and loaded with it, by name, and
-// replaced when the cell is run again.
+// A run's dependencies are saved and loaded with it, by name; the cell
+// shows its current run's, and an earlier run keeps its own.
 func TestDependencies(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "d.db"))
@@ -57,5 +57,9 @@ func TestDependencies(t *testing.T) {
 	save("3.12", first[:1])
 	if got := load(); !slices.Equal(got["3.12"], first[:1]) {
 		t.Fatalf("after a rerun %+v, want %+v", got["3.12"], first[:1])
+	}
+	runs, err := s.Runs(ctx, "app", "1.0", "3.12")
+	if err != nil || len(runs) != 2 || !slices.Equal(runs[1].Dependencies, first) {
+		t.Fatalf("runs %+v, %v; want the earlier with %+v", runs, err, first)
 	}
 }

@@ -118,6 +118,7 @@ var migrations = []string{
 	dependenciesMigration, // store/dependencies.go
 	// A step's peak memory, in bytes (0 where the backend could not tell).
 	`ALTER TABLE steps ADD COLUMN memory_peak INTEGER NOT NULL DEFAULT 0;`,
+	runsMigration, // store/runs.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -359,8 +360,25 @@ type Step struct {
 	MemoryPeak   int64 // bytes; 0 when the backend could not tell
 }
 
-// Cell is the outcome of one release on one interpreter.
+// Cell is the outcome of one release on one interpreter: one run of the
+// cell, its current one where the store says so.
 type Cell struct {
+	// RunID identifies the run (store/runs.go); 0 before it is stored.
+	RunID int64
+	// Cause is why the run happened; Worker where it did.
+	Cause  outcome.Cause
+	Worker string
+	// State is the run's (complete for a cell's current run), with
+	// StateDetail saying why a run was interrupted.
+	State       RunState
+	StateDetail string
+	// Current is set on the cell's current run when read back.
+	Current bool
+	// ProvenanceDigest and Provenance (JSON) are what besides the release
+	// the outcome depended on (runner.Provenance).
+	ProvenanceDigest string
+	Provenance       string
+
 	Project     string
 	Version     string
 	Python      string // minor version, e.g. "3.12"
@@ -373,7 +391,7 @@ type Cell struct {
 	FinishedAt  time.Time
 	Steps       []Step
 	// Dependencies are the files installed with the release for its
-	// tests, by name (store/dependencies.go).
+	// tests, by name.
 	Dependencies []Dependency
 }
 

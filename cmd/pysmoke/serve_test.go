@@ -14,6 +14,7 @@ import (
 
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
 	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -74,7 +75,33 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	args := func(port int) []string {
 		return []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "2",
-			"--interval", "2s", "--hint-interval", "1s"}
+			"--interval", "2s", "--hint-interval", "1s", "--worker", "w-restart"}
+	}
+	withStore := func(f func(*store.Store)) {
+		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		f(st)
+	}
+	// runs gives every run of projects' cells by state.
+	runs := func(projects ...string) map[store.RunState][]store.Cell {
+		out := map[store.RunState][]store.Cell{}
+		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			return out
+		}
+		defer st.Close()
+		for _, s := range projects {
+			for _, py := range pythons {
+				rs, _ := st.Runs(context.Background(), s, "1.0", py)
+				for _, r := range rs {
+					out[r.State] = append(out[r.State], r)
+				}
+			}
+		}
+		return out
 	}
 	cells := func(projects ...string) int {
 		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
@@ -117,12 +144,28 @@ func TestServeRestartLosesNothing(t *testing.T) {
 		}
 		return logs.String()
 	}
-	// First life: stop as soon as the first cell is in, with the rest of
-	// the builds queued or running.
-	run(func() bool { return cells(projects...) >= 1 })
+	// First life: stop as soon as the first cell is in and another build
+	// runs, with the rest queued.
+	run(func() bool { return cells(projects...) >= 1 && len(runs(projects...)[store.RunRunning]) >= 1 })
 	if n := cells("sleeper"); n != 0 {
 		t.Fatalf("%d of sleeper's cells finished in the first life; its tests sleep for an hour", n)
 	}
+	// The builds the stop cut short are kept as interrupted runs.
+	cut := runs(projects...)[store.RunInterrupted]
+	if len(cut) == 0 || len(runs(projects...)[store.RunRunning]) != 0 {
+		t.Fatalf("after the stop: %d interrupted runs, %d running; want the running ones interrupted", len(cut), len(runs(projects...)[store.RunRunning]))
+	}
+	// A run as a worker that died would leave it: the worker marks it
+	// interrupted as it starts again.
+	var crashed int64
+	withStore(func(st *store.Store) {
+		var err error
+		crashed, err = st.BeginRun(context.Background(), store.RunStart{Project: "py2only", Version: "1.0", Python: "3.12",
+			Cause: outcome.CauseNew, Worker: "w-restart", StartedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	// Second life: everything is finished, nothing twice.
 	if err := os.WriteFile(allow, []byte(strings.Join(samples, "\n")+"\nsleeper timeout.tests=2s\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -133,6 +176,45 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	}
 	if strings.Contains(logs, "level=ERROR") {
 		t.Errorf("errors logged on restart:\n%s", logs)
+	}
+	// Every cell has one current run, complete; the interrupted runs are
+	// kept and current nowhere, and a build the stop cut short ran again
+	// as a retry.
+	byState := runs(projects...)
+	if n := len(byState[store.RunRunning]); n != 0 {
+		t.Errorf("%d runs still running", n)
+	}
+	current := 0
+	for _, r := range byState[store.RunComplete] {
+		if r.Current {
+			current++
+		}
+	}
+	if current != all {
+		t.Errorf("%d current runs, want one per cell (%d)", current, all)
+	}
+	interrupted := map[int64]store.Cell{}
+	for _, r := range byState[store.RunInterrupted] {
+		interrupted[r.RunID] = r
+		if r.Current {
+			t.Errorf("interrupted run %d of %s %s is current", r.RunID, r.Project, r.Python)
+		}
+	}
+	for _, r := range cut {
+		if _, ok := interrupted[r.RunID]; !ok {
+			t.Errorf("run %d of %s %s, interrupted by the stop, is no longer kept as interrupted", r.RunID, r.Project, r.Python)
+		}
+		withStore(func(st *store.Store) {
+			cs, _ := st.Cells(context.Background(), r.Project, "1.0")
+			for _, c := range cs {
+				if c.Python == r.Python && (c.Cause != outcome.CauseRetry || c.RunID <= r.RunID) {
+					t.Errorf("%s %s: current run %d has cause %q; want a later retry of interrupted run %d", r.Project, r.Python, c.RunID, c.Cause, r.RunID)
+				}
+			}
+		})
+	}
+	if r, ok := interrupted[crashed]; !ok || r.StateDetail != "the worker stopped while it ran" {
+		t.Errorf("the run a dead worker left: %+v; want interrupted by the restart", r)
 	}
 }
 

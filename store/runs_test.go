@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/outcome"
+)
+
+func addRelease(t *testing.T, s *Store, project, version string) {
+	t.Helper()
+	if _, err := s.AddRelease(context.Background(), Release{Project: project, Version: version, DisplayName: project,
+		SdistFile: project + "-" + version + ".tar.gz", SdistSHA256: "ab"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// describe is a run as the assertions below read it.
+func describe(c Cell) string {
+	s := fmt.Sprintf("%s/%s/%s", c.Cause, c.State, c.Status)
+	if c.Current {
+		s += "/current"
+	}
+	return s
+}
+
+func describeRuns(t *testing.T, s *Store, project, version, python string) string {
+	t.Helper()
+	runs, err := s.Runs(context.Background(), project, version, python)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range runs {
+		out = append(out, describe(r))
+	}
+	return strings.Join(out, " ")
+}
+
+// Every execution of a cell is a run of its own; the cell shows its latest
+// complete run; a run that never ended is kept, interrupted, never current.
+func TestRuns(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	addRelease(t, s, "foo", "1.0")
+	t0 := time.UnixMilli(1_000_000).UTC()
+	cell := func(st outcome.Status, log string) (Cell, map[string][]byte) {
+		return Cell{Project: "foo", Version: "1.0", Python: "3.12", Status: st, Backend: "namespace", StartedAt: t0, FinishedAt: t0.Add(time.Second),
+			Steps: []Step{{Name: "tests", Status: st}}}, map[string][]byte{"tests": []byte(log)}
+	}
+
+	first, err := s.BeginRun(ctx, RunStart{Project: "foo", Version: "1.0", Python: "3.12", Cause: outcome.CauseNew, Worker: "w1", StartedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Running: no outcome to show yet.
+	if cells, err := s.Cells(ctx, "foo", "1.0"); err != nil || len(cells) != 0 {
+		t.Fatalf("cells while the first run runs: %+v, %v", cells, err)
+	}
+	c, logs := cell(outcome.Failed, "first log")
+	if err := s.FinishRun(ctx, first, c, logs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, first, c, logs); err == nil {
+		t.Error("a run finished twice")
+	}
+
+	// A rerun that the worker's stop interrupts.
+	second, _ := s.BeginRun(ctx, RunStart{Project: "foo", Version: "1.0", Python: "3.12", Cause: outcome.CauseProvenance, Worker: "w1", StartedAt: t0})
+	if err := s.EndRun(ctx, second, "the service stopped"); err != nil {
+		t.Fatal(err)
+	}
+	// One left running by a worker that died; another worker's run is not
+	// that worker's to end.
+	third, _ := s.BeginRun(ctx, RunStart{Project: "foo", Version: "1.0", Python: "3.12", Cause: outcome.CauseRetry, Worker: "w1", StartedAt: t0})
+	addRelease(t, s, "bar", "2.0")
+	other, _ := s.BeginRun(ctx, RunStart{Project: "bar", Version: "2.0", Python: "3.12", Cause: outcome.CauseNew, Worker: "w2", StartedAt: t0})
+	if n, err := s.InterruptRuns(ctx, "w1", "the worker restarted"); err != nil || n != 1 {
+		t.Fatalf("InterruptRuns = %d, %v; want the one w1 left running", n, err)
+	}
+	c, logs = cell(outcome.Passed, "third log")
+	if err := s.FinishRun(ctx, third, c, logs); err == nil {
+		t.Error("an interrupted run was finished")
+	}
+	if got, want := describeRuns(t, s, "foo", "1.0", "3.12"), "retry/interrupted/ provenance/interrupted/ new/complete/failed/current"; got != want {
+		t.Errorf("runs %q, want %q", got, want)
+	}
+	if got, want := describeRuns(t, s, "bar", "2.0", "3.12"), "new/running/"; got != want {
+		t.Errorf("w2's run %q, want %q", got, want)
+	}
+	runs, _ := s.Runs(ctx, "foo", "1.0", "3.12")
+	if runs[1].StateDetail != "the service stopped" || runs[1].Worker != "w1" || runs[0].StateDetail != "the worker restarted" {
+		t.Errorf("interrupted runs say %q (%q) and %q", runs[1].StateDetail, runs[1].Worker, runs[0].StateDetail)
+	}
+
+	// A run that completes becomes current; the earlier one stays, with
+	// its log.
+	fourth, _ := s.BeginRun(ctx, RunStart{Project: "foo", Version: "1.0", Python: "3.12", Cause: outcome.CauseAdmin, Worker: "w1", StartedAt: t0})
+	if err := s.FinishRun(ctx, fourth, c, logs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describeRuns(t, s, "foo", "1.0", "3.12"), "admin/complete/passed/current retry/interrupted/ provenance/interrupted/ new/complete/failed"; got != want {
+		t.Errorf("runs %q, want %q", got, want)
+	}
+	cells, err := s.Cells(ctx, "foo", "1.0")
+	if err != nil || len(cells) != 1 || cells[0].RunID != fourth || !cells[0].Current || cells[0].Status != outcome.Passed {
+		t.Fatalf("cells %+v, %v; want run %d, passed", cells, err, fourth)
+	}
+	if l, err := s.StepLog(ctx, "foo", "1.0", "3.12", "tests"); err != nil || string(l) != "third log" {
+		t.Errorf("current log %q, %v", l, err)
+	}
+	if l, err := s.RunStepLog(ctx, first, "tests"); err != nil || string(l) != "first log" {
+		t.Errorf("first run's log %q, %v", l, err)
+	}
+	if _, err := s.RunStepLog(ctx, second, "tests"); err == nil {
+		t.Error("an interrupted run has a log")
+	}
+	if r, err := s.Run(ctx, first); err != nil || describe(r) != "new/complete/failed" || len(r.Steps) != 1 {
+		t.Errorf("Run(first) = %+v, %v", r, err)
+	}
+	if _, err := s.Run(ctx, 999); err == nil {
+		t.Error("Run of an unknown id")
+	}
+	// A run of a cell must match it.
+	if err := s.FinishRun(ctx, other, Cell{Project: "foo", Version: "1.0", Python: "3.12", Status: outcome.Passed}, nil); err == nil {
+		t.Error("bar's run finished as foo's")
+	}
+	if _, err := s.BeginRun(ctx, RunStart{Project: "foo", Version: "1.0", Python: "3.12"}); err == nil {
+		t.Error("a run without a cause")
+	}
+}
+
+// The schema before runs (written out by hand here, as it was), with a
+// cell, its steps and logs, provenance and dependencies: opening the
+// database carries every cell over as a complete run of cause migrated.
+func TestRunsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The five migrations before the runs', as the released pysmoke ran
+	// them.
+	for i, m := range migrations[:5] {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			t.Fatalf("old migration %d: %v", i+1, err)
+		}
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 5`,
+		`INSERT INTO releases (project, version, display_name, discovered_at) VALUES ('foo', '1.0', 'Foo', 1)`,
+		`INSERT INTO releases (project, version, display_name, discovered_at) VALUES ('foo', '1.1', 'Foo', 2)`,
+		`INSERT INTO cells (project, version, python, interpreter, full_version, backend, status, reason, started_at, finished_at)
+			VALUES ('foo', '1.0', '2.7', '/py/2.7/bin/python', '2.7.18', 'namespace', 'failed', 'syntax-error', 10, 20)`,
+		`INSERT INTO cells (project, version, python, interpreter, full_version, backend, status, reason, started_at, finished_at)
+			VALUES ('foo', '1.0', '3.12', '/py/3.12/bin/python', '3.12.1', 'docker', 'passed', '', 30, 40)`,
+		`INSERT INTO cells (project, version, python, status) VALUES ('foo', '1.1', '3.12', 'machinery-error')`,
+		`INSERT INTO steps (project, version, python, seq, name, status, reason, detail, exit_code, duration_ms, log, artifacts, memory_peak)
+			VALUES ('foo', '1.0', '2.7', 0, 'sdist', 'passed', '', '', 0, 1200, 'sdist log', '[{"path":"foo-1.0.tar.gz","size":9,"sha256":"cd"}]', 4096)`,
+		`INSERT INTO steps (project, version, python, seq, name, status, reason, detail, exit_code, duration_ms, log)
+			VALUES ('foo', '1.0', '2.7', 1, 'tests', 'failed', 'syntax-error', 'print x', 1, 300, 'tests log')`,
+		`INSERT INTO steps (project, version, python, seq, name, status, log) VALUES ('foo', '1.0', '3.12', 0, 'sdist', 'passed', '3.12 log')`,
+		`INSERT INTO cell_provenance VALUES ('foo', '1.0', '3.12', 'd312', '{"backend":"docker"}')`,
+		`INSERT INTO cell_dependencies VALUES ('foo', '1.0', '3.12', 'six', '1.16.0', 'six-1.16.0-py2.py3-none-any.whl', 'ef')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cells, err := s.Cells(ctx, "foo", "1.0")
+	if err != nil || len(cells) != 2 {
+		t.Fatalf("cells %+v, %v", cells, err)
+	}
+	py27, py312 := cells[0], cells[1]
+	if describe(py27) != "migrated/complete/failed/current" || py27.Reason != "syntax-error" || py27.Interpreter != "/py/2.7/bin/python" ||
+		py27.FullVersion != "2.7.18" || py27.Backend != "namespace" || py27.StartedAt.UnixMilli() != 10 || py27.FinishedAt.UnixMilli() != 20 {
+		t.Errorf("2.7 cell %+v", py27)
+	}
+	if len(py27.Steps) != 2 || py27.Steps[0].Name != "sdist" || py27.Steps[0].Duration != 1200*time.Millisecond ||
+		py27.Steps[0].MemoryPeak != 4096 || len(py27.Steps[0].Artifacts) != 1 || py27.Steps[0].Artifacts[0].SHA256 != "cd" ||
+		py27.Steps[1].Detail != "print x" || py27.Steps[1].ExitCode != 1 {
+		t.Errorf("2.7 steps %+v", py27.Steps)
+	}
+	if py312.ProvenanceDigest != "d312" || py312.Provenance != `{"backend":"docker"}` || len(py312.Dependencies) != 1 ||
+		py312.Dependencies[0] != (Dependency{Name: "six", Version: "1.16.0", Filename: "six-1.16.0-py2.py3-none-any.whl", SHA256: "ef"}) {
+		t.Errorf("3.12 cell %+v", py312)
+	}
+	if py27.ProvenanceDigest != "" {
+		t.Errorf("2.7 had no provenance, got %q", py27.ProvenanceDigest)
+	}
+	for _, want := range []struct{ py, step, log string }{{"2.7", "sdist", "sdist log"}, {"2.7", "tests", "tests log"}, {"3.12", "sdist", "3.12 log"}} {
+		if l, err := s.StepLog(ctx, "foo", "1.0", want.py, want.step); err != nil || string(l) != want.log {
+			t.Errorf("log of %s %s: %q, %v", want.py, want.step, l, err)
+		}
+	}
+	if c, err := s.Cells(ctx, "foo", "1.1"); err != nil || len(c) != 1 || describe(c[0]) != "migrated/complete/machinery-error/current" {
+		t.Errorf("1.1 cells %+v, %v", c, err)
+	}
+	// A cell without provenance is stale to every digest; one with it to
+	// the others.
+	if stale, err := s.StaleCells(ctx, "3.12", "d312"); err != nil || len(stale) != 1 || stale[0].Version != "1.1" {
+		t.Errorf("stale on 3.12: %+v, %v", stale, err)
+	}
+	// Runs go on from there.
+	if err := s.SaveCell(ctx, Cell{Project: "foo", Version: "1.0", Python: "2.7", Status: outcome.Passed, Cause: outcome.CauseProvenance}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describeRuns(t, s, "foo", "1.0", "2.7"), "provenance/complete/passed/current migrated/complete/failed"; got != want {
+		t.Errorf("runs after a rerun %q, want %q", got, want)
+	}
+}
