@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 )
 
 // Store is a folder of files named by their SHA-256 ("ab/abcdef...").
@@ -48,7 +49,13 @@ func (s *Store) Put(r io.Reader) (string, int64, error) {
 	sum := hex.EncodeToString(h.Sum(nil))
 	dst := s.path(sum)
 	if _, err := os.Stat(dst); err == nil {
-		return sum, n, nil // kept once
+		// Kept once. Touched, so that Prune's grace period counts from
+		// this Put: the run that put it has not recorded it yet.
+		now := time.Now()
+		if err := os.Chtimes(dst, now, now); err != nil {
+			return "", 0, fmt.Errorf("artifacts: %w", err)
+		}
+		return sum, n, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", 0, fmt.Errorf("artifacts: %w", err)
@@ -88,7 +95,40 @@ type Usage struct {
 // Usage counts the files the store holds and their bytes.
 func (s *Store) Usage() (Usage, error) {
 	var u Usage
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	err := s.walk(func(_, _ string, fi fs.FileInfo) error {
+		u.Files++
+		u.Bytes += fi.Size()
+		return nil
+	})
+	return u, err
+}
+
+// Prune removes every file that keep does not want and that no Put has
+// touched since before: a file put by a run still going, which has not
+// recorded it yet, is spared by a before far enough back (longer than a
+// job). It returns what it freed.
+func (s *Store) Prune(keep func(sha256 string) bool, before time.Time) (Usage, error) {
+	var freed Usage
+	err := s.walk(func(p string, sum string, fi fs.FileInfo) error {
+		if keep(sum) || !fi.ModTime().Before(before) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		freed.Files++
+		freed.Bytes += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return freed, fmt.Errorf("artifacts: prune: %w", err)
+	}
+	return freed, nil
+}
+
+// walk calls f for each file the store holds.
+func (s *Store) walk(f func(path, sha256 string, fi fs.FileInfo) error) error {
+	return filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -100,10 +140,8 @@ func (s *Store) Usage() (Usage, error) {
 			if err != nil {
 				return err
 			}
-			u.Files++
-			u.Bytes += fi.Size()
+			return f(p, d.Name(), fi)
 		}
 		return nil
 	})
-	return u, err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPutKeepsIdenticalFilesOnce(t *testing.T) {
@@ -43,5 +44,51 @@ func TestPutKeepsIdenticalFilesOnce(t *testing.T) {
 		if _, err := s.Path(bad); err == nil {
 			t.Errorf("Path(%q): no error", bad)
 		}
+	}
+}
+
+// Prune drops what retention does not want, except files put lately (a
+// run still going has not recorded them); a Put of a file kept already
+// counts as lately.
+func TestPrune(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(content string) string {
+		t.Helper()
+		sum, _, err := s.Put(strings.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	age := func(sum string) {
+		t.Helper()
+		p, err := s.Path(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-48 * time.Hour)
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wanted, unwanted, recent, reput := put("wanted wheel"), put("a dropped release's wheel"), put("a running job's wheel"), put("put again")
+	for _, sum := range []string{wanted, unwanted, reput} {
+		age(sum)
+	}
+	put("put again") // by a job running now
+	freed, err := s.Prune(func(sum string) bool { return sum == wanted }, time.Now().Add(-24*time.Hour))
+	if err != nil || freed.Files != 1 || freed.Bytes != int64(len("a dropped release's wheel")) {
+		t.Fatalf("Prune freed %+v, %v; want the dropped release's wheel only", freed, err)
+	}
+	for sum, kept := range map[string]bool{wanted: true, unwanted: false, recent: true, reput: true} {
+		if _, err := s.Path(sum); (err == nil) != kept {
+			t.Errorf("%s kept=%v after Prune, want %v", sum[:8], err == nil, kept)
+		}
+	}
+	if u, _ := s.Usage(); u.Files != 3 {
+		t.Errorf("Usage after Prune %+v, want 3 files", u)
 	}
 }

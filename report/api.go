@@ -59,6 +59,10 @@ type (
 		Steps       []stepJSON `json:"steps"`
 		// Dependencies is added in v1 (SCHEMA.md): absent when none.
 		Dependencies []dependencyJSON `json:"dependencies,omitempty"`
+		// Run, Cause and RunsURL are added in v1: the cell's current run.
+		Run     int64  `json:"run,omitempty"`
+		Cause   string `json:"cause,omitempty"`
+		RunsURL string `json:"runs_url,omitempty"`
 	}
 	stepJSON struct {
 		Name         string         `json:"name"`
@@ -68,7 +72,7 @@ type (
 		ExitCode     int            `json:"exit_code"`
 		DurationMS   int64          `json:"duration_ms"`
 		MemoryPeak   int64          `json:"memory_peak_bytes"`
-		LogURL       string         `json:"log_url"`
+		LogURL       string         `json:"log_url,omitempty"`
 		LogTruncated bool           `json:"log_truncated"`
 		Artifacts    []artifactJSON `json:"artifacts"`
 	}
@@ -104,6 +108,12 @@ func artifactsJSON(arts []store.Artifact) []artifactJSON {
 		out = append(out, aj)
 	}
 	return out
+}
+
+func stepJSONOf(st store.Step) stepJSON {
+	return stepJSON{Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
+		ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
+		LogTruncated: st.LogTruncated, Artifacts: artifactsJSON(st.Artifacts)}
 }
 
 func rfc3339(t time.Time) string {
@@ -145,13 +155,14 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 				if st := c.FailingStep(); st != nil {
 					cj.FailingStep = st.Name
 				}
+				cj.Run, cj.Cause = c.Cell.RunID, string(c.Cell.Cause)
+				if h.runsSrc != nil {
+					cj.RunsURL = h.base + runsPath(name, rd.Version, c.Python)
+				}
 				for _, st := range c.Cell.Steps {
-					cj.Steps = append(cj.Steps, stepJSON{
-						Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
-						ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
-						LogURL:       h.base + logPath(name, rd.Version, c.Python, st.Name),
-						LogTruncated: st.LogTruncated, Artifacts: artifactsJSON(st.Artifacts),
-					})
+					sj := stepJSONOf(st)
+					sj.LogURL = h.base + logPath(name, rd.Version, c.Python, st.Name)
+					cj.Steps = append(cj.Steps, sj)
 				}
 			}
 			rj.Cells = append(rj.Cells, cj)

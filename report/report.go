@@ -72,6 +72,11 @@ type Options struct {
 	BaseURL string
 	// Logger receives the reasons of 500 responses. Default slog.Default().
 	Logger *slog.Logger
+	// Runs, when set, serves each cell's runs (report/history.go); the
+	// store satisfies it. Artifacts, with Runs, serves diffs between the
+	// archives of two runs.
+	Runs      RunSource
+	Artifacts ArtifactSource
 }
 
 // Handler serves the reports. Safe for concurrent use.
@@ -81,11 +86,14 @@ type Handler struct {
 	prefix string // path of base, no trailing slash
 	log    *slog.Logger
 	mux    *http.ServeMux
+	// The history: nil when not served.
+	runsSrc RunSource
+	arts    ArtifactSource
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
-	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger}
+	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -102,6 +110,8 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /badge/{file}", h.badge)
 	h.mux.HandleFunc("GET /feed/{file}", h.feed)
 	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)
+	h.mux.HandleFunc("GET /api/v1/project/{name}/runs/{version}/{python}", h.runs)
+	h.mux.HandleFunc("GET /api/v1/project/{name}/diff", h.diff)
 	return h
 }
 

@@ -7,7 +7,8 @@
 // settings (skips, test command, timeouts) to each build.
 //
 // The service owns its data folder: the database (store and queue), the
-// mirror of downloaded files, and the jobs' scratch.
+// mirror of downloaded files, the artifacts the steps built (kept for the
+// last KeepReleases releases of each project), and the jobs' scratch.
 package service
 
 import (
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/allowlist"
+	"github.com/pysmoke/pysmoke/artifacts"
 	"github.com/pysmoke/pysmoke/crawler"
 	"github.com/pysmoke/pysmoke/index"
 	"github.com/pysmoke/pysmoke/interpreter"
@@ -64,6 +66,10 @@ type Options struct {
 	BaseURL string
 	// Logger receives the service's log; default slog.Default().
 	Logger *slog.Logger
+	// KeepReleases is how many of each project's latest releases keep
+	// their artifacts (every run's); default 3. Older releases' artifacts
+	// are dropped by retention, hourly.
+	KeepReleases int
 	// Worker names this worker in the runs it records; default the host's
 	// name. Each worker sharing a database needs its own: a worker marks
 	// interrupted, as it starts, the runs recorded under its name that
@@ -76,6 +82,7 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	store   *store.Store
+	arts    *artifacts.Store
 	queue   *queue.Queue
 	runner  *runner.Runner
 	crawler *crawler.Crawler
@@ -104,6 +111,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.KeepReleases <= 0 {
+		opts.KeepReleases = 3
 	}
 	if opts.Worker == "" {
 		host, err := os.Hostname()
@@ -159,9 +169,15 @@ func (s *Service) wire(ctx context.Context) error {
 	}
 	// The index client is also the runner's index of dependencies: the
 	// only files fetched outside the allowlist are the closures jobs need.
+	// The archives the steps build outlive the scratch, for the diffs.
+	s.arts, err = artifacts.Open(filepath.Join(s.opts.DataDir, "artifacts"))
+	if err != nil {
+		return err
+	}
 	s.runner = runner.New(runner.Options{Backend: s.opts.Backend, Toolchain: s.opts.Toolchain, Index: s.index,
-		ScratchDir: filepath.Join(s.opts.DataDir, "scratch"), StepTimeout: s.opts.StepTimeout, Logger: s.log})
-	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log})
+		ScratchDir: filepath.Join(s.opts.DataDir, "scratch"), StepTimeout: s.opts.StepTimeout, Logger: s.log,
+		Artifacts: s.arts})
+	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log, Runs: s.store, Artifacts: s.arts})
 	return nil
 }
 
@@ -197,6 +213,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.opts.Allowlist.Watch(ctx, 2*time.Second)
+	go s.retainEvery(ctx, time.Hour)
 	// Projects never read are read at once (their backfill), the rest in
 	// their slots of the schedule.
 	go s.crawler.Run(ctx)
@@ -277,6 +294,45 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python, "run", run, "cause", cause,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
 	return nil
+}
+
+// retainEvery applies retention at once and then every period until ctx
+// ends.
+func (s *Service) retainEvery(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if _, err := s.Retain(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("artifact retention", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Retain drops the artifacts no run of each project's latest KeepReleases
+// releases recorded, sparing those put within two jobs' time (a running
+// job's, not recorded yet), and logs the store's size and what it freed.
+func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error) {
+	inUse, err := s.store.ArtifactsInUse(ctx, s.opts.KeepReleases)
+	if err != nil {
+		return freed, err
+	}
+	grace := 2 * time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout
+	freed, err = s.arts.Prune(func(sum string) bool { return inUse[sum] }, time.Now().Add(-grace))
+	if err != nil {
+		return freed, err
+	}
+	kept, err := s.arts.Usage()
+	if err != nil {
+		return freed, err
+	}
+	s.log.Info("artifact retention", "keep_releases", s.opts.KeepReleases, "kept_files", kept.Files, "kept_bytes", kept.Bytes,
+		"freed_files", freed.Files, "freed_bytes", freed.Bytes)
+	return freed, nil
 }
 
 // job is the runner's job for a build, with the project's allowlist

@@ -367,3 +367,50 @@ func (s *Store) RunStepLog(ctx context.Context, id int64, step string) ([]byte, 
 	}
 	return log, err
 }
+
+// ArtifactsInUse returns the SHA-256 of every artifact that a run of the
+// latest keep releases of each project recorded (all its runs: an earlier
+// toolchain's too, for the diffs between runs). Retention keeps these and
+// may drop the rest.
+func (s *Store) ArtifactsInUse(ctx context.Context, keep int) (map[string]bool, error) {
+	projects, err := s.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inUse := map[string]bool{}
+	for _, p := range projects {
+		rels, err := s.Releases(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range rels {
+			if i >= keep {
+				break
+			}
+			rows, err := s.db.QueryContext(ctx, `SELECT st.artifacts FROM runs r JOIN run_steps st ON st.run_id = r.id
+				WHERE r.project = ? AND r.version = ?`, r.Project, r.Version)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var js string
+				var arts []Artifact
+				if err := rows.Scan(&js); err == nil {
+					err = json.Unmarshal([]byte(js), &arts)
+				}
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("artifacts of %s %s: %w", r.Project, r.Version, err)
+				}
+				for _, a := range arts {
+					inUse[a.SHA256] = true
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return inUse, nil
+}

@@ -222,3 +222,45 @@ func TestRunsMigration(t *testing.T) {
 		t.Errorf("runs after a rerun %q, want %q", got, want)
 	}
 }
+
+// Retention keeps what the runs of each project's latest releases
+// recorded, every run of them (an earlier toolchain's too).
+func TestArtifactsInUse(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	save := func(project, version string, cause outcome.Cause, sums ...string) {
+		t.Helper()
+		var arts []Artifact
+		for _, sum := range sums {
+			arts = append(arts, Artifact{Path: sum + ".whl", SHA256: sum})
+		}
+		if err := s.SaveCell(ctx, Cell{Project: project, Version: version, Python: "3.12", Status: outcome.Passed, Cause: cause,
+			Steps: []Step{{Name: "wheel", Status: outcome.Passed, Artifacts: arts}, {Name: "tests", Status: outcome.Passed}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []string{"1.0", "1.1", "1.2", "1.10"} {
+		addRelease(t, s, "foo", v)
+	}
+	addRelease(t, s, "bar", "0.1")
+	save("foo", "1.0", outcome.CauseNew, "a10")
+	save("foo", "1.1", outcome.CauseNew, "a11", "shared")
+	save("foo", "1.2", outcome.CauseNew, "a12")
+	save("foo", "1.10", outcome.CauseNew, "a110-old-toolchain")
+	save("foo", "1.10", outcome.CauseProvenance, "a110")
+	save("bar", "0.1", outcome.CauseNew, "shared", "b01")
+	got, err := s.ArtifactsInUse(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.10, 1.2 and 1.1 are foo's latest three (PEP 440 order); 1.0 goes.
+	want := []string{"a11", "shared", "a12", "a110-old-toolchain", "a110", "b01"}
+	if len(got) != len(want) {
+		t.Errorf("in use %v, want %v", got, want)
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("%s not in use; in use: %v", w, got)
+		}
+	}
+}
