@@ -14,12 +14,12 @@ const (
 	// CauseProvenance: the cell's provenance changed (the interpreter's
 	// build, the toolchain, the sandbox backend or image, the limits).
 	CauseProvenance Cause = "provenance"
+	// CauseDependency: a dependency its current run installed has a newer
+	// release on the index.
+	CauseDependency Cause = "dependency"
 	// CauseAdmin: an administrator asked for it.
 	CauseAdmin Cause = "admin"
 	// CauseMigrated: a result recorded before runs were kept, carried over
 	// by the store's migration.
 	CauseMigrated Cause = "migrated"
 )
-
-// Causes are the known causes, in the order above.
-var Causes = []Cause{CauseNew, CauseRetry, CauseProvenance, CauseAdmin, CauseMigrated}

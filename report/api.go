@@ -110,6 +110,14 @@ func artifactsJSON(arts []store.Artifact) []artifactJSON {
 	return out
 }
 
+func dependenciesJSON(deps []store.Dependency) []dependencyJSON {
+	var out []dependencyJSON
+	for _, d := range deps {
+		out = append(out, dependencyJSON{Name: d.Name, Version: d.Version, Filename: d.Filename, SHA256: d.SHA256})
+	}
+	return out
+}
+
 func stepJSONOf(st store.Step) stepJSON {
 	return stepJSON{Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
 		ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
@@ -149,9 +157,7 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 			if c.Cell != nil {
 				cj.Reason, cj.FullVersion, cj.Backend = c.Cell.Reason, c.Cell.FullVersion, c.Cell.Backend
 				cj.StartedAt, cj.FinishedAt = rfc3339(c.Cell.StartedAt), rfc3339(c.Cell.FinishedAt)
-				for _, d := range c.Cell.Dependencies {
-					cj.Dependencies = append(cj.Dependencies, dependencyJSON{Name: d.Name, Version: d.Version, Filename: d.Filename, SHA256: d.SHA256})
-				}
+				cj.Dependencies = dependenciesJSON(c.Cell.Dependencies)
 				if st := c.FailingStep(); st != nil {
 					cj.FailingStep = st.Name
 				}

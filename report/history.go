@@ -60,6 +60,9 @@ type (
 		FinishedAt       string     `json:"finished_at,omitempty"`
 		ProvenanceDigest string     `json:"provenance_digest,omitempty"`
 		Steps            []stepJSON `json:"steps"`
+		// Dependencies are the run's resolved closure, part of what its
+		// outcome depended on.
+		Dependencies []dependencyJSON `json:"dependencies,omitempty"`
 	}
 	runsJSON struct {
 		Schema  string    `json:"schema"`
@@ -115,6 +118,7 @@ func (h *Handler) runJSON(name string, c store.Cell) runJSON {
 		State: string(c.State), StateDetail: c.StateDetail, Current: c.Current, Status: string(c.Status), Reason: c.Reason,
 		FullVersion: c.FullVersion, Backend: c.Backend, StartedAt: rfc3339(c.StartedAt), FinishedAt: rfc3339(c.FinishedAt),
 		ProvenanceDigest: c.ProvenanceDigest, Steps: []stepJSON{}}
+	rj.Dependencies = dependenciesJSON(c.Dependencies)
 	for _, st := range c.Steps {
 		sj := stepJSONOf(st)
 		if c.Current {

@@ -3,8 +3,9 @@
 // release on; the queue holds one build per release and interpreter; the
 // runner runs each build in a fresh sandbox; the store keeps its outcome;
 // the reports and feeds read the store. It also queues again the cells made
-// on another machine state (reruns) and applies the allowlist's per-project
-// settings (skips, test command, timeouts) to each build.
+// on another machine state, or with a dependency that has a newer release
+// since (reruns), and applies the allowlist's per-project settings (skips,
+// test command, timeouts) to each build.
 //
 // The service owns its data folder: the database (store and queue), the
 // mirror of downloaded files, the artifacts the steps built (kept for the
@@ -214,6 +215,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	go s.opts.Allowlist.Watch(ctx, 2*time.Second)
 	go s.retainEvery(ctx, time.Hour)
+	go s.watchDependencies(ctx, s.crawlInterval())
 	// Projects never read are read at once (their backfill), the rest in
 	// their slots of the schedule.
 	go s.crawler.Run(ctx)
@@ -294,6 +296,15 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python, "run", run, "cause", cause,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
 	return nil
+}
+
+// crawlInterval is how often each project's page is read: dependencies
+// are read as often.
+func (s *Service) crawlInterval() time.Duration {
+	if s.opts.Crawl.Interval > 0 {
+		return s.opts.Crawl.Interval
+	}
+	return 10 * time.Minute
 }
 
 // retainEvery applies retention at once and then every period until ctx

@@ -264,3 +264,60 @@ func TestArtifactsInUse(t *testing.T) {
 		}
 	}
 }
+
+// A cell is stale on its dependencies when a newer release of one its
+// current run installed appeared after that run finished; its rerun,
+// whatever it resolves, is not stale again.
+func TestDependencyStaleCells(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	addRelease(t, s, "app", "1.0")
+	t1 := time.UnixMilli(1_000_000)
+	save := func(python string, finished time.Time, deps ...Dependency) {
+		t.Helper()
+		if err := s.SaveCell(ctx, Cell{Project: "app", Version: "1.0", Python: python, Status: outcome.Passed,
+			StartedAt: finished, FinishedAt: finished, Dependencies: deps}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib10 := Dependency{Name: "lib", Version: "1.0", Filename: "lib-1.0-py3-none-any.whl", SHA256: "aa"}
+	lib11 := Dependency{Name: "lib", Version: "1.1", Filename: "lib-1.1-py3-none-any.whl", SHA256: "bb"}
+	six := Dependency{Name: "six", Version: "1.16.0", Filename: "six-1.16.0-py2.py3-none-any.whl", SHA256: "cc"}
+	save("3.11", t1, lib10, six)
+	save("3.12", t1, six)
+	names, err := s.DependencyNames(ctx)
+	if err != nil || strings.Join(names, " ") != "lib six" {
+		t.Fatalf("names %v, %v", names, err)
+	}
+	// First seen: lib 1.0 and six 1.16.0 are the newest, nothing stale.
+	for _, n := range []struct{ name, newest string }{{"lib", "1.0"}, {"six", "1.16.0"}} {
+		if news, err := s.NoteDependencyRelease(ctx, n.name, n.newest, t1.Add(time.Minute)); err != nil || !news {
+			t.Fatalf("first note of %s: %v %v", n.name, news, err)
+		}
+	}
+	if news, _ := s.NoteDependencyRelease(ctx, "lib", "1.0", t1.Add(2*time.Minute)); news {
+		t.Error("the same newest release is news")
+	}
+	if stale, err := s.DependencyStaleCells(ctx); err != nil || len(stale) != 0 {
+		t.Fatalf("stale %+v, %v; want none", stale, err)
+	}
+	// lib 1.1 appears: the 3.11 cell, which installed lib 1.0, is stale.
+	if news, _ := s.NoteDependencyRelease(ctx, "lib", "1.1", t1.Add(time.Hour)); !news {
+		t.Error("lib 1.1 is not news")
+	}
+	stale, err := s.DependencyStaleCells(ctx)
+	if err != nil || len(stale) != 1 || stale[0].Python != "3.11" || stale[0].Dependency != "lib" || stale[0].Used != "1.0" ||
+		stale[0].Newest != "1.1" || stale[0].Release.SdistFile != "app-1.0.tar.gz" {
+		t.Fatalf("stale %+v, %v; want app 1.0 on 3.11 (lib 1.0, newest 1.1)", stale, err)
+	}
+	// Rerun: with lib 1.1, or still with 1.0 (it could not take 1.1):
+	// either way it is not stale any more.
+	save("3.11", t1.Add(2*time.Hour), lib10, six)
+	if stale, _ := s.DependencyStaleCells(ctx); len(stale) != 0 {
+		t.Errorf("stale after the rerun: %+v", stale)
+	}
+	save("3.11", t1.Add(3*time.Hour), lib11, six)
+	if stale, _ := s.DependencyStaleCells(ctx); len(stale) != 0 {
+		t.Errorf("stale after a rerun with lib 1.1: %+v", stale)
+	}
+}

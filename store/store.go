@@ -118,7 +118,8 @@ var migrations = []string{
 	dependenciesMigration, // store/dependencies.go
 	// A step's peak memory, in bytes (0 where the backend could not tell).
 	`ALTER TABLE steps ADD COLUMN memory_peak INTEGER NOT NULL DEFAULT 0;`,
-	runsMigration, // store/runs.go
+	runsMigration,               // store/runs.go
+	dependencyReleasesMigration, // store/deprelease.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -311,18 +312,23 @@ func (s *Store) Releases(ctx context.Context, project string) ([]Release, error)
 // Projects returns the normalised names of every project with a release,
 // sorted.
 func (s *Store) Projects(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT project FROM releases ORDER BY project`)
+	return s.strings(ctx, `SELECT DISTINCT project FROM releases ORDER BY project`)
+}
+
+// strings runs a query of one text column and returns its values.
+func (s *Store) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -1,55 +1,146 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
+	"github.com/pysmoke/pysmoke/localindex"
+	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/store"
 )
 
-// TestServeDependencies: the service, watching only depapp, tests it on
-// 3.12 with its dependencies from the index (both sdists here), records
-// what was installed with the cell, and downloads nothing but depapp's
-// sdist and that closure.
-func TestServeDependencies(t *testing.T) {
+// writeTree writes files (path: text) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestServeRerunsOnDependencyRelease: app 1.0 requires tinydep, on the
+// index as a wheel, 1.0. Once app's cell is in, tinydep 1.1 appears on the
+// index: the service runs the cell again, as a run of cause dependency
+// that installed tinydep 1.1 (its tests say which they imported), and
+// keeps the first run, with tinydep 1.0.
+func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
-	indexURL, paths := sampleIndex(t, filepath.Join(tmp, "index"), "samples/depapp", "dependencies/depcext", "dependencies/depsdist", "samples/smokegood")
+	app, dep, indexDir := filepath.Join(tmp, "app"), filepath.Join(tmp, "tinydep"), filepath.Join(tmp, "index")
+	writeTree(t, app, map[string]string{
+		"setup.py":        "from setuptools import setup\nsetup(name='app', version='1.0', packages=['app'], install_requires=['tinydep>=1.0'])\n",
+		"app/__init__.py": "import tinydep\n",
+		"tests/test_app.py": "import unittest, tinydep\n\nclass T(unittest.TestCase):\n    def test_dep(self):\n" +
+			"        print('tinydep', tinydep.VERSION)\n        self.assertIn(tinydep.VERSION, ('1.0', '1.1'))\n",
+	})
+	writeDep := func(version string) {
+		t.Helper()
+		writeTree(t, dep, map[string]string{
+			"setup.py":            "from setuptools import setup\nsetup(name='tinydep', version='" + version + "', packages=['tinydep'])\n",
+			"tinydep/__init__.py": "VERSION = '" + version + "'\n",
+		})
+		if _, err := localindex.WriteWheel(indexDir, dep, "tinydep", version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix, err := localindex.New(indexDir, localindex.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localindex.WriteSdist(indexDir, app, "app", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	writeDep("1.0")
+	if err := ix.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ix.Handler())
+	defer srv.Close()
 	allow := filepath.Join(tmp, "allow.txt")
-	if err := os.WriteFile(allow, []byte("depapp\n"), 0o644); err != nil {
+	if err := os.WriteFile(allow, []byte("app\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(tmp, "data")
-	cells, logs := serveUntil(t, indexURL, allow, data, "3.12", "depapp", 1)
-	cell := cells[0]
-	if cell.Status != "passed" {
-		t.Errorf("depapp on 3.12: %s %s; log:\n%s", cell.Status, cell.Reason, tail(logs, 30))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs testenv.LogBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"serve", "--index", srv.URL + "/", "--allowlist", allow, "--data", data,
+			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.12", "--workers", "1",
+			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
+	}()
+	// runs returns app 1.0's runs on 3.12, newest first.
+	runs := func() []store.Cell {
+		st, err := store.Open(ctx, filepath.Join(data, "pysmoke.db"))
+		if err != nil {
+			return nil
+		}
+		defer st.Close()
+		rs, _ := st.Runs(ctx, "app", "1.0", "3.12")
+		return rs
 	}
-	var names []string
-	for _, d := range cell.Dependencies {
-		names = append(names, d.Name+" "+d.Version+" "+d.Filename)
-		if want, ok := paths[d.Filename]; ok && d.SHA256 != fileSHA256(t, want) {
-			t.Errorf("%s recorded with sha256 %s, not the index's file's", d.Filename, d.SHA256)
+	waitFor := func(what string, ok func([]store.Cell) bool) []store.Cell {
+		t.Helper()
+		deadline := time.Now().Add(4 * time.Minute)
+		for {
+			if rs := runs(); ok(rs) {
+				return rs
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				<-done
+				t.Fatalf("%s: not in time; log:\n%s", what, tail(logs.String(), 30))
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	for _, want := range []string{"depcext 1.0 depcext-1.0.tar.gz", "depsdist 1.0 depsdist-1.0.tar.gz", "pytest-mock 3.14.0 pytest_mock-3.14.0-py3-none-any.whl"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("recorded dependencies %v lack %q", names, want)
+	used := func(c store.Cell) string {
+		for _, d := range c.Dependencies {
+			if d.Name == "tinydep" {
+				return d.Version
+			}
 		}
+		return ""
 	}
-	// The mirror: depapp (allowlisted) and its closure, not smokegood.
-	var mirrored []string
-	files, _ := filepath.Glob(filepath.Join(data, "mirror", "*", "*", "*"))
-	for _, f := range files {
-		if !strings.HasPrefix(filepath.Base(f), ".") {
-			mirrored = append(mirrored, filepath.Base(f))
-		}
+	first := waitFor("the first run", func(rs []store.Cell) bool { return len(rs) == 1 && rs[0].State == store.RunComplete })[0]
+	if first.Status != outcome.Passed || first.Cause != outcome.CauseNew || used(first) != "1.0" {
+		t.Fatalf("first run: %s %s, cause %s, tinydep %q; want passed with tinydep 1.0", first.Status, first.Reason, first.Cause, used(first))
 	}
-	slices.Sort(mirrored)
-	if want := []string{"depapp-1.0.tar.gz", "depcext-1.0.tar.gz", "depsdist-1.0.tar.gz"}; !slices.Equal(mirrored, want) {
-		t.Errorf("mirror holds %v, want %v", mirrored, want)
+	// tinydep 1.1 is released.
+	writeDep("1.1")
+	if err := ix.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	rs := waitFor("the rerun", func(rs []store.Cell) bool { return len(rs) == 2 && rs[0].State == store.RunComplete })
+	rerun := rs[0]
+	if rerun.Cause != outcome.CauseDependency || !rerun.Current || rerun.Status != outcome.Passed || used(rerun) != "1.1" {
+		t.Errorf("rerun: %s %s, cause %s, current %v, tinydep %q; want a current passed run of cause dependency with tinydep 1.1",
+			rerun.Status, rerun.Reason, rerun.Cause, rerun.Current, used(rerun))
+	}
+	if rs[1].RunID != first.RunID || rs[1].Current || used(rs[1]) != "1.0" {
+		t.Errorf("the first run, kept: %+v", rs[1])
+	}
+	// No further rerun: the closure now holds the newest.
+	time.Sleep(5 * time.Second)
+	if n := len(runs()); n != 2 {
+		t.Errorf("%d runs after the rerun settled, want 2; log:\n%s", n, tail(logs.String(), 30))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
 	}
 }

@@ -1,40 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
 	"github.com/pysmoke/pysmoke/localindex"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// syncBuffer is a log sink safe for the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// testenv.LogBuffer is a log sink safe for the service's goroutines.
 
 // TestServeRestartLosesNothing stops the service while builds are queued
 // and running, starts it again on the same data folder, and checks that
@@ -119,7 +102,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	run := func(stopWhen func() bool) string {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var logs syncBuffer
+		var logs testenv.LogBuffer
 		done := make(chan error, 1)
 		go func() { done <- dispatch(ctx, args(freePort(t)), &logs, &logs) }()
 		// Each job makes its build and test environments from the offline
@@ -270,7 +253,7 @@ func serveUntil(t *testing.T, indexURL, allow, data, pythons, project string, n 
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
