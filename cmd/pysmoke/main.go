@@ -21,6 +21,9 @@ const usage = `pysmoke smoke-tests Python package releases on every Python of th
 Usage:
   pysmoke serve   [flags]          watch an index, test new releases, serve reports
   pysmoke run     [flags] SDIST    test one sdist here and print the matrix
+  pysmoke rerun   [flags] PROJECT [VERSION]
+                                   queue a project's cells again in a service's
+                                   data folder (runs of cause "admin")
   pysmoke pythons [flags]          list the interpreters pysmoke would use
   pysmoke image   [flags]          build the Docker sandbox's image
   pysmoke toolchain [flags]        build (once, cached) and list the offline
@@ -65,6 +68,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "rerun":
+		return cmdRerun(ctx, args[1:], stdout, stderr)
 	case "pythons":
 		return cmdPythons(ctx, args[1:], stdout, stderr)
 	case "image":

@@ -33,8 +33,8 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 // TestServeRerunsOnDependencyRelease: app 1.0 requires tinydep, on the
 // index as a wheel, 1.0. Once app's cell is in, tinydep 1.1 appears on the
 // index: the service runs the cell again, as a run of cause dependency
-// that installed tinydep 1.1 (its tests say which they imported), and
-// keeps the first run, with tinydep 1.0.
+// that installed tinydep 1.1, and keeps the first run, with tinydep 1.0.
+// Then pysmoke rerun asks for a run of cause admin.
 func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
@@ -138,6 +138,27 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	if n := len(runs()); n != 2 {
 		t.Errorf("%d runs after the rerun settled, want 2; log:\n%s", n, tail(logs.String(), 30))
+	}
+
+	// An administrator asks for another run, while the service runs.
+	var out, errOut testenv.LogBuffer
+	if err := dispatch(ctx, []string{"rerun", "--data", data, "App", "1.0"}, &out, &errOut); err != nil || out.String() != "queued app 1.0 on 3.12\n" {
+		t.Fatalf("rerun: %v, %q %q", err, out.String(), errOut.String())
+	}
+	rs = waitFor("the administrator's rerun", func(rs []store.Cell) bool { return len(rs) == 3 && rs[0].State == store.RunComplete })
+	if rs[0].Cause != outcome.CauseAdmin || !rs[0].Current || rs[1].Cause != outcome.CauseDependency || rs[1].Current {
+		t.Errorf("after pysmoke rerun: runs %s %v, %s %v", rs[0].Cause, rs[0].Current, rs[1].Cause, rs[1].Current)
+	}
+	for _, bad := range [][]string{
+		{"rerun", "--data", data, "nosuch"},
+		{"rerun", "--data", data, "app", "9.9"},
+		{"rerun", "--data", data, "--python", "3.99", "app"},
+		{"rerun", "--data", filepath.Join(tmp, "nowhere"), "app"},
+		{"rerun", "--data", data, "not a name!"},
+	} {
+		if err := dispatch(ctx, bad, &out, &errOut); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
