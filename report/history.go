@@ -213,14 +213,24 @@ func (h *Handler) resolveRun(ctx context.Context, project, ref string) (store.Ce
 
 // diff serves what differs between the archives two runs built.
 func (h *Handler) diff(w http.ResponseWriter, r *http.Request) {
+	doc, cache, ok := h.loadDiff(w, r, diffPath)
+	if ok {
+		h.serveJSON(w, r, doc, cache)
+	}
+}
+
+// loadDiff answers the request for a diff's document as the JSON and the
+// page share it: the project's name checked (pathOf makes the redirect of
+// one not normalised), a and b resolved. ok is false when it has answered.
+func (h *Handler) loadDiff(w http.ResponseWriter, r *http.Request, pathOf func(string) string) (doc *diffJSON, cache string, ok bool) {
 	q := r.URL.Query()
-	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return diffPath(n) })
+	name, ok := h.projectName(w, r, r.PathValue("name"), pathOf)
 	if !ok || !h.hasRuns(w) {
-		return
+		return nil, "", false
 	}
 	if h.arts == nil {
 		http.Error(w, "this server keeps no artifacts to compare", http.StatusNotFound)
-		return
+		return nil, "", false
 	}
 	var sides [2]store.Cell
 	for i, key := range []string{"a", "b"} {
@@ -228,35 +238,35 @@ func (h *Handler) diff(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, errBadRun):
 			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+			return nil, "", false
 		case errors.Is(err, store.ErrNotFound):
 			http.Error(w, err.Error(), http.StatusNotFound)
-			return
+			return nil, "", false
 		case err != nil:
 			h.fail(w, r, err)
-			return
+			return nil, "", false
 		}
 		sides[i] = c
 	}
-	doc := diffJSON{Schema: DiffSchema, Project: name, A: h.runJSON(name, sides[0]), B: h.runJSON(name, sides[1]),
-		Steps: diffRuns(h.arts, sides[0], sides[1])}
+	doc = &diffJSON{Schema: DiffSchema, Project: name, A: h.runJSON(name, sides[0]), B: h.runJSON(name, sides[1]),
+		Steps: h.diffRuns(sides[0], sides[1])}
 	// Two runs never change; a cell's current run does.
-	cache := "max-age=60"
+	cache = "max-age=60"
 	if runIDRE.MatchString(q.Get("a")) && runIDRE.MatchString(q.Get("b")) {
 		cache = "max-age=86400"
 	}
-	h.serveJSON(w, r, doc, cache)
+	return doc, cache, true
 }
 
 // archiveSteps are the steps whose archives are compared.
 var archiveSteps = []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel}
 
 // diffRuns compares, step by step, the archive each of two runs built.
-func diffRuns(arts ArtifactSource, a, b store.Cell) []stepDiffJSON {
+func (h *Handler) diffRuns(a, b store.Cell) []stepDiffJSON {
 	out := []stepDiffJSON{}
 	for _, step := range archiveSteps {
-		sa, whyA := keptArchive(arts, a, step)
-		sb, whyB := keptArchive(arts, b, step)
+		sa, shaA, whyA := keptArchive(h.arts, a, step)
+		sb, shaB, whyB := keptArchive(h.arts, b, step)
 		sd := stepDiffJSON{Step: step, FileA: sa.Name, FileB: sb.Name, Normalised: []string{}, Missing: []string{}, Added: []string{},
 			Changed: []changeJSON{}, Metadata: []fieldDiffJSON{}}
 		if whyA != "" || whyB != "" {
@@ -271,7 +281,7 @@ func diffRuns(arts ArtifactSource, a, b store.Cell) []stepDiffJSON {
 			out = append(out, sd)
 			continue
 		}
-		rep, err := diff.Archives(sa, sb)
+		rep, err := h.diffs.archives(shaA, shaB, sa, sb)
 		if err != nil {
 			sd.Why = "cannot compare: " + err.Error()
 			out = append(out, sd)
@@ -295,28 +305,48 @@ func diffRuns(arts ArtifactSource, a, b store.Cell) []stepDiffJSON {
 	return out
 }
 
-// keptArchive is the diff side of the archive a run's step built, or why
-// there is none to compare.
-func keptArchive(arts ArtifactSource, c store.Cell, step string) (diff.Side, string) {
+// keptArchive is the diff side of the archive a run's step built and its
+// SHA-256, or why there is none to compare.
+func keptArchive(arts ArtifactSource, c store.Cell, step string) (diff.Side, string, string) {
 	for _, st := range c.Steps {
 		if st.Name != step {
 			continue
 		}
 		if st.Status != outcome.Passed {
-			return diff.Side{}, fmt.Sprintf("%s %s", step, st.Status)
+			return diff.Side{}, "", fmt.Sprintf("%s %s", step, st.Status)
 		}
 		if len(st.Artifacts) != 1 {
-			return diff.Side{}, fmt.Sprintf("%s built %d files, not one", step, len(st.Artifacts))
+			return diff.Side{}, "", fmt.Sprintf("%s built %d files, not one", step, len(st.Artifacts))
 		}
 		a := st.Artifacts[0]
 		p, err := arts.Path(a.SHA256)
 		if err != nil {
-			return diff.Side{}, fmt.Sprintf("%s: %s not kept (retention drops older releases' archives)", step, filepath.Base(a.Path))
+			return diff.Side{}, "", fmt.Sprintf("%s: %s not kept (retention drops older releases' archives)", step, filepath.Base(a.Path))
 		}
 		return diff.Side{Label: fmt.Sprintf("%s on %s (run %d)", c.Version, c.Python, c.RunID), Path: p, Name: filepath.Base(a.Path),
-			Python: c.FullVersion, Project: c.Project, Version: c.Version}, ""
+			Python: c.FullVersion, Project: c.Project, Version: c.Version}, a.SHA256, ""
 	}
-	return diff.Side{}, "no " + step + " step"
+	return diff.Side{}, "", "no " + step + " step"
+}
+
+// difference sums up a diff of two runs for the project page: whether any
+// archive compared differs, and whether every difference follows from the
+// toolchain (metadata fields it sets, nothing else).
+func difference(steps []stepDiffJSON) (differs, toolchainOnly bool) {
+	toolchainOnly = true
+	for _, s := range steps {
+		if !s.Compared || s.Same {
+			continue
+		}
+		differs = true
+		if len(s.Missing)+len(s.Added)+len(s.Changed) > 0 {
+			toolchainOnly = false
+		}
+		for _, f := range s.Metadata {
+			toolchainOnly = toolchainOnly && f.Toolchain
+		}
+	}
+	return differs, differs && toolchainOnly
 }
 
 func runsPath(name, version, python string) string {

@@ -30,6 +30,7 @@ var (
 	pages   = map[string]*template.Template{
 		"overview": parsePage("overview.html"),
 		"project":  parsePage("project.html"),
+		"diff":     parsePage("diff.html"),
 	}
 )
 
@@ -60,6 +61,7 @@ type page struct {
 	Prefix   string
 	Overview []overviewRow
 	Project  *projectView
+	Diff     *diffView
 }
 
 // render executes a page into a buffer first, so that a template error is a
@@ -143,6 +145,10 @@ type cellView struct {
 	Python, Status, Class, Reason string
 	FailStep, Detail              string
 	Steps                         []stepView
+	// DiffNote says how the cell's archives differ from the previous
+	// Python's ("differs from 3.11"), DiffURL shows it; "" when they do
+	// not, or cannot be compared.
+	DiffNote, DiffURL string
 }
 
 type stepView struct {
@@ -180,8 +186,11 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 		if rd.Prerelease {
 			rv.Flags = append(rv.Flags, "pre-release")
 		}
-		for _, c := range rd.Cells {
+		for i, c := range rd.Cells {
 			cv := cellView{Python: c.Python, Status: c.Status(), Class: statusClass(c.Status())}
+			if i > 0 {
+				cv.DiffNote, cv.DiffURL = h.differsFrom(name, rd.Cells[i-1], c)
+			}
 			if c.Cell != nil {
 				cv.Reason = c.Cell.Reason
 				if st := c.FailingStep(); st != nil {
@@ -201,6 +210,42 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 		v.Releases = append(v.Releases, rv)
 	}
 	h.render(w, r, "project", page{Title: name + " - pysmoke", Project: v})
+}
+
+// differsFrom is the note and the diff page's URL of a cell whose
+// archives differ from those of prev, the previous Python's cell of the
+// release ("" when they do not, or the server keeps no artifacts).
+func (h *Handler) differsFrom(name string, prev, c cellData) (note, link string) {
+	if h.runsSrc == nil || h.arts == nil || prev.Cell == nil || c.Cell == nil {
+		return "", ""
+	}
+	differs, toolchainOnly := difference(h.diffRuns(*prev.Cell, *c.Cell))
+	if !differs {
+		return "", ""
+	}
+	note = "differs from " + prev.Python
+	if toolchainOnly {
+		note += " (toolchain only)"
+	}
+	q := url.Values{"a": {c.Cell.Version + "@" + prev.Python}, "b": {c.Cell.Version + "@" + c.Python}}
+	return note, h.prefix + projectPath(name) + "diff?" + q.Encode()
+}
+
+// diffView is the diff page: the diff document and links.
+type diffView struct {
+	*diffJSON
+	ProjectURL, JSONURL string
+}
+
+func (h *Handler) diffPage(w http.ResponseWriter, r *http.Request) {
+	doc, _, ok := h.loadDiff(w, r, func(n string) string { return projectPath(n) + "diff" })
+	if !ok {
+		return
+	}
+	v := &diffView{diffJSON: doc, ProjectURL: h.prefix + projectPath(doc.Project),
+		JSONURL: h.prefix + diffPath(doc.Project) + "?" + r.URL.RawQuery}
+	title := fmt.Sprintf("%s %s on %s against %s on %s - pysmoke", doc.Project, doc.A.Version, doc.A.Python, doc.B.Version, doc.B.Python)
+	h.render(w, r, "diff", page{Title: title, Diff: v})
 }
 
 func releaseDate(r store.Release) string {

@@ -89,11 +89,13 @@ type Handler struct {
 	// The history: nil when not served.
 	runsSrc RunSource
 	arts    ArtifactSource
+	diffs   *diffCache
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
-	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts}
+	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
+		diffs: newDiffCache(1024)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -112,6 +114,7 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/runs/{version}/{python}", h.runs)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/diff", h.diff)
+	h.mux.HandleFunc("GET /project/{name}/diff", h.diffPage)
 	return h
 }
 
