@@ -207,6 +207,11 @@ func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log, err := h.src.StepLog(r.Context(), name, version, python, step)
+	h.serveLog(w, r, log, err, "max-age=60")
+}
+
+// serveLog answers with a step's log, or its absence.
+func (h *Handler) serveLog(w http.ResponseWriter, r *http.Request, log []byte, err error, cacheControl string) {
 	if errors.Is(err, store.ErrNotFound) {
 		notFound(w)
 		return
@@ -218,5 +223,5 @@ func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
 	// Logs are the package's output: never let a browser read them as
 	// anything but text.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	serve(w, r, "text/plain; charset=utf-8", "max-age=60", log)
+	serve(w, r, "text/plain; charset=utf-8", cacheControl, log)
 }

@@ -31,6 +31,9 @@ type RunSource interface {
 	// Run returns one run; an error wrapping store.ErrNotFound when there
 	// is none.
 	Run(ctx context.Context, id int64) (store.Cell, error)
+	// RunStepLog returns the log of one step of a run; an error wrapping
+	// store.ErrNotFound when there is none.
+	RunStepLog(ctx context.Context, id int64, step string) ([]byte, error)
 }
 
 // ArtifactSource finds the kept file of an artifact by its SHA-256 (the
@@ -121,9 +124,7 @@ func (h *Handler) runJSON(name string, c store.Cell) runJSON {
 	rj.Dependencies = dependenciesJSON(c.Dependencies)
 	for _, st := range c.Steps {
 		sj := stepJSONOf(st)
-		if c.Current {
-			sj.LogURL = h.base + logPath(name, c.Version, c.Python, st.Name)
-		}
+		sj.LogURL = h.base + runLogPath(name, c.RunID, st.Name)
 		rj.Steps = append(rj.Steps, sj)
 	}
 	return rj
@@ -154,6 +155,35 @@ func (h *Handler) runs(w http.ResponseWriter, r *http.Request) {
 		doc.Runs = append(doc.Runs, h.runJSON(name, c))
 	}
 	h.serveJSON(w, r, doc, "max-age=60")
+}
+
+// runLog serves the log of one step of any run of the project.
+func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	step, ok := strings.CutSuffix(r.PathValue("file"), ".log")
+	if !ok {
+		notFound(w)
+		return
+	}
+	if err != nil || id <= 0 || !stepRE.MatchString(step) {
+		http.Error(w, "invalid run or step", http.StatusBadRequest)
+		return
+	}
+	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return runLogPath(n, id, step) })
+	if !ok || !h.hasRuns(w) {
+		return
+	}
+	c, err := h.runsSrc.Run(r.Context(), id)
+	if err == nil && c.Project != name {
+		err = fmt.Errorf("run %d is not %s's: %w", id, name, store.ErrNotFound)
+	}
+	if err != nil {
+		h.serveLog(w, r, nil, err, "")
+		return
+	}
+	log, err := h.runsSrc.RunStepLog(r.Context(), id, step)
+	// A run's log never changes once the run has ended.
+	h.serveLog(w, r, log, err, "max-age=86400")
 }
 
 // RunsSchema names the version of the runs JSON document.
@@ -351,5 +381,8 @@ func difference(steps []stepDiffJSON) (differs, toolchainOnly bool) {
 
 func runsPath(name, version, python string) string {
 	return "/api/v1/project/" + url.PathEscape(name) + "/runs/" + url.PathEscape(version) + "/" + url.PathEscape(python)
+}
+func runLogPath(name string, id int64, step string) string {
+	return projectPath(name) + "run/" + strconv.FormatInt(id, 10) + "/" + url.PathEscape(step) + ".log"
 }
 func diffPath(name string) string { return "/api/v1/project/" + url.PathEscape(name) + "/diff" }

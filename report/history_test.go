@@ -75,7 +75,7 @@ func TestRunsAndDiff(t *testing.T) {
 				{Name: "sdist", Status: outcome.Failed, Reason: outcome.ReasonExitStatus},
 				{Name: "wheel", Status: outcome.Passed, Artifacts: []store.Artifact{{Path: "pkg-1.0-py3-none-any.whl", Size: size, SHA256: sum}}},
 			}}
-		if err := f.s.SaveCell(ctx, c, nil); err != nil {
+		if err := f.s.SaveCell(ctx, c, map[string][]byte{"wheel": []byte("wheel log of the " + string(cause) + " run\n")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,6 +107,36 @@ func TestRunsAndDiff(t *testing.T) {
 		t.Fatalf("runs %+v", runs)
 	}
 	first := runs.Runs[1].Run
+	// Each run's logs are its own.
+	var withLogs struct {
+		Runs []struct {
+			Steps []struct {
+				Name   string `json:"name"`
+				LogURL string `json:"log_url"`
+			} `json:"steps"`
+		} `json:"runs"`
+	}
+	json.Unmarshal([]byte(resp.body), &withLogs)
+	firstLog := withLogs.Runs[1].Steps[1].LogURL
+	if want := base + "/project/pkg/run/" + itoa(first) + "/wheel.log"; firstLog != want {
+		t.Errorf("first run's wheel log at %q, want %q", firstLog, want)
+	}
+	if resp := get(t, srv.URL+strings.TrimPrefix(firstLog, base)); resp.code != http.StatusOK || resp.body != "wheel log of the new run\n" ||
+		resp.header.Get("Content-Type") != "text/plain; charset=utf-8" || resp.header.Get("Cache-Control") != "max-age=86400" {
+		t.Errorf("first run's log: %d %q %v", resp.code, resp.body, resp.header)
+	}
+	for path, code := range map[string]int{
+		"/project/pkg/run/" + itoa(first) + "/sdist.log": http.StatusOK,       // a step, its log empty
+		"/project/pkg/run/" + itoa(first) + "/tests.log": http.StatusNotFound, // no such step
+		"/project/pkg/run/999/wheel.log":                 http.StatusNotFound,
+		"/project/pkg/run/x/wheel.log":                   http.StatusBadRequest,
+		"/project/pkg/run/0/wheel.log":                   http.StatusBadRequest,
+		"/project/pkg/run/1/wheel.txt":                   http.StatusNotFound,
+	} {
+		if resp := get(t, srv.URL+path); resp.code != code {
+			t.Errorf("%s: %d, want %d", path, resp.code, code)
+		}
+	}
 
 	// The project JSON names the current run and where its runs are.
 	var doc struct {
@@ -206,6 +236,9 @@ func TestRunsAndDiff(t *testing.T) {
 	json.Unmarshal([]byte(get(t, srv.URL+"/api/v1/project/other/runs/1.0/3.12").body), &other)
 	if resp := get(t, srv.URL+"/api/v1/project/pkg/diff?a=run-"+itoa(other.Runs[0].Run)+"&b=1.0@3.12"); resp.code != http.StatusNotFound {
 		t.Errorf("another project's run: %d %s", resp.code, resp.body)
+	}
+	if resp := get(t, srv.URL+"/project/pkg/run/"+itoa(other.Runs[0].Run)+"/wheel.log"); resp.code != http.StatusNotFound {
+		t.Errorf("another project's run's log: %d %s", resp.code, resp.body)
 	}
 	if resp := get(t, srv.URL+"/api/v1/project/PKG/diff?a=1.0@3.12&b=1.0@3.12"); resp.code != http.StatusMovedPermanently ||
 		resp.header.Get("Location") != "/api/v1/project/pkg/diff?a=1.0@3.12&b=1.0@3.12" {

@@ -115,6 +115,7 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /api/v1/project/{name}/runs/{version}/{python}", h.runs)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/diff", h.diff)
 	h.mux.HandleFunc("GET /project/{name}/diff", h.diffPage)
+	h.mux.HandleFunc("GET /project/{name}/run/{id}/{file}", h.runLog)
 	return h
 }
 
