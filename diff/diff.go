@@ -47,6 +47,13 @@ type Side struct {
 	// 0.38.4"), which labels the differences that come from it; "" when
 	// not known (a wheel's own Generator line is used).
 	Tools string
+	// Converted is, for a wheel built on Python 2, the archive of its
+	// modules as 2to3 converts them (the 2to3 step's tree, from the same
+	// run); "" for none. Against a Python 3 side, a module that differs
+	// only as 2to3 converts it is set aside: what setuptools' use_2to3
+	// does at a Python 3 build, or a project keeping two copies, is not a
+	// difference of the release.
+	Converted string
 }
 
 // MaxText is the largest member a unified diff is shown for.
@@ -118,6 +125,17 @@ func Archives(a, b Side) (Report, error) {
 		return r, err
 	}
 	crossPython := pythonMinor(a.Python) != pythonMinor(b.Python)
+	// On the axis of 2 against 3, the Python 2 side's modules as 2to3
+	// converts them.
+	var converted map[string][]byte
+	convertedSide := ""
+	switch {
+	case strings.HasPrefix(a.Python, "2.") && strings.HasPrefix(b.Python, "3.") && a.Converted != "":
+		converted, convertedSide = convertedModules(a.Converted), "a"
+	case strings.HasPrefix(b.Python, "2.") && strings.HasPrefix(a.Python, "3.") && b.Converted != "":
+		converted, convertedSide = convertedModules(b.Converted), "b"
+	}
+	var nConverted int
 	var pycByPresence, pycHeaders, record bool
 	for _, p := range sortedKeys(sa.members) {
 		ma := sa.members[p]
@@ -147,6 +165,15 @@ func Archives(a, b Side) (Report, error) {
 				pycHeaders = true
 				continue
 			}
+		case strings.HasSuffix(p, ".py") && converted[p] != nil:
+			other := sb.content[p]
+			if convertedSide == "b" {
+				other = sa.content[p]
+			}
+			if bytes.Equal(converted[p], other) {
+				nConverted++
+				continue
+			}
 		}
 		r.Changed = append(r.Changed, change(p, ma, mb, sa.content[p], sb.content[p]))
 	}
@@ -166,8 +193,28 @@ func Archives(a, b Side) (Report, error) {
 	if record {
 		r.Normalised = append(r.Normalised, "the wheel's RECORD (it lists every member's hash) is not compared")
 	}
+	if nConverted > 0 {
+		r.Normalised = append(r.Normalised, fmt.Sprintf("2to3's conversions: %d Python 2 modules compared as 2to3 converts them", nConverted))
+	}
 	r.Toolchain = toolchainOf(sa, sb, r.Metadata)
 	return r, nil
+}
+
+// convertedModules reads the .py members of a 2to3 tree (nil when it
+// cannot be read: nothing is then set aside). Its paths are a wheel's
+// modules' own, which no normalisation rewrites.
+func convertedModules(path string) map[string][]byte {
+	tree, err := read(Side{Label: "2to3 tree", Path: path}, func(p string) string { return p })
+	if err != nil {
+		return nil
+	}
+	out := map[string][]byte{}
+	for p, b := range tree.content {
+		if strings.HasSuffix(p, ".py") {
+			out[p] = b
+		}
+	}
+	return out
 }
 
 // read lists an artifact's members under normalised paths, keeping the
@@ -364,6 +411,3 @@ func showValues(vs []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
-// sameValues compares two lists of a field's values.
-func sameValues(a, b []string) bool { return slices.Equal(a, b) }

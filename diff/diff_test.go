@@ -228,3 +228,60 @@ func TestToolchainLabels(t *testing.T) {
 		t.Errorf("fields (toolchain or not) %v, want %v; toolchain %q", got, want, r.Toolchain)
 	}
 }
+
+// On the axis of 2 against 3, a module that differs only as 2to3 converts
+// it (setuptools' use_2to3 at the Python 3 build) is set aside, given the
+// Python 2 side's 2to3 tree; one that differs otherwise still shows.
+func TestTwoToThreeConversions(t *testing.T) {
+	py2 := "def shout(w):\n    try:\n        return w.upper()\n    except AttributeError, e:\n        raise TypeError(e)\n"
+	py3 := "def shout(w):\n    try:\n        return w.upper()\n    except AttributeError as e:\n        raise TypeError(e)\n"
+	files := func(init, other string) map[string]string {
+		return map[string]string{
+			"pkg/__init__.py":            init,
+			"pkg/other.py":               other,
+			"pkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n",
+		}
+	}
+	a := Side{Label: "2.7", Path: writeWheel(t, "pkg-1.0-py2-none-any.whl", files(py2, "X = 1\n")), Python: "2.7.18"}
+	b := Side{Label: "3.6", Path: writeWheel(t, "pkg-1.0-py3-none-any.whl", files(py3, "X = 2\n")), Python: "3.6.15"}
+	tree := writeSdist(t, "2to3-tree.tar.gz", map[string]string{"pkg/__init__.py": py3, "pkg/other.py": "X = 1\n"}, 0o644)
+
+	// Without the tree, both modules differ.
+	rep, err := Archives(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changedPaths(rep); !slices.Equal(got, []string{"pkg/__init__.py", "pkg/other.py"}) {
+		t.Errorf("without the 2to3 tree: changed %v", got)
+	}
+	// With it, on either side, only the one 2to3 does not explain.
+	a.Converted = tree
+	for _, pair := range [][2]Side{{a, b}, {b, a}} {
+		rep, err := Archives(pair[0], pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := changedPaths(rep); !slices.Equal(got, []string{"pkg/other.py"}) {
+			t.Errorf("%s -> %s: changed %v, want pkg/other.py only", pair[0].Label, pair[1].Label, got)
+		}
+		if !slices.Contains(rep.Normalised, "2to3's conversions: 1 Python 2 modules compared as 2to3 converts them") {
+			t.Errorf("%s -> %s: normalisations %q do not say 2to3's", pair[0].Label, pair[1].Label, rep.Normalised)
+		}
+	}
+	// Two Pythons 3: the tree does not apply.
+	c := b
+	c.Label, c.Python = "3.7", "3.7.16"
+	b.Converted = tree
+	rep, _ = Archives(b, c)
+	if slices.ContainsFunc(rep.Normalised, func(s string) bool { return strings.HasPrefix(s, "2to3") }) {
+		t.Errorf("3.6 -> 3.7 says 2to3: %q", rep.Normalised)
+	}
+}
+
+func changedPaths(r Report) []string {
+	var out []string
+	for _, c := range r.Changed {
+		out = append(out, c.Path)
+	}
+	return out
+}

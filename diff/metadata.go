@@ -3,7 +3,7 @@ package diff
 import (
 	"bufio"
 	"bytes"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -128,15 +128,14 @@ func compareMetadata(p string, a, b []byte, n *normaliser) []Field {
 	for _, name := range order {
 		va, vb := fa[name], fb[name]
 		if name == "names" || name == "Requires-Dist" || name == "Classifier" || name == "Provides-Extra" {
-			// Lists whose order carries no meaning.
-			sort.Strings(va)
-			sort.Strings(vb)
+			// Lists whose order carries no meaning (the maps' own
+			// slices, sorted in place).
+			slices.Sort(va)
+			slices.Sort(vb)
 		}
-		if !sameValues(va, vb) {
+		if !slices.Equal(va, vb) {
 			out = append(out, Field{File: p, Name: name, A: va, B: vb})
 		}
 	}
 	return out
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -136,6 +137,6 @@ func (n *normaliser) applied() []string {
 	for what := range n.used {
 		out = append(out, what)
 	}
-	sortStrings(out)
+	slices.Sort(out)
 	return out
 }

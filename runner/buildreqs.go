@@ -159,7 +159,7 @@ type buildPrep struct {
 	failed *StepResult
 	kind   string
 	wheels []string
-	pins   []string // "project version", for the log of later steps
+	pins   []string // the closure installed, "project version" each: a backend hook asking for no more keeps the environment
 }
 
 // prepareBuild provides the build requirements, once per job; each build
