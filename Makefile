@@ -61,7 +61,7 @@ test: test-deps vet toolchain sandbox-image
 	$(GO) test -count=1 -timeout 40m ./...
 
 # test plus the exhaustive variants (PYSMOKE_TEST_FULL: every sample on
-# every interpreter on Docker too, not only on 2.7 and 3.13).
+# every interpreter on Docker too, not only some samples on 2.7 and 3.13).
 test-full:
 	PYSMOKE_TEST_FULL=1 $(MAKE) test
 

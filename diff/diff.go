@@ -47,9 +47,9 @@ type Side struct {
 	// 0.38.4"), which labels the differences that come from it; "" when
 	// not known (a wheel's own Generator line is used).
 	Tools string
-	// Converted is, for a wheel built on Python 2, the archive of its
-	// modules as 2to3 converts them (the 2to3 step's tree, from the same
-	// run); "" for none. Against a Python 3 side, a module that differs
+	// Converted is, for a wheel or a bdist built on Python 2, the tar.gz
+	// of its modules as 2to3 converts them (the 2to3 step's tree, from the
+	// same run), by path; "" for none. Against a Python 3 side, a module that differs
 	// only as 2to3 converts it is set aside: what setuptools' use_2to3
 	// does at a Python 3 build, or a project keeping two copies, is not a
 	// difference of the release.
@@ -165,12 +165,12 @@ func Archives(a, b Side) (Report, error) {
 				pycHeaders = true
 				continue
 			}
-		case strings.HasSuffix(p, ".py") && converted[p] != nil:
+		case strings.HasSuffix(p, ".py") && converted[strings.TrimPrefix(p, sitePackages)] != nil:
 			other := sb.content[p]
 			if convertedSide == "b" {
 				other = sa.content[p]
 			}
-			if bytes.Equal(converted[p], other) {
+			if bytes.Equal(converted[strings.TrimPrefix(p, sitePackages)], other) {
 				nConverted++
 				continue
 			}
@@ -194,7 +194,11 @@ func Archives(a, b Side) (Report, error) {
 		r.Normalised = append(r.Normalised, "the wheel's RECORD (it lists every member's hash) is not compared")
 	}
 	if nConverted > 0 {
-		r.Normalised = append(r.Normalised, fmt.Sprintf("2to3's conversions: %d Python 2 modules compared as 2to3 converts them", nConverted))
+		what := "modules"
+		if nConverted == 1 {
+			what = "module"
+		}
+		r.Normalised = append(r.Normalised, fmt.Sprintf("2to3's conversions: %d Python 2 %s compared as 2to3 converts them", nConverted, what))
 	}
 	r.Toolchain = toolchainOf(sa, sb, r.Metadata)
 	return r, nil
@@ -204,7 +208,9 @@ func Archives(a, b Side) (Report, error) {
 // cannot be read: nothing is then set aside). Its paths are a wheel's
 // modules' own, which no normalisation rewrites.
 func convertedModules(path string) map[string][]byte {
-	tree, err := read(Side{Label: "2to3 tree", Path: path}, func(p string) string { return p })
+	// The tree is a tar.gz whatever its file is called (a store names
+	// files by their hash).
+	tree, err := read(Side{Label: "2to3 tree", Path: path, Name: "2to3-tree.tar.gz"}, func(p string) string { return p })
 	if err != nil {
 		return nil
 	}

@@ -244,7 +244,8 @@ func TestTwoToThreeConversions(t *testing.T) {
 	}
 	a := Side{Label: "2.7", Path: writeWheel(t, "pkg-1.0-py2-none-any.whl", files(py2, "X = 1\n")), Python: "2.7.18"}
 	b := Side{Label: "3.6", Path: writeWheel(t, "pkg-1.0-py3-none-any.whl", files(py3, "X = 2\n")), Python: "3.6.15"}
-	tree := writeSdist(t, "2to3-tree.tar.gz", map[string]string{"pkg/__init__.py": py3, "pkg/other.py": "X = 1\n"}, 0o644)
+	// Named as the artifact store names it: by its hash, no extension.
+	tree := writeSdist(t, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", map[string]string{"pkg/__init__.py": py3, "pkg/other.py": "X = 1\n"}, 0o644)
 
 	// Without the tree, both modules differ.
 	rep, err := Archives(a, b)
@@ -264,9 +265,19 @@ func TestTwoToThreeConversions(t *testing.T) {
 		if got := changedPaths(rep); !slices.Equal(got, []string{"pkg/other.py"}) {
 			t.Errorf("%s -> %s: changed %v, want pkg/other.py only", pair[0].Label, pair[1].Label, got)
 		}
-		if !slices.Contains(rep.Normalised, "2to3's conversions: 1 Python 2 modules compared as 2to3 converts them") {
+		if !slices.Contains(rep.Normalised, "2to3's conversions: 1 Python 2 module compared as 2to3 converts them") {
 			t.Errorf("%s -> %s: normalisations %q do not say 2to3's", pair[0].Label, pair[1].Label, rep.Normalised)
 		}
+	}
+	// A bdist's modules under its install prefix, too.
+	bdist := func(prefix, init string) string {
+		return writeSdist(t, "pkg-1.0.linux-x86_64.tar.gz", map[string]string{prefix + "pkg/__init__.py": init}, 0o644)
+	}
+	rep, err = Archives(Side{Label: "2.7", Path: bdist("./usr/lib/python2.7/site-packages/", py2), Python: "2.7.18", Converted: tree},
+		Side{Label: "3.6", Path: bdist("./venv/lib/python3.6/site-packages/", py3), Python: "3.6.15"})
+	if err != nil || len(rep.Changed)+len(rep.Missing)+len(rep.Added) != 0 ||
+		!slices.Contains(rep.Normalised, "2to3's conversions: 1 Python 2 module compared as 2to3 converts them") {
+		t.Errorf("bdists: %v\n%s", err, rep)
 	}
 	// Two Pythons 3: the tree does not apply.
 	c := b

@@ -23,6 +23,9 @@ type rewrite struct {
 	what string // what the report says was normalised
 }
 
+// sitePackages stands for a bdist's install prefix in normalised paths.
+const sitePackages = "{site-packages}/"
+
 func newNormaliser(a, b Side) *normaliser {
 	n := &normaliser{used: map[string]bool{}}
 	// Only what differs between the sides is normalised: the same
@@ -44,7 +47,7 @@ func newNormaliser(a, b Side) *normaliser {
 	// on 2.7) and where byte code sits (beside its source on Python 2,
 	// in __pycache__ on 3) are the interpreter's, not the release's.
 	if a.Python != b.Python {
-		prefix := rewrite{regexp.MustCompile(`^(?:.*/)?lib/python[^/]+/(site|dist)-packages/`), "{site-packages}/", "the install prefix in bdist paths"}
+		prefix := rewrite{regexp.MustCompile(`^(?:.*/)?lib/python[^/]+/(site|dist)-packages/`), sitePackages, "the install prefix in bdist paths"}
 		n.a = append(n.a, prefix)
 		n.b = append(n.b, prefix)
 	}

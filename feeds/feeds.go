@@ -206,7 +206,7 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 		prevVer := ""
 		for i := len(rels) - 1; i >= 0; i-- {
 			c := byPy[i][py.Python]
-			if c == nil || c.Status.MachineryFault() {
+			if c == nil || !telling(c) {
 				continue
 			}
 			if prev != nil && prev.Status != c.Status {
@@ -257,13 +257,21 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 	return items, nil
 }
 
-// complete reports whether every recorded Python has a cell.
+// telling reports whether a cell's outcome says something of the
+// package: not the machinery's, not a failure still being confirmed by
+// reruns, not one a rerun did not reproduce (flaky).
+func telling(c *store.Cell) bool {
+	return !c.Status.MachineryFault() && c.Confirmation.State != store.Confirming && c.Confirmation.State != store.Flaky
+}
+
+// complete reports whether every recorded Python has a cell, and none is
+// still being confirmed: a release's results are told once, when final.
 func complete(pys []store.Python, cells map[string]*store.Cell) bool {
 	if len(pys) == 0 {
 		return false
 	}
 	for _, py := range pys {
-		if cells[py.Python] == nil {
+		if c := cells[py.Python]; c == nil || c.Confirmation.State == store.Confirming {
 			return false
 		}
 	}
@@ -288,7 +296,7 @@ func resultsItem(project string, r store.Release, pys []store.Python, cells map[
 			order = append(order, c.Status)
 		}
 		counts[c.Status]++
-		if c.Status.PackageFault() {
+		if c.Status.PackageFault() && c.Confirmation.State != store.Flaky {
 			faults = append(faults, plain(py.Python))
 		}
 		if t := cellTime(c, r); t.After(when) {

@@ -17,6 +17,9 @@ const (
 	// CauseDependency: a dependency its current run installed has a newer
 	// release on the index.
 	CauseDependency Cause = "dependency"
+	// CauseConfirm: a rerun of a failure or a resource limit, to confirm
+	// it before it is reported (or find it flaky).
+	CauseConfirm Cause = "confirm"
 	// CauseAdmin: an administrator asked for it.
 	CauseAdmin Cause = "admin"
 	// CauseMigrated: a result recorded before runs were kept, carried over

@@ -29,6 +29,9 @@ type Build struct {
 	// Cause is why the build was queued ("" reads as outcome.CauseNew); a
 	// cell queued again for another cause while it waits is not added.
 	Cause outcome.Cause `json:"cause,omitempty"`
+	// Confirm numbers a confirmation's reruns (from 1; 0 for a build that
+	// is none): the next is queued while the one before still runs.
+	Confirm int `json:"confirm,omitempty" river:"unique"`
 	// Attempt counts the queue's attempts at this build, from 1; set for
 	// the handler, not stored with the job.
 	Attempt int `json:"-"`
@@ -38,9 +41,16 @@ type Build struct {
 func (Build) Kind() string { return "pysmoke.build" }
 
 // InsertOpts makes a cell's job unique while it waits or runs, so that a
-// release seen twice by the crawler is built once.
-func (Build) InsertOpts() river.InsertOpts {
+// release seen twice by the crawler is built once. A confirmation's rerun
+// waits behind the other builds: a new release's first results come
+// first.
+func (b Build) InsertOpts() river.InsertOpts {
+	priority := 1
+	if b.Confirm > 0 {
+		priority = 2
+	}
 	return river.InsertOpts{
+		Priority:    priority,
 		MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,

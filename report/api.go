@@ -63,6 +63,23 @@ type (
 		Run     int64  `json:"run,omitempty"`
 		Cause   string `json:"cause,omitempty"`
 		RunsURL string `json:"runs_url,omitempty"`
+		// Change and History are added in v1 (report/change.go).
+		Change  *releaseChangeJSON `json:"change,omitempty"`
+		History string             `json:"history,omitempty"`
+		// Confirmation is added in v1.
+		Confirmation *confirmationJSON `json:"confirmation,omitempty"`
+	}
+	confirmationJSON struct {
+		State string `json:"state"`
+		Runs  int    `json:"runs"`
+		Of    int    `json:"of"`
+	}
+	releaseChangeJSON struct {
+		Against string `json:"against"`
+		Class   string `json:"class"`
+		Step    string `json:"step,omitempty"`
+		Before  string `json:"before,omitempty"`
+		After   string `json:"after,omitempty"`
 	}
 	stepJSON struct {
 		Name         string         `json:"name"`
@@ -161,7 +178,14 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 				if st := c.FailingStep(); st != nil {
 					cj.FailingStep = st.Name
 				}
-				cj.Run, cj.Cause = c.Cell.RunID, string(c.Cell.Cause)
+				cj.Run, cj.Cause, cj.History = c.Cell.RunID, string(c.Cell.Cause), c.History
+				if cf := c.Cell.Confirmation; cf.State != store.NotConfirming {
+					cj.Confirmation = &confirmationJSON{State: string(cf.State), Runs: cf.Runs, Of: cf.Of}
+				}
+				if ch := c.Change; ch != nil {
+					cj.Change = &releaseChangeJSON{Against: ch.Against, Class: string(ch.Verdict.Class), Step: ch.Verdict.Step,
+						Before: ch.Verdict.Before, After: ch.Verdict.After}
+				}
 				if h.runsSrc != nil {
 					cj.RunsURL = h.base + runsPath(name, rd.Version, c.Python)
 				}

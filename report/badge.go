@@ -28,11 +28,13 @@ const badgeLabel = "smoke"
 // that has a cell on a recorded Python (nil if none has):
 //
 //   - "failing 3.12, 3.13" (red) when a cell has the package's fault
-//     (failed or rejected), listing those Pythons compactly;
+//     (failed or rejected), listing those Pythons compactly, once reruns
+//     confirmed it where the service confirms (store/confirm.go): a
+//     failure being confirmed, or a flaky one, is not a fault;
 //   - "passing" (green) when none has and at least one passed;
 //   - "inconclusive" when cells exist but none passed or failed: yellow if
-//     one hit a limit or found no tests, grey if all were machinery errors
-//     or not available;
+//     one hit a limit, found no tests, is being confirmed or is flaky,
+//     grey if all were machinery errors or not available;
 //   - "pending" (grey) when no release has a cell yet.
 func badgeFor(pys []store.Python, rd *releaseData) (message, color string) {
 	if rd == nil {
@@ -45,6 +47,10 @@ func badgeFor(pys []store.Python, rd *releaseData) (message, color string) {
 			continue
 		}
 		switch st := c.Cell.Status; {
+		case c.Cell.Confirmation.State == store.Confirming || c.Cell.Confirmation.State == store.Flaky:
+			// Red only once confirmed; a flaky result is not the
+			// package's failure.
+			warned = true
 		case st.PackageFault():
 			faults = append(faults, c.Python)
 		case st == outcome.Passed:

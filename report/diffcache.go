@@ -25,6 +25,9 @@ type diffKey struct {
 	project          string
 	versionA         string
 	versionB         string
+	// The 2to3 trees the Python 2 side is compared through: by path, which
+	// names them by their hash.
+	convertedA, convertedB string
 }
 
 type diffEntry struct {
@@ -41,7 +44,8 @@ func newDiffCache(max int) *diffCache {
 // them. Two requests for one diff at once may both compute it.
 func (c *diffCache) archives(shaA, shaB string, a, b diff.Side) (diff.Report, error) {
 	k := diffKey{shaA: shaA, shaB: shaB, nameA: a.Name, nameB: b.Name, pythonA: a.Python, pythonB: b.Python,
-		project: a.Project + "\x00" + b.Project, versionA: a.Version, versionB: b.Version}
+		project: a.Project + "\x00" + b.Project, versionA: a.Version, versionB: b.Version,
+		convertedA: a.Converted, convertedB: b.Converted}
 	c.mu.Lock()
 	if el, ok := c.byKey[k]; ok {
 		c.order.MoveToFront(el)

@@ -289,7 +289,7 @@ func (h *Handler) loadDiff(w http.ResponseWriter, r *http.Request, pathOf func(s
 }
 
 // archiveSteps are the steps whose archives are compared.
-var archiveSteps = []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel}
+var archiveSteps = []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel, outcome.Step2to3}
 
 // diffRuns compares, step by step, the archive each of two runs built.
 func (h *Handler) diffRuns(a, b store.Cell) []stepDiffJSON {
@@ -353,8 +353,16 @@ func keptArchive(arts ArtifactSource, c store.Cell, step string) (diff.Side, str
 		if err != nil {
 			return diff.Side{}, "", fmt.Sprintf("%s: %s not kept (retention drops older releases' archives)", step, filepath.Base(a.Path))
 		}
-		return diff.Side{Label: fmt.Sprintf("%s on %s (run %d)", c.Version, c.Python, c.RunID), Path: p, Name: filepath.Base(a.Path),
-			Python: c.FullVersion, Project: c.Project, Version: c.Version}, a.SHA256, ""
+		side := diff.Side{Label: fmt.Sprintf("%s on %s (run %d)", c.Version, c.Python, c.RunID), Path: p, Name: filepath.Base(a.Path),
+			Python: c.FullVersion, Project: c.Project, Version: c.Version}
+		// A Python 2 wheel or bdist is compared with a Python 3 one
+		// through its modules as the run's 2to3 step converted them.
+		if (step == outcome.StepWheel || step == outcome.StepBdist) && strings.HasPrefix(c.FullVersion, "2.") {
+			if tree, _, why := keptArchive(arts, c, outcome.Step2to3); why == "" {
+				side.Converted = tree.Path
+			}
+		}
+		return side, a.SHA256, ""
 	}
 	return diff.Side{}, "", "no " + step + " step"
 }

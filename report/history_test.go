@@ -182,7 +182,7 @@ func TestRunsAndDiff(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.body), &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Schema != "pysmoke.diff/v1" || d.A.Run != first || d.A.Cause != "new" || d.B.Cause != "provenance" || len(d.Steps) != 3 {
+	if d.Schema != "pysmoke.diff/v1" || d.A.Run != first || d.A.Cause != "new" || d.B.Cause != "provenance" || len(d.Steps) != 4 {
 		t.Fatalf("diff %s", resp.body)
 	}
 	steps := map[string]int{}
@@ -192,8 +192,10 @@ func TestRunsAndDiff(t *testing.T) {
 	if s := d.Steps[steps["sdist"]]; s.Compared || s.Why != "a: sdist failed; b: sdist failed" {
 		t.Errorf("sdist: compared=%v why %q", s.Compared, s.Why)
 	}
-	if s := d.Steps[steps["bdist"]]; s.Compared || s.Why != "a: no bdist step; b: no bdist step" {
-		t.Errorf("bdist: compared=%v why %q", s.Compared, s.Why)
+	for _, step := range []string{"bdist", "2to3"} {
+		if s := d.Steps[steps[step]]; s.Compared || s.Why != "a: no "+step+" step; b: no "+step+" step" {
+			t.Errorf("%s: compared=%v why %q", step, s.Compared, s.Why)
+		}
 	}
 	w := d.Steps[steps["wheel"]]
 	if !w.Compared || w.Same || !reflect.DeepEqual(w.Added, []string{"pkg/extra.py"}) || len(w.Missing) != 0 {
@@ -264,3 +266,93 @@ func TestRunsAndDiff(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A cell against the previous release on its Python, and whether a
+// failing cell's project ever passed there, by hand from the standard
+// store: foo 1.0 passed on 2.7 and 3.12; 1.1 passed on 2.7 and failed on
+// 3.12 (module-removed, in its test step); qux and quux have one release.
+func TestChangeAndHistory(t *testing.T) {
+	srv := serve(t, standard(t), report.Options{BaseURL: base})
+	var doc struct {
+		Releases []struct {
+			Version string `json:"version"`
+			Cells   []struct {
+				Python string `json:"python"`
+				Change *struct {
+					Against, Class, Step, Before, After string
+				} `json:"change"`
+				History string `json:"history"`
+			} `json:"cells"`
+		} `json:"releases"`
+	}
+	if err := json.Unmarshal([]byte(get(t, srv.URL+"/api/v1/project/foo.json").body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	v11, v10 := doc.Releases[0], doc.Releases[1]
+	if v11.Version != "1.1" || v10.Version != "1.0" {
+		t.Fatalf("releases %s %s", v11.Version, v10.Version)
+	}
+	for _, c := range v10.Cells {
+		if c.Change != nil || c.History != "" {
+			t.Errorf("1.0 on %s: change %+v, history %q; the first release has neither", c.Python, c.Change, c.History)
+		}
+	}
+	py27, py312 := v11.Cells[0], v11.Cells[1]
+	if py27.Change == nil || py27.Change.Class != "same-pass" || py27.Change.Against != "1.0" || py27.History != "" {
+		t.Errorf("1.1 on 2.7: %+v %q", py27.Change, py27.History)
+	}
+	if c := py312.Change; c == nil || c.Class != "regressed" || c.Against != "1.0" || c.Step != "test" ||
+		c.Before != "passed" || c.After != "failed module-removed" || py312.History != "regression" {
+		t.Errorf("1.1 on 3.12: %+v %q; want regressed since 1.0 in test, a regression", c, py312.History)
+	}
+	page := get(t, srv.URL+"/project/foo/").body
+	for _, want := range []string{"regressed since 1.0 (test)", "passed here before"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the project page does not say %q", want)
+		}
+	}
+	// A project that never passed: always-fail.
+	g := newStore(t, "3.12")
+	g.release("bad", "bad", "1.0", t0)
+	g.cell("bad", "1.0", "3.12", outcome.Failed, outcome.ReasonSyntaxError, "print x")
+	g.release("bad", "bad", "1.1", t0.Add(time.Hour))
+	g.cell("bad", "1.1", "3.12", outcome.Failed, outcome.ReasonSyntaxError, "print x")
+	srv2 := serve(t, g.s, report.Options{BaseURL: base})
+	doc.Releases = nil
+	json.Unmarshal([]byte(get(t, srv2.URL+"/api/v1/project/bad.json").body), &doc)
+	if c := doc.Releases[0].Cells[0]; c.History != "always-fail" || c.Change == nil || c.Change.Class != "same-failure" {
+		t.Errorf("bad 1.1: %+v %q; want same-failure, always-fail", c.Change, c.History)
+	}
+	if c := doc.Releases[1].Cells[0]; c.History != "always-fail" {
+		t.Errorf("bad 1.0: history %q, want always-fail", c.History)
+	}
+}
+
+// A failure being confirmed is not red yet: the badge is inconclusive,
+// the cell says how far its reruns are, the JSON says so; once confirmed
+// the badge is red.
+func TestConfirmingIsNotRed(t *testing.T) {
+	ctx := context.Background()
+	f := newStore(t, "3.12")
+	f.release("pkg", "pkg", "1.0", t0)
+	f.cell("pkg", "1.0", "3.12", outcome.Failed, outcome.ReasonTestFailure, "assert 1 == 2")
+	if err := f.s.SetConfirmation(ctx, "pkg", "1.0", "3.12", store.Confirmation{State: store.Confirming, Runs: 1, Of: 3}); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, f.s, report.Options{BaseURL: base})
+	if svg := get(t, srv.URL+"/badge/pkg.svg").body; strings.Contains(svg, "failing") || !strings.Contains(svg, "inconclusive") {
+		t.Errorf("badge while confirming: %.300s", svg)
+	}
+	if page := get(t, srv.URL+"/project/pkg/").body; !strings.Contains(page, "confirming: 1 of 3 reruns") || strings.Contains(page, `<td class="s-fail">`) {
+		t.Errorf("the page while confirming does not say so, or shows red")
+	}
+	if doc := get(t, srv.URL+"/api/v1/project/pkg.json").body; !strings.Contains(doc, `"confirmation": {`) || !strings.Contains(doc, `"state": "confirming"`) {
+		t.Errorf("JSON while confirming:\n%s", doc)
+	}
+	if err := f.s.SetConfirmation(ctx, "pkg", "1.0", "3.12", store.Confirmation{State: store.Confirmed, Runs: 3, Of: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if svg := get(t, srv.URL+"/badge/pkg.svg").body; !strings.Contains(svg, "failing 3.12") {
+		t.Errorf("badge once confirmed: %.300s", svg)
+	}
+}

@@ -33,6 +33,11 @@ type releaseData struct {
 type cellData struct {
 	Python string
 	Cell   *store.Cell // nil while pending
+	// Change is the cell against the previous release's on its Python
+	// (nil for the first); History, on a failing cell, says whether an
+	// earlier release passed there (report/change.go).
+	Change  *cellChange
+	History string
 }
 
 func (c cellData) Status() string {
@@ -66,6 +71,7 @@ func loadProject(ctx context.Context, src Source, name string) (*projectData, er
 		}
 		pd.Releases = append(pd.Releases, rd)
 	}
+	annotate(pd)
 	return pd, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pysmoke/pysmoke/dist"
 	"github.com/pysmoke/pysmoke/outcome"
+	"github.com/pysmoke/pysmoke/regression"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -149,6 +150,12 @@ type cellView struct {
 	// Python's ("differs from 3.11"), DiffURL shows it; "" when they do
 	// not, or cannot be compared.
 	DiffNote, DiffURL string
+	// ChangeNote says what changed since the previous release on this
+	// Python ("regressed since 1.0"), History whether a failing cell's
+	// project ever passed here; "" when nothing to say.
+	ChangeNote, History string
+	// Confirmation says where the reruns confirming a failure stand.
+	Confirmation string
 }
 
 type stepView struct {
@@ -190,6 +197,13 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 			cv := cellView{Python: c.Python, Status: c.Status(), Class: statusClass(c.Status())}
 			if i > 0 {
 				cv.DiffNote, cv.DiffURL = h.differsFrom(name, rd.Cells[i-1], c)
+			}
+			cv.ChangeNote, cv.History = changeNote(c.Change), historyNote(c.History)
+			if c.Cell != nil {
+				cv.Confirmation = confirmationNote(c.Cell.Confirmation)
+				if st := c.Cell.Confirmation.State; st == store.Confirming || st == store.Flaky {
+					cv.Class = classWarn // not red before it is confirmed
+				}
 			}
 			if c.Cell != nil {
 				cv.Reason = c.Cell.Reason
@@ -246,6 +260,45 @@ func (h *Handler) diffPage(w http.ResponseWriter, r *http.Request) {
 		JSONURL: h.prefix + diffPath(doc.Project) + "?" + r.URL.RawQuery}
 	title := fmt.Sprintf("%s %s on %s against %s on %s - pysmoke", doc.Project, doc.A.Version, doc.A.Python, doc.B.Version, doc.B.Python)
 	h.render(w, r, "diff", page{Title: title, Diff: v})
+}
+
+// changeNote is what the project page says of a cell's change since the
+// previous release: only a change ("" for the same pass or failure).
+func changeNote(ch *cellChange) string {
+	if ch == nil {
+		return ""
+	}
+	switch ch.Verdict.Class {
+	case regression.Regressed, regression.Fixed, regression.SpuriousRegressed, regression.SpuriousFixed:
+		note := string(ch.Verdict.Class) + " since " + ch.Against
+		if ch.Verdict.Step != "" {
+			note += " (" + ch.Verdict.Step + ")"
+		}
+		return note
+	}
+	return ""
+}
+
+func confirmationNote(c store.Confirmation) string {
+	switch c.State {
+	case store.Confirming:
+		return fmt.Sprintf("confirming: %d of %d reruns", c.Runs, c.Of)
+	case store.Confirmed:
+		return fmt.Sprintf("confirmed by %d reruns", c.Runs)
+	case store.Flaky:
+		return "flaky: a rerun did not reproduce it"
+	}
+	return ""
+}
+
+func historyNote(h string) string {
+	switch h {
+	case historyRegression:
+		return "passed here before"
+	case historyAlwaysFail:
+		return "never passed here"
+	}
+	return ""
 }
 
 func releaseDate(r store.Release) string {

@@ -81,7 +81,7 @@ type diffSides map[[3]string]diff.Side
 
 // add records a step's archive, when it passed with one that was kept.
 func (d diffSides) add(store *artifacts.Store, tc *toolchain.Wheelhouse, j runner.Job, st runner.StepResult) {
-	if st.Name != outcome.StepSdist && st.Name != outcome.StepBdist && st.Name != outcome.StepWheel {
+	if st.Name != outcome.StepSdist && st.Name != outcome.StepBdist && st.Name != outcome.StepWheel && st.Name != outcome.Step2to3 {
 		return
 	}
 	if st.Status != outcome.Passed || len(st.Artifacts) != 1 {
@@ -126,6 +126,12 @@ func checkDiffs(t *testing.T, sides diffSides, minors []string) {
 		s, ok := sides[[3]string{c.sample, minor, c.step}]
 		if !ok {
 			t.Errorf("%s %s on %s: no archive kept (is the sample in expected-outcomes.txt, and did the step pass?)", c.sample, c.step, minor)
+		}
+		// A Python 2 wheel or bdist is compared with a Python 3 one
+		// through its modules as 2to3 converts them, as the reports do.
+		if tree, ok := sides[[3]string{c.sample, minor, outcome.Step2to3}]; ok &&
+			(c.step == outcome.StepWheel || c.step == outcome.StepBdist) && strings.HasPrefix(minor, "2.") {
+			s.Converted = tree.Path
 		}
 		return s, ok
 	}

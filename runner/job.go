@@ -221,7 +221,7 @@ func (j *job) unpack() StepResult {
 // prepare reads what every step needs to know of the toolchain and of the
 // project's build system, once the sandbox is open.
 func (j *job) prepare() {
-	j.env = stepEnv(j.in)
+	j.env = append(stepEnv(j.in), "PYSMOKE_RUN_ID="+strconv.FormatInt(j.spec.RunID, 10))
 	j.envs = &environments{sb: j.sb, in: j.in, base: j.env, logLimit: j.r.opts.LogLimit, timeout: j.r.opts.StepTimeout, made: map[string]*environment{}}
 	j.set, j.setErr = j.r.opts.Toolchain.For(j.in.Minor)
 	if j.setErr == nil {

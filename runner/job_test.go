@@ -59,6 +59,7 @@ setup.py)
 	case "$2" in
 	*get_requires_for_build*) step=hooks ;;
 	*zipfile*) mkdir -p "$4/pkg" && : >"$4/pkg/__init__.py" && echo "extract $*" >>"$B/calls" && exit 0 ;;
+	*tarfile*) : >"$4" && echo "pack $4" >>"$B/calls" && exit 0 ;; # the 2to3 tree packed
 	*) step=import ;;
 	esac ;;
 */pip) step=env ;;

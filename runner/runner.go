@@ -84,6 +84,11 @@ type Job struct {
 	// Timeouts are the project's own wall-clock limits per step (keys are
 	// step names); a step not listed has the runner's StepTimeout.
 	Timeouts map[string]time.Duration
+	// RunID names the run (the service's store's id; 0 for none). Steps
+	// see it as PYSMOKE_RUN_ID: the one thing that differs between two
+	// runs of a cell, so that a test can be flaky on purpose and still
+	// deterministic (the samples' flaky one is).
+	RunID int64
 }
 
 // Options configure a Runner. The zero value of each field means its default.

@@ -237,7 +237,7 @@ var steps = []step{
 			if w := j.step(outcome.StepWheel); w != nil && w.Status == outcome.Passed && j.builtWheel() != "" {
 				wheel = path.Join(sandbox.BuildRoot, j.builtWheel())
 			}
-			argv := []string{"/bin/sh", "-c", twoToThreeScript, j.in.Path, "{out}", compile, extractScript, wheel}
+			argv := []string{"/bin/sh", "-c", twoToThreeScript, j.in.Path, "{out}", compile, extractScript, packScript, wheel}
 			if wheel == "" {
 				argv = append(argv, j.shipped...)
 			}

@@ -70,11 +70,13 @@ const noModulesExit = 66
 
 // twoToThreeScript converts: $0 is the interpreter, $1 the output
 // folder, $2 "compile" to byte-compile the result (on Python 3, to prove
-// it), $3 extractScript, $4 the built wheel ("" for none), and the rest
-// the sdist's shipped paths (relative to the working folder, the
-// project). It exits 66 (noModulesExit) when there is nothing to convert.
+// it), $3 extractScript, $4 packScript, $5 the built wheel ("" for none),
+// and the rest the sdist's shipped paths (relative to the working folder,
+// the project). The converted tree is left in the output folder packed
+// (twoToThreeTree). It exits 66 (noModulesExit) when there is nothing to
+// convert.
 const twoToThreeScript = `set -e
-py="$0"; out="$1"; compile="$2"; extract="$3"; wheel="$4"; shift 4
+py="$0"; out="$1"; compile="$2"; extract="$3"; pack="$4"; wheel="$5"; shift 5
 if [ -n "$wheel" ]; then
 	src=$(mktemp -d ` + sandbox.BuildRoot + `/2to3.XXXXXX)
 	"$py" -c "$extract" "$wheel" "$src"
@@ -84,12 +86,53 @@ if [ -n "$wheel" ]; then
 else
 	[ $# -gt 0 ] || { echo "pysmoke: no package or module in the sdist's layout"; exit 66; }
 	echo "pysmoke: no wheel was built: converting what the sdist's layout shows: $*"
+	# Laid out as a wheel would install them (src/ dropped), so that the
+	# tree compares with those converted from wheels.
+	src=$(mktemp -d ` + sandbox.BuildRoot + `/2to3.XXXXXX)
+	for p in "$@"; do cp -R "$p" "$src/${p#src/}"; done
+	cd "$src"
+	set -- .
 fi
-"$py" -m lib2to3 --output-dir="$out" --write-unchanged-files --nobackups --write "$@"
+conv=$(mktemp -d ` + sandbox.BuildRoot + `/2to3-out.XXXXXX)
+"$py" -m lib2to3 --output-dir="$conv" --write-unchanged-files --nobackups --write "$@"
 if [ "$compile" = compile ]; then
 	echo "pysmoke: byte-compiling the converted tree"
-	"$py" -m compileall -q "$out"
+	"$py" -m compileall -q "$conv"
 fi
+"$py" -c "$pack" "$conv" "$out/` + twoToThreeTree + `"
+`
+
+// twoToThreeTree is the archive of the converted tree the 2to3 step
+// leaves: its one artifact, kept and diffed like the built archives.
+const twoToThreeTree = "2to3-tree.tar.gz"
+
+// packScript packs the converted .py files of a folder (argv[1]) into a
+// tar.gz (argv[2]), inside the sandbox (the host reads only the archive,
+// as it reads every archive a step leaves): sorted, dated 0, owned by
+// root, mode 0644, gzip without a name or time, so that the same tree
+// packs to the same bytes; Python 2 and 3.
+const packScript = `import gzip, io, os, sys, tarfile
+src, dest = sys.argv[1], sys.argv[2]
+names = []
+for root, dirs, files in os.walk(src):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    for f in files:
+        if f.endswith(".py"):
+            names.append(os.path.relpath(os.path.join(root, f), src).replace(os.sep, "/"))
+names.sort()
+raw = open(dest, "wb")
+gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+tar = tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT)
+for n in names:
+    with open(os.path.join(src, n), "rb") as f:
+        data = f.read()
+    ti = tarfile.TarInfo(n)
+    ti.size, ti.mtime, ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = len(data), 0, 0o644, 0, 0, "", ""
+    tar.addfile(ti, io.BytesIO(data))
+tar.close()
+gz.close()
+raw.close()
+print("pysmoke: the converted tree: %d files in %s" % (len(names), os.path.basename(dest)))
 `
 
 // extractScript takes the .py files of a wheel (argv[1]) out into a

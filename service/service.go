@@ -67,6 +67,10 @@ type Options struct {
 	BaseURL string
 	// Logger receives the service's log; default slog.Default().
 	Logger *slog.Logger
+	// Confirmations is how many times a failure or a resource limit is
+	// rerun, each rerun reproducing it, before it is reported (a rerun
+	// that does not makes it flaky); default 3, negative: none.
+	Confirmations int
 	// KeepReleases is how many of each project's latest releases keep
 	// their artifacts (every run's); default 3. Older releases' artifacts
 	// are dropped by retention, hourly.
@@ -112,6 +116,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Confirmations == 0 {
+		opts.Confirmations = 3
 	}
 	if opts.KeepReleases <= 0 {
 		opts.KeepReleases = 3
@@ -257,6 +264,8 @@ func (s *Service) EnqueueRelease(ctx context.Context, r store.Release) error {
 func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	cause := b.Cause
 	switch {
+	case cause == outcome.CauseConfirm:
+		// A confirmation's rerun, retried or not, is one.
 	case b.Attempt > 1:
 		cause = outcome.CauseRetry
 	case cause == "":
@@ -284,13 +293,18 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	} else if why, skip := opts.Skipped(b.Python); skip {
 		res = skipped(b.Python, why, s.runner, in)
 	} else {
-		res, err = s.runner.Run(ctx, s.job(b, in, opts))
+		job := s.job(b, in, opts)
+		job.RunID = run
+		res, err = s.runner.Run(ctx, job)
 		if err != nil {
 			return err
 		}
 	}
 	cell, logs := cellOf(b, in, res)
 	if err := s.store.FinishRun(ctx, run, cell, logs); err != nil {
+		return err
+	}
+	if err := s.confirm(ctx, b, cause, res); err != nil {
 		return err
 	}
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python, "run", run, "cause", cause,

@@ -180,9 +180,18 @@ func finishRun(ctx context.Context, tx *sql.Tx, id int64, c Cell, logs map[strin
 			return fmt.Errorf("save dependency %s of run %d: %w", d.Name, id, err)
 		}
 	}
-	// The run ending now is the cell's latest complete one.
+	// The run ending now is the cell's latest complete one. A run that
+	// is not a confirmation's starts the cell's confirmation afresh.
+	keep := `confirm_state = confirm_state, confirm_runs = confirm_runs, confirm_of = confirm_of`
+	var cause string
+	if err := tx.QueryRowContext(ctx, `SELECT cause FROM runs WHERE id = ?`, id).Scan(&cause); err != nil {
+		return err
+	}
+	if outcome.Cause(cause) != outcome.CauseConfirm {
+		keep = `confirm_state = '', confirm_runs = 0, confirm_of = 0`
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cells (project, version, python, run_id) VALUES (?, ?, ?, ?)
-		ON CONFLICT (project, version, python) DO UPDATE SET run_id = excluded.run_id`,
+		ON CONFLICT (project, version, python) DO UPDATE SET run_id = excluded.run_id, `+keep,
 		c.Project, c.Version, c.Python, id); err != nil {
 		return fmt.Errorf("make run %d current: %w", id, err)
 	}
@@ -254,12 +263,19 @@ func scanRun(sc interface{ Scan(...any) error }) (Cell, error) {
 }
 
 // Cells returns a release's cells, each as its current run with its
-// steps and dependencies (without logs), in interpreter order.
+// steps and dependencies (without logs) and its confirmation, in
+// interpreter order.
 func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, error) {
 	cells, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM cells c JOIN runs r ON r.id = c.run_id
 		WHERE c.project = ? AND c.version = ?`, project, version)
 	if err != nil {
 		return nil, err
+	}
+	for i := range cells {
+		c := &cells[i]
+		if c.Confirmation, err = s.CellConfirmation(ctx, c.Project, c.Version, c.Python); err != nil {
+			return nil, err
+		}
 	}
 	sortCells(cells)
 	return cells, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -319,5 +320,51 @@ func TestDependencyStaleCells(t *testing.T) {
 	save("3.11", t1.Add(3*time.Hour), lib11, six)
 	if stale, _ := s.DependencyStaleCells(ctx); len(stale) != 0 {
 		t.Errorf("stale after a rerun with lib 1.1: %+v", stale)
+	}
+}
+
+// A cell's confirmation is kept through its confirmation's reruns and
+// starts afresh with any other run.
+func TestConfirmationKept(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	addRelease(t, s, "foo", "1.0")
+	save := func(cause outcome.Cause) {
+		t.Helper()
+		if err := s.SaveCell(ctx, Cell{Project: "foo", Version: "1.0", Python: "3.12", Status: outcome.Failed, Cause: cause}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confirmation := func() Confirmation {
+		t.Helper()
+		cs, err := s.Cells(ctx, "foo", "1.0")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("cells %+v, %v", cs, err)
+		}
+		c, err := s.CellConfirmation(ctx, "foo", "1.0", "3.12")
+		if err != nil || c != cs[0].Confirmation {
+			t.Fatalf("CellConfirmation %+v, %v; Cells says %+v", c, err, cs[0].Confirmation)
+		}
+		return c
+	}
+	if err := s.SetConfirmation(ctx, "foo", "1.0", "3.12", Confirmation{State: Confirming, Of: 3}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("confirmation of a cell not recorded: %v", err)
+	}
+	save(outcome.CauseNew)
+	if c := confirmation(); c != (Confirmation{}) {
+		t.Errorf("a new cell's confirmation %+v", c)
+	}
+	for i, st := range []ConfirmState{Confirming, Confirming, Confirmed} {
+		if err := s.SetConfirmation(ctx, "foo", "1.0", "3.12", Confirmation{State: st, Runs: i, Of: 2}); err != nil {
+			t.Fatal(err)
+		}
+		save(outcome.CauseConfirm)
+		if c := confirmation(); c.State != st || c.Runs != i {
+			t.Errorf("after confirmation rerun %d: %+v", i+1, c)
+		}
+	}
+	save(outcome.CauseProvenance)
+	if c := confirmation(); c != (Confirmation{}) {
+		t.Errorf("after another run, confirmation %+v; want it afresh", c)
 	}
 }

@@ -120,6 +120,7 @@ var migrations = []string{
 	`ALTER TABLE steps ADD COLUMN memory_peak INTEGER NOT NULL DEFAULT 0;`,
 	runsMigration,               // store/runs.go
 	dependencyReleasesMigration, // store/deprelease.go
+	confirmationMigration,       // store/confirm.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -380,6 +381,9 @@ type Cell struct {
 	StateDetail string
 	// Current is set on the cell's current run when read back.
 	Current bool
+	// Confirmation is where the confirmation of the cell's current
+	// outcome stands (store/confirm.go); set by Cells only.
+	Confirmation Confirmation
 	// ProvenanceDigest and Provenance (JSON) are what besides the release
 	// the outcome depended on (runner.Provenance).
 	ProvenanceDigest string

@@ -39,10 +39,11 @@ from that index (downloaded, verified, into --mirror).
 Under the matrix, each cell that did not pass says why: the step that
 gives the cell its status, its reason and detail, and the last lines of
 its log (--tail). --logs writes every step's whole log, one file per step
-per Python. --diff prints, for each build step, what differs between the
-artifacts of consecutive Pythons (after normalising what legitimately
-differs, and saying what was): members missing or added, metadata field
-by field, unified diffs of changed text members.
+per Python. --diff prints, for each build step and the tree 2to3
+converted, what differs between the artifacts of consecutive Pythons
+(after normalising what legitimately differs, and saying what was):
+members missing or added, metadata field by field, unified diffs of
+changed text members.
 
 Exit status: 0 when every cell passed or did not apply; 1 when a cell failed
 for the package's reasons (or hit a resource limit); 2 when only the
@@ -59,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mirror := fs.String("mirror", "", "where dependencies downloaded from --index are kept (default: a temporary folder)")
 	logsDir := fs.String("logs", "", "write every step's log to `DIR`/PYTHON/STEP.log")
 	tail := fs.Int("tail", 15, "how many last lines of a cell's telling step's log to show under the matrix (0: none)")
-	showDiff := fs.Bool("diff", false, "print what differs between the Pythons' sdists, bdists and wheels")
+	showDiff := fs.Bool("diff", false, "print what differs between the Pythons' sdists, bdists, wheels and 2to3 trees")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -168,21 +169,32 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // archive it produced on each Python and on the Python before it (of
 // those where it passed with one archive).
 func printDiffs(w io.Writer, store *artifacts.Store, tc *toolchain.Wheelhouse, ins []interpreter.Interpreter, results []runner.Result) error {
-	for _, step := range []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel} {
+	// kept is the path of the archive a step of a result built, or "".
+	kept := func(res runner.Result, step string) (string, string) {
+		for _, st := range res.Steps {
+			if st.Name == step && st.Status == outcome.Passed && len(st.Artifacts) == 1 {
+				if p, err := store.Path(st.Artifacts[0].SHA256); err == nil {
+					return p, filepath.Base(st.Artifacts[0].Path)
+				}
+			}
+		}
+		return "", "" // not an archive: nothing kept
+	}
+	for _, step := range []string{outcome.StepSdist, outcome.StepBdist, outcome.StepWheel, outcome.Step2to3} {
 		var sides []diff.Side
 		for i, res := range results {
-			for _, st := range res.Steps {
-				if st.Name != step || st.Status != outcome.Passed || len(st.Artifacts) != 1 {
-					continue
-				}
-				a := st.Artifacts[0]
-				p, err := store.Path(a.SHA256)
-				if err != nil {
-					continue // not an archive: nothing kept
-				}
-				set, _ := tc.For(ins[i].Minor)
-				sides = append(sides, diff.Side{Label: ins[i].Minor, Path: p, Name: filepath.Base(a.Path), Python: ins[i].Version, Tools: set.BuildTools()})
+			p, name := kept(res, step)
+			if p == "" {
+				continue
 			}
+			set, _ := tc.For(ins[i].Minor)
+			side := diff.Side{Label: ins[i].Minor, Path: p, Name: name, Python: ins[i].Version, Tools: set.BuildTools()}
+			// A Python 2 wheel or bdist against a Python 3 one: through
+			// its modules as this run's 2to3 step converted them.
+			if (step == outcome.StepWheel || step == outcome.StepBdist) && strings.HasPrefix(ins[i].Minor, "2.") {
+				side.Converted, _ = kept(res, outcome.Step2to3)
+			}
+			sides = append(sides, side)
 		}
 		if len(sides) < 2 {
 			continue

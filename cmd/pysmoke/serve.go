@@ -52,6 +52,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backfill := fs.Int("backfill", 3, "how many latest releases of a newly allowlisted project are tested")
 	stepTimeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	confirm := fs.Int("confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
 	keep := fs.Int("keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
 	worker := fs.String("worker", "", "this worker's name in the runs it records, unique among the workers sharing a database (default the host's name)")
 	var st startup
@@ -81,7 +82,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc, err := service.New(ctx, service.Options{
 		IndexURL: *indexURL, DataDir: *dataDir, Allowlist: allow,
 		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain,
-		Workers: *workers, StepTimeout: *stepTimeout, BaseURL: *baseURL, Logger: log, Worker: *worker, KeepReleases: *keep,
+		Workers: *workers, StepTimeout: *stepTimeout, BaseURL: *baseURL, Logger: log, Worker: *worker, KeepReleases: *keep, Confirmations: confirmations(*confirm),
 		Crawl: crawler.Options{Interval: *interval, HintInterval: *hint, Backfill: *backfill},
 	})
 	if err != nil {
@@ -93,4 +94,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen: %w", err)
 	}
 	return svc.Run(ctx, ln)
+}
+
+// confirmations is the service's Confirmations for --confirm N: 0 there
+// means none, which the service spells negative.
+func confirmations(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

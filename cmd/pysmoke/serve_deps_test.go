@@ -16,20 +16,6 @@ import (
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// writeTree writes files (path: text) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestServeRerunsOnDependencyRelease: app 1.0 requires tinydep, on the
 // index as a wheel, 1.0. Once app's cell is in, tinydep 1.1 appears on the
 // index: the service runs the cell again, as a run of cause dependency
@@ -39,7 +25,7 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
 	app, dep, indexDir := filepath.Join(tmp, "app"), filepath.Join(tmp, "tinydep"), filepath.Join(tmp, "index")
-	writeTree(t, app, map[string]string{
+	testenv.WriteTree(t, app, map[string]string{
 		"setup.py":        "from setuptools import setup\nsetup(name='app', version='1.0', packages=['app'], install_requires=['tinydep>=1.0'])\n",
 		"app/__init__.py": "import tinydep\n",
 		"tests/test_app.py": "import unittest, tinydep\n\nclass T(unittest.TestCase):\n    def test_dep(self):\n" +
@@ -47,7 +33,7 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	})
 	writeDep := func(version string) {
 		t.Helper()
-		writeTree(t, dep, map[string]string{
+		testenv.WriteTree(t, dep, map[string]string{
 			"setup.py":            "from setuptools import setup\nsetup(name='tinydep', version='" + version + "', packages=['tinydep'])\n",
 			"tinydep/__init__.py": "VERSION = '" + version + "'\n",
 		})

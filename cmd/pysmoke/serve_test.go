@@ -58,7 +58,7 @@ func TestServeRestartLosesNothing(t *testing.T) {
 	args := func(port int) []string {
 		return []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--python", strings.Join(pythons, ","), "--workers", "2",
-			"--interval", "2s", "--hint-interval", "1s", "--worker", "w-restart"}
+			"--interval", "2s", "--hint-interval", "1s", "--worker", "w-restart", "--confirm", "0"}
 	}
 	withStore := func(f func(*store.Store)) {
 		st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
@@ -258,7 +258,7 @@ func serveUntil(t *testing.T, indexURL, allow, data, pythons, project string, n 
 	go func() {
 		done <- dispatch(ctx, []string{"serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", pythons, "--workers", "1",
-			"--interval", "2s", "--hint-interval", "1s"}, &logs, &logs)
+			"--interval", "2s", "--hint-interval", "1s", "--confirm", "0"}, &logs, &logs)
 	}()
 	var cells []store.Cell
 	deadline := time.Now().Add(4 * time.Minute)
