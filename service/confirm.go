@@ -80,3 +80,22 @@ func (s *Service) confirmedRun(ctx context.Context, b queue.Build) (store.Cell, 
 }
 
 var errNoRun = errors.New("confirmation: no run to confirm")
+
+// resumeConfirmations queues again the next rerun of every confirmation
+// under way: its build may have been lost with a stop (one still queued
+// is not added twice).
+func (s *Service) resumeConfirmations(ctx context.Context) error {
+	cells, err := s.store.ConfirmingCells(ctx)
+	if err != nil || len(cells) == 0 {
+		return err
+	}
+	var builds []queue.Build
+	for _, c := range cells {
+		for _, b := range buildsOf(c.Release, []string{c.Python}) {
+			b.Cause, b.Confirm = outcome.CauseConfirm, c.Confirmation.Runs+1
+			builds = append(builds, b)
+		}
+	}
+	s.log.Info("confirmations resumed", "cells", len(builds))
+	return s.queue.Enqueue(ctx, builds...)
+}

@@ -218,6 +218,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		s.queue.Stop(context.Background())
 		return err
 	}
+	if err := s.resumeConfirmations(ctx); err != nil {
+		s.queue.Stop(context.Background())
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go s.opts.Allowlist.Watch(ctx, 2*time.Second)

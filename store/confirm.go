@@ -62,3 +62,34 @@ func (s *Store) CellConfirmation(ctx context.Context, project, version, python s
 	c.State = ConfirmState(st)
 	return c, nil
 }
+
+// ConfirmingCell is a cell whose confirmation is under way.
+type ConfirmingCell struct {
+	Release      Release
+	Python       string
+	Confirmation Confirmation
+}
+
+// ConfirmingCells returns the cells whose confirmation is under way: a
+// service starting queues their next rerun again, lest a build lost with
+// a stop leave them confirming for good.
+func (s *Store) ConfirmingCells(ctx context.Context) ([]ConfirmingCell, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT rel.project, rel.version, rel.sdist_file, rel.sdist_sha256, c.python,
+			c.confirm_runs, c.confirm_of
+		FROM cells c JOIN releases rel ON rel.project = c.project AND rel.version = c.version
+		WHERE c.confirm_state = ? ORDER BY rel.project, rel.version, c.python`, string(Confirming))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ConfirmingCell
+	for rows.Next() {
+		c := ConfirmingCell{Confirmation: Confirmation{State: Confirming}}
+		if err := rows.Scan(&c.Release.Project, &c.Release.Version, &c.Release.SdistFile, &c.Release.SdistSHA256, &c.Python,
+			&c.Confirmation.Runs, &c.Confirmation.Of); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -362,6 +362,17 @@ func TestConfirmationKept(t *testing.T) {
 		if c := confirmation(); c.State != st || c.Runs != i {
 			t.Errorf("after confirmation rerun %d: %+v", i+1, c)
 		}
+		// What a starting service resumes.
+		cc, err := s.ConfirmingCells(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == Confirming && (len(cc) != 1 || cc[0].Python != "3.12" || cc[0].Release.SdistFile != "foo-1.0.tar.gz" || cc[0].Confirmation.Runs != i) {
+			t.Errorf("confirming cells %+v", cc)
+		}
+		if st != Confirming && len(cc) != 0 {
+			t.Errorf("confirming cells %+v once %s", cc, st)
+		}
 	}
 	save(outcome.CauseProvenance)
 	if c := confirmation(); c != (Confirmation{}) {
