@@ -16,6 +16,9 @@ type diffCache struct {
 	max   int
 	order *list.List // of *diffEntry, most recent first
 	byKey map[diffKey]*list.Element
+	// slots bounds the diffs computed at once: the diff pages are public,
+	// and each reads two archives through.
+	slots chan struct{}
 }
 
 type diffKey struct {
@@ -37,7 +40,7 @@ type diffEntry struct {
 }
 
 func newDiffCache(max int) *diffCache {
-	return &diffCache{max: max, order: list.New(), byKey: map[diffKey]*list.Element{}}
+	return &diffCache{max: max, order: list.New(), byKey: map[diffKey]*list.Element{}, slots: make(chan struct{}, 2)}
 }
 
 // archives is diff.Archives of two sides, from the cache when it holds
@@ -56,7 +59,9 @@ func (c *diffCache) archives(shaA, shaB string, a, b diff.Side) (diff.Report, er
 		return rep, e.err
 	}
 	c.mu.Unlock()
+	c.slots <- struct{}{}
 	rep, err := diff.Archives(a, b)
+	<-c.slots
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byKey[k]; !ok {
