@@ -221,7 +221,7 @@ func (j *job) unpack() StepResult {
 // prepare reads what every step needs to know of the toolchain and of the
 // project's build system, once the sandbox is open.
 func (j *job) prepare() {
-	j.env = append(stepEnv(j.in), "PYSMOKE_RUN_ID="+strconv.FormatInt(j.spec.RunID, 10))
+	j.env = stepEnv(j.in, j.spec.RunID)
 	j.envs = &environments{sb: j.sb, in: j.in, base: j.env, logLimit: j.r.opts.LogLimit, timeout: j.r.opts.StepTimeout, made: map[string]*environment{}}
 	j.set, j.setErr = j.r.opts.Toolchain.For(j.in.Minor)
 	if j.setErr == nil {
@@ -441,11 +441,12 @@ func (j *job) step(name string) *StepResult {
 	return nil
 }
 
-// stepEnv is the whole environment of a step: an explicit allowlist with
-// the things that make outputs vary pinned, and nothing of the service's
-// own.
-func stepEnv(in interpreter.Interpreter) []string {
+// stepEnv is the whole environment of a step of run runID (0 for none):
+// an explicit allowlist with the things that make outputs vary pinned, and
+// nothing of the service's own but the run's id (Job.RunID).
+func stepEnv(in interpreter.Interpreter, runID int64) []string {
 	return []string{
+		"PYSMOKE_RUN_ID=" + strconv.FormatInt(runID, 10),
 		"PATH=" + path.Join(in.Prefix, "bin") + ":/usr/bin:/bin",
 		"HOME=" + sandbox.BuildRoot + "/home",
 		"TMPDIR=/tmp",

@@ -118,7 +118,7 @@ func (t *templates) make(ctx context.Context, in interpreter.Interpreter, kind s
 		return err
 	}
 	defer sb.Close()
-	es := &environments{sb: sb, in: in, base: stepEnv(in), wheels: r.opts.Toolchain.Dir, set: set,
+	es := &environments{sb: sb, in: in, base: stepEnv(in, 0), wheels: r.opts.Toolchain.Dir, set: set,
 		logLimit: r.opts.LogLimit, timeout: r.opts.StepTimeout, made: map[string]*environment{}}
 	e, err := es.direct(ctx, kind, wheels)
 	if err != nil {
