@@ -54,7 +54,7 @@ sandbox-image: build
 		$(BIN) image >/dev/null; \
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
-# About 20 to 25 minutes on a 2-core machine (the runner's and the
+# About 27 minutes on a 2-core machine (the runner's and the
 # command's tests, each with every Python in the sandbox, share the cores);
 # the timeout leaves room for a busy machine.
 test: test-deps vet toolchain sandbox-image
