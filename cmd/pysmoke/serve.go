@@ -21,9 +21,17 @@ sealed sandbox per interpreter, stores the outcomes, and serves reports:
 
   /                             overview
   /project/NAME/                release x Python matrix, with step logs
+  /project/NAME/diff?a=..&b=..  what differs between the archives of two runs
   /badge/NAME.svg               badge
   /feed/NAME.rss, .atom         feeds of new results and status changes
   /api/v1/project/NAME.json     everything a project page shows, as JSON
+  /api/v1/project/NAME/runs/VERSION/PYTHON   every run of a cell
+  /api/v1/project/NAME/diff?a=..&b=..        the diff, as JSON
+
+Every run is kept (why it ran, where, its logs and archives). A failure is
+rerun (--confirm) before the badge and the feeds count it; a cell is rerun
+when the machine's toolchain, interpreter or sandbox changes, and when a
+dependency it installed has a newer release.
 
 The allowlist has one project a line, in any spelling, with options:
 
