@@ -48,6 +48,7 @@ targets=(
 	"./runner/ FuzzToxIni"
 	"./runner/ FuzzPyprojectTests"
 	"./runner/ FuzzHookAnswer"
+	"./regression/ FuzzSignatureOf"
 	"./archive/ FuzzUnpackTarGz"
 	"./archive/ FuzzUnpackZip"
 )
