@@ -261,7 +261,7 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 // package: not the machinery's, not a failure still being confirmed by
 // reruns, not one a rerun did not reproduce (flaky).
 func telling(c *store.Cell) bool {
-	return !c.Status.MachineryFault() && c.Confirmation.State != store.Confirming && c.Confirmation.State != store.Flaky
+	return !c.Status.MachineryFault() && !c.Confirmation.Unsettled()
 }
 
 // complete reports whether every recorded Python has a cell, and none is

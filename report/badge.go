@@ -47,7 +47,7 @@ func badgeFor(pys []store.Python, rd *releaseData) (message, color string) {
 			continue
 		}
 		switch st := c.Cell.Status; {
-		case c.Cell.Confirmation.State == store.Confirming || c.Cell.Confirmation.State == store.Flaky:
+		case c.Cell.Confirmation.Unsettled():
 			// Red only once confirmed; a flaky result is not the
 			// package's failure.
 			warned = true

@@ -38,8 +38,7 @@ func stepsOf(c *store.Cell) []regression.Step {
 // failing reports whether a cell's status is the package's failure (not
 // one being confirmed, nor a flaky one).
 func failing(c *store.Cell) bool {
-	return c != nil && (c.Status == outcome.Failed || c.Status == outcome.Rejected) &&
-		c.Confirmation.State != store.Confirming && c.Confirmation.State != store.Flaky
+	return c != nil && (c.Status == outcome.Failed || c.Status == outcome.Rejected) && !c.Confirmation.Unsettled()
 }
 
 // annotate sets, on every cell of a project's releases (newest first),

@@ -201,7 +201,7 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 			cv.ChangeNote, cv.History = changeNote(c.Change), historyNote(c.History)
 			if c.Cell != nil {
 				cv.Confirmation = confirmationNote(c.Cell.Confirmation)
-				if st := c.Cell.Confirmation.State; st == store.Confirming || st == store.Flaky {
+				if c.Cell.Confirmation.Unsettled() {
 					cv.Class = classWarn // not red before it is confirmed
 				}
 			}

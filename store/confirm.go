@@ -37,6 +37,10 @@ type Confirmation struct {
 	Runs, Of int
 }
 
+// Unsettled reports whether the outcome is not to be counted as the
+// package's: reruns are still confirming it, or one did not reproduce it.
+func (c Confirmation) Unsettled() bool { return c.State == Confirming || c.State == Flaky }
+
 // SetConfirmation records a cell's confirmation. The cell must exist.
 func (s *Store) SetConfirmation(ctx context.Context, project, version, python string, c Confirmation) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE cells SET confirm_state = ?, confirm_runs = ?, confirm_of = ?
