@@ -33,11 +33,12 @@ echo "== starting the local index on http://127.0.0.1:$INDEX_PORT/simple/"
 "$PYSMOKE" index --dir "$DEMO_DIR/index" --listen "127.0.0.1:$INDEX_PORT" 2>"$DEMO_DIR/index.log" &
 pids+=($!)
 
-# One rerun confirms a failure here (3 by default): the demo's failing
-# samples show it without tripling their work.
+# No confirmation reruns here (3 by default): the demo's samples fail for
+# certain, and reruns kept the service busy when the demo is stopped (a
+# stop mid-job left a scratch mounted in CI; see the issue note).
 echo "== starting pysmoke serve (log: $DEMO_DIR/serve.log)"
 "$PYSMOKE" serve --index "http://127.0.0.1:$INDEX_PORT/" --allowlist "$DEMO_DIR/allowlist.txt" \
-	--data "$DEMO_DIR/data" --listen "127.0.0.1:$PORT" --interval 10s --hint-interval 2s --confirm 1 \
+	--data "$DEMO_DIR/data" --listen "127.0.0.1:$PORT" --interval 10s --hint-interval 2s --confirm 0 \
 	2> >(tee "$DEMO_DIR/serve.log" >&2) &
 pids+=($!)
 
