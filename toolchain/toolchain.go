@@ -122,11 +122,7 @@ func (w *Wheelhouse) Hashes(s Set) map[string]string {
 		by[wh.File] = wh.SHA256
 	}
 	out := map[string]string{}
-	files := append(append(append(append([]string{s.Pip}, s.Build...), s.Test...), s.Frontend517...), s.Plugins...)
-	for _, fs := range s.Backends {
-		files = append(files, fs...)
-	}
-	for _, f := range files {
+	for _, f := range setFiles(s) {
 		out[f] = by[f]
 	}
 	return out
