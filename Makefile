@@ -76,6 +76,9 @@ bench: deps toolchain sandbox-image
 # 2to3 over 10 MB of source, bare and in the sandbox, two rounds (about
 # 10 minutes).
 	PYSMOKE_BENCH_2TO3=1 $(GO) test -run '^$$' -bench TwoToThree10MB -benchtime 2x -timeout 30m ./runner/
+# An experiment over the samples on two Pythons against the same cells
+# with pysmoke run one after another, two rounds (about 50 minutes).
+	PYSMOKE_BENCH_EXPERIMENT=1 $(GO) test -run '^$$' -bench ExperimentVsRuns -benchtime 1x -timeout 90m ./cmd/pysmoke/
 
 # Every fuzz target of the parsers of untrusted input, one after another,
 # FUZZTIME each (the list is in scripts/fuzz.sh); a crash fails it and

@@ -24,6 +24,13 @@ Usage:
   pysmoke rerun   [flags] PROJECT [VERSION]
                                    queue a project's cells again in a service's
                                    data folder (runs of cause "admin")
+  pysmoke experiment [flags] NAME [PROJECT[==VERSION] | SDIST ...]
+                                   run releases with the baseline and with a
+                                   candidate toolchain or interpreter, and
+                                   report what the candidate breaks
+  pysmoke noise   [flags] NAME [PROJECT[==VERSION] | SDIST ...]
+                                   run releases twice on one Python, nothing
+                                   changed, and report the flake rate
   pysmoke pythons [flags]          list the interpreters pysmoke would use
   pysmoke image   [flags]          build the Docker sandbox's image
   pysmoke toolchain [flags]        build (once, cached) and list the offline
@@ -70,6 +77,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "rerun":
 		return cmdRerun(ctx, args[1:], stdout, stderr)
+	case "experiment":
+		return cmdExperiment(ctx, args[1:], stdout, stderr)
+	case "noise":
+		return cmdNoise(ctx, args[1:], stdout, stderr)
 	case "pythons":
 		return cmdPythons(ctx, args[1:], stdout, stderr)
 	case "image":

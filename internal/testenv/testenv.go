@@ -13,8 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/pysmoke/pysmoke/interpreter"
 	"github.com/pysmoke/pysmoke/toolchain"
@@ -89,4 +93,21 @@ func Toolchain(t testing.TB) *toolchain.Wheelhouse {
 	w, err := toolchain.Ensure(context.Background(), toolchain.Options{Pythons: pys})
 	Require(t, "offline toolchain", err)
 	return w
+}
+
+// Browser starts Debian's chromium, headless, for the test (a real
+// browser over the pages), and returns its context: a minute to act.
+func Browser(t testing.TB) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	Require(t, "chromium", err)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
 }

@@ -33,6 +33,10 @@ var rules = []rule{
 	{[]string{"outcome"}, []string{"*"}, "the vocabulary is the bottom of the graph"},
 	{[]string{"regression"}, []string{"store", "runner", "sandbox", "index", "report", "feeds", "crawler", "service", "queue"},
 		"classification reads statuses, whoever recorded them"},
+	{[]string{"experiment"}, []string{"store", "queue", "report", "feeds", "crawler", "service"},
+		"an experiment hands jobs to a runner and keeps its own journal"},
+	{[]string{"runner", "store", "report", "feeds", "crawler", "regression"}, []string{"experiment"},
+		"experiments sit above the job machinery; nothing below reads them"},
 }
 
 // pkg is what go list says of one package.
