@@ -117,16 +117,13 @@ type jobIndex struct {
 	builds    map[string]*depBuild          // sdist sha256 -> its build in this job (not tried twice)
 	log       *bytes.Buffer                 // the step's log, where a build's output goes
 	seen      map[string]resolver.Candidate // sha256 -> a file the index listed, for its URL once pinned
+	// toolchainOnly are the projects never taken from the index
+	// (Options.ToolchainOnly).
+	toolchainOnly []string
 }
 
 // toolchainFiles are every wheel of the set a dependency may be met by.
-func (ix *jobIndex) toolchainFiles() []string {
-	files := append(append(append(append([]string{ix.set.Pip}, ix.set.Build...), ix.set.Test...), ix.set.Frontend517...), ix.set.Plugins...)
-	for _, fs := range ix.set.Backends {
-		files = append(files, fs...)
-	}
-	return dedupe(files)
-}
+func (ix *jobIndex) toolchainFiles() []string { return dedupe(ix.set.Files()) }
 
 func (ix *jobIndex) Files(ctx context.Context, project string) ([]resolver.Candidate, error) {
 	var out []resolver.Candidate
@@ -138,9 +135,13 @@ func (ix *jobIndex) Files(ctx context.Context, project string) ([]resolver.Candi
 		out = append(out, resolver.Candidate{Project: project, Version: df.Version, Filename: f,
 			URL: toolchainScheme + f, SHA256: ix.hashes[f]})
 	}
-	if ix.base == nil {
+	if ix.base == nil || slices.Contains(ix.toolchainOnly, project) {
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%s (no index configured): %w", project, resolver.ErrNoProject)
+			why := "no index configured"
+			if ix.base != nil {
+				why = "taken from the toolchain only, which has none"
+			}
+			return nil, fmt.Errorf("%s (%s): %w", project, why, resolver.ErrNoProject)
 		}
 		return out, nil
 	}
@@ -398,7 +399,7 @@ func (j *job) closureFor(ctx context.Context, reqs, extras []string, o closureOp
 	log.WriteString("\n")
 
 	ix := &jobIndex{base: r.opts.Index, wheels: r.opts.Toolchain.Dir, set: j.set, hashes: r.opts.Toolchain.Hashes(j.set),
-		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log, wheelInfo: j.wheelInfo}
+		builds: j.depBuilds, seen: map[string]resolver.Candidate{}, log: log, wheelInfo: j.wheelInfo, toolchainOnly: r.opts.ToolchainOnly}
 	if o.toolchainOnly {
 		ix.base = nil
 	}

@@ -123,6 +123,11 @@ type Options struct {
 	// the sandbox; it is mounted read-only. Nil means none: every step that
 	// needs it is the machinery's "toolchain-missing".
 	Toolchain *toolchain.Wheelhouse
+	// ToolchainOnly names projects (normalised) that every resolution of
+	// a job takes from the toolchain alone, whatever the index offers: an
+	// experiment compares two toolchains' setuptools, and a newer one on
+	// the index would otherwise be chosen on both sides.
+	ToolchainOnly []string
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
 }

@@ -80,7 +80,7 @@ func Candidate(base *Wheelhouse, wheels []string, cacheDir string) (*Wheelhouse,
 			if !admits(g.tags, g.requiresPython, minor) {
 				continue
 			}
-			for _, f := range setFiles(s) {
+			for _, f := range s.Files() {
 				if dist.Normalize(wheelDist(f)) == g.dist {
 					sub[f] = g.file
 					replaced[g.file] = true
@@ -169,8 +169,8 @@ func Candidate(base *Wheelhouse, wheels []string, cacheDir string) (*Wheelhouse,
 	return w, nil
 }
 
-// setFiles lists every wheel a set names.
-func setFiles(s Set) []string {
+// Files lists every wheel the set names (a file may be named twice).
+func (s Set) Files() []string {
 	files := append(append(append(append([]string{s.Pip}, s.Build...), s.Test...), s.Frontend517...), s.Plugins...)
 	for _, fs := range s.Backends {
 		files = append(files, fs...)

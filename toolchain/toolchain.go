@@ -122,7 +122,7 @@ func (w *Wheelhouse) Hashes(s Set) map[string]string {
 		by[wh.File] = wh.SHA256
 	}
 	out := map[string]string{}
-	for _, f := range setFiles(s) {
+	for _, f := range s.Files() {
 		out[f] = by[f]
 	}
 	return out

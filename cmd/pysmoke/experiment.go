@@ -38,6 +38,9 @@ interpreters and offline toolchain) and with a candidate:
   --candidate-wheel FILE   the toolchain with this wheel in place of the
                            toolchain's wheel of the same project (e.g.
                            setuptools-58.1.0-py3-none-any.whl); repeatable
+  --candidate-require REQ  the same with the newest pure wheel on --index
+                           that meets a requirement ("setuptools==58.1.0"),
+                           fetched and verified; repeatable
   --candidate-python PATH  another build of an interpreter, in place of the
                            machine's interpreter of its minor version
 Each pair of runs is classified (regressed, fixed, same-failure, same-pass,
@@ -94,10 +97,11 @@ func experimentCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 	dataDir := fl.String("data", "pysmoke-data", "data folder: the experiment is kept in DATA/experiments/NAME, downloads in DATA/mirror")
 	indexURL := fl.String("index", "", "index the releases and their dependencies come from (required for PROJECT arguments)")
 	allowPath := fl.String("allowlist", "", "run every project of this allowlist (with its test commands and timeouts)")
-	var wheels multiFlag
+	var wheels, requires multiFlag
 	candPython, confirm := new(string), new(int)
 	if !noise {
 		fl.Var(&wheels, "candidate-wheel", "a wheel the candidate toolchain has in place of the toolchain's wheel of the same project (repeatable)")
+		fl.Var(&requires, "candidate-require", "a requirement (\"setuptools==58.1.0\") whose newest pure wheel on --index the candidate toolchain has, as --candidate-wheel (repeatable)")
 		fl.StringVar(candPython, "candidate-python", "", "path of the candidate interpreter, in place of the machine's interpreter of its minor version")
 		fl.IntVar(confirm, "confirm", 3, "how many times a regression or a fix is rerun before it is believed (0: never)")
 	}
@@ -123,14 +127,14 @@ func experimentCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if resuming && (fl.NArg() > 1 || *allowPath != "" || len(wheels) > 0 || *candPython != "") {
+	if resuming && (fl.NArg() > 1 || *allowPath != "" || len(wheels) > 0 || len(requires) > 0 || *candPython != "") {
 		return fmt.Errorf("experiment %s exists (%s): go on with it with \"pysmoke %s %s\" alone, or give another name", name, dir, cmd, name)
 	}
 	if noise && (st.py.only == "" || strings.Contains(st.py.only, ",")) {
 		return errors.New("pysmoke noise runs on one Python: give --python X.Y")
 	}
-	if !resuming && !noise && len(wheels) == 0 && *candPython == "" {
-		return errors.New("no candidate: give --candidate-wheel or --candidate-python")
+	if !resuming && !noise && len(wheels) == 0 && len(requires) == 0 && *candPython == "" {
+		return errors.New("no candidate: give --candidate-wheel, --candidate-require or --candidate-python")
 	}
 	if !resuming && fl.NArg() == 1 && *allowPath == "" {
 		return errors.New("nothing to run: name projects or sdists, or give --allowlist")
@@ -150,6 +154,19 @@ func experimentCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 
+	if !resuming && len(requires) > 0 {
+		if ix == nil {
+			return errors.New("--candidate-require needs --index")
+		}
+		for _, req := range requires {
+			w, err := wheelFor(ctx, ix, req)
+			if err != nil {
+				return fmt.Errorf("--candidate-require: %w", err)
+			}
+			fmt.Fprintf(stderr, "pysmoke: candidate %s: %s\n", req, filepath.Base(w))
+			wheels = append(wheels, w)
+		}
+	}
 	if !resuming {
 		if spec, err = newSpec(ctx, name, dir, fl, env, ix, *allowPath, wheels, *candPython, *confirm, stderr); err == nil {
 			err = experiment.Create(dir, spec)
@@ -206,8 +223,17 @@ func experimentCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	scratch := filepath.Join(*dataDir, "scratch")
+	// What the candidate replaces is taken from each side's toolchain
+	// alone: a newer setuptools on the index would be chosen on both.
+	var pinned []string
+	for f := range spec.Candidate.Wheels {
+		if df, err := dist.ParseFilename(f); err == nil {
+			pinned = append(pinned, dist.Normalize(df.Name))
+		}
+	}
 	mk := func(tc *toolchain.Wheelhouse) *runner.Runner {
-		o := runner.Options{Backend: env.backend, Toolchain: tc, StepTimeout: *timeout, Artifacts: arts, ScratchDir: scratch}
+		o := runner.Options{Backend: env.backend, Toolchain: tc, StepTimeout: *timeout, Artifacts: arts, ScratchDir: scratch,
+			ToolchainOnly: pinned}
 		if ix != nil {
 			o.Index = ix
 		}
@@ -413,6 +439,36 @@ func releaseOf(ctx context.Context, ix *index.Client, arg string) (experiment.Re
 		return experiment.Release{}, err
 	}
 	return experiment.Release{Project: name, Version: best.Version, Sdist: path, SHA256: best.SHA256}, nil
+}
+
+// wheelFor fetches, verified, the newest pure wheel (py3 or py2.py3, no
+// ABI, any platform) on the index that meets a requirement.
+func wheelFor(ctx context.Context, ix *index.Client, req string) (string, error) {
+	r, err := dist.ParseRequirement(req)
+	if err != nil || r.URL != "" || r.Marker != nil || len(r.Extras) > 0 {
+		return "", fmt.Errorf("%q: want a project and a version range, e.g. setuptools==58.1.0", req)
+	}
+	files, err := ix.Files(ctx, r.Name)
+	if err != nil {
+		return "", err
+	}
+	var best *resolver.Candidate
+	for i, f := range files {
+		df, err := dist.ParseFilename(f.Filename)
+		if err != nil || df.Kind != dist.Wheel || f.Yanked || !strings.HasSuffix(f.Filename, "-none-any.whl") {
+			continue
+		}
+		if ok, err := r.Allows(df.Version, false); err != nil || !ok {
+			continue
+		}
+		if best == nil || dist.CompareVersions(df.Version, best.Version) > 0 {
+			best = &files[i]
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("%s: no pure wheel on the index meets it", req)
+	}
+	return ix.Fetch(ctx, *best)
 }
 
 // fileSum is the SHA-256 of a file.

@@ -309,3 +309,43 @@ func TestNoise(t *testing.T) {
 		t.Errorf("stdout:\n%s", out)
 	}
 }
+
+// TestExperimentCandidateFromIndex takes the candidate's setuptools from
+// the index (a requirement, not a file): the index holds setuptools
+// 56.0.0 and 58.1.0 wheels (3.8's and 3.9's ensurepip ones), and
+// "setuptools>=57" must pick 58.1.0, under which use2to3 regresses on 3.8.
+func TestExperimentCandidateFromIndex(t *testing.T) {
+	sandboxtest.Namespace(t)
+	dir := t.TempDir()
+	ixDir := filepath.Join(dir, "index")
+	os.MkdirAll(ixDir, 0o755)
+	for _, minor := range []string{"3.8", "3.9"} {
+		whl, _ := filepath.Glob(filepath.Join(testenv.Python(t, minor).Prefix, "lib/python"+minor+"/ensurepip/_bundled/setuptools-*.whl"))
+		if len(whl) != 1 {
+			t.Fatalf("%s's ensurepip setuptools: %v", minor, whl)
+		}
+		b, err := os.ReadFile(whl[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(ixDir, filepath.Base(whl[0])), b, 0o644)
+	}
+	url, _ := sampleIndex(t, ixDir, "samples/use2to3")
+	var stdout, stderr bytes.Buffer
+	err := dispatch(context.Background(), []string{"experiment", "--data", filepath.Join(dir, "data"), "--python", "3.8", "--confirm", "0",
+		"--index", url, "--candidate-require", "setuptools>=57", "fromindex", "use2to3"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "candidate setuptools>=57: setuptools-58.1.0-py3-none-any.whl") ||
+		!strings.Contains(stdout.String(), "use2to3 1.0 on 3.8: sdist, passed -> failed exit-status") {
+		t.Errorf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	}
+	for _, req := range []string{"setuptools>=99", "setuptools; python_version<'3'", "nosuchproject==1.0"} {
+		err := dispatch(context.Background(), []string{"experiment", "--data", filepath.Join(dir, "data"), "--python", "3.8",
+			"--index", url, "--candidate-require", req, "bad", "use2to3"}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "--candidate-require") {
+			t.Errorf("%q: %v", req, err)
+		}
+	}
+}
