@@ -12,6 +12,9 @@ DEMO_DIR=${DEMO_DIR:-.demo}
 PORT=${PORT:-8080}
 INDEX_PORT=${INDEX_PORT:-8081}
 SAMPLES=(smokegood py2only usesimp phonehome)
+# PYTHONS, when set, is the service's --python (e.g. 2.7,3.12,3.13);
+# default every Python found.
+PYTHONS=${PYTHONS:-}
 
 rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
@@ -39,6 +42,7 @@ pids+=($!)
 echo "== starting pysmoke serve (log: $DEMO_DIR/serve.log)"
 "$PYSMOKE" serve --index "http://127.0.0.1:$INDEX_PORT/" --allowlist "$DEMO_DIR/allowlist.txt" \
 	--data "$DEMO_DIR/data" --listen "127.0.0.1:$PORT" --interval 10s --hint-interval 2s --confirm 0 \
+	${PYTHONS:+--python "$PYTHONS"} \
 	2> >(tee "$DEMO_DIR/serve.log" >&2) &
 pids+=($!)
 
