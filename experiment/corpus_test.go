@@ -155,7 +155,7 @@ func TestCorpusTruths(t *testing.T) {
 		if err := experiment.Create(d, experiment.Spec{Name: name, Pythons: pythons, Releases: releases, Confirm: 3}); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := experiment.RunExperiment(context.Background(), experiment.Options{Dir: d, Jobs: 2, Baseline: base, Candidate: cand})
+		rep, err := experiment.Run(context.Background(), experiment.Options{Dir: d, Jobs: 2, Baseline: base, Candidate: cand})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,7 +120,7 @@ type Options struct {
 type Progress struct {
 	Done, Total int
 	// Last is the run that just ended.
-	Last *Run
+	Last *Record
 	// Elapsed is this start's time so far; Left an estimate of the rest
 	// from this start's rate (0 before a run ended).
 	Elapsed, Left time.Duration
@@ -152,9 +152,9 @@ func (k key) dir(root string) string {
 	return filepath.Join(root, "runs", k.Side, k.Project, k.Version, k.Python, strconv.Itoa(k.Attempt))
 }
 
-// Run is one run as the journal keeps it (run.json); its steps' logs are
+// Record is one run as the journal keeps it (run.json); its steps' logs are
 // files beside it.
-type Run struct {
+type Record struct {
 	ID          int64          `json:"id"`
 	Side        string         `json:"side"`
 	Project     string         `json:"project"`
@@ -187,7 +187,7 @@ type Step struct {
 }
 
 // Log reads a step's log from the journal.
-func (r *Run) Log(step string) ([]byte, error) {
+func (r *Record) Log(step string) ([]byte, error) {
 	if !slices.ContainsFunc(r.Steps, func(s Step) bool { return s.Name == step }) {
 		return nil, fs.ErrNotExist
 	}
@@ -196,11 +196,11 @@ func (r *Run) Log(step string) ([]byte, error) {
 
 // Same reports whether two runs have the same outcome (status and reason),
 // as a confirmation compares them.
-func (r *Run) Same(o *Run) bool { return r.Status == o.Status && r.Reason == o.Reason }
+func (r *Record) Same(o *Record) bool { return r.Status == o.Status && r.Reason == o.Reason }
 
 // regressionSteps are a run's steps as classification reads them;
 // confirmed marks a resource limit that reruns reproduced.
-func (r *Run) regressionSteps(confirmed bool) []regression.Step {
+func (r *Record) regressionSteps(confirmed bool) []regression.Step {
 	out := make([]regression.Step, len(r.Steps))
 	for i, s := range r.Steps {
 		out[i] = regression.Step{Name: s.Name, Status: s.Status, Reason: s.Reason, Confirmed: confirmed}
@@ -247,8 +247,8 @@ func Load(dir string) (Spec, error) {
 }
 
 // journal reads every run recorded in dir, by key.
-func journal(dir string) (map[key]*Run, error) {
-	runs := map[key]*Run{}
+func journal(dir string) (map[key]*Record, error) {
+	runs := map[key]*Record{}
 	root := filepath.Join(dir, "runs")
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == root {
@@ -261,7 +261,7 @@ func journal(dir string) (map[key]*Run, error) {
 		if err != nil {
 			return err
 		}
-		var r Run
+		var r Record
 		if err := json.Unmarshal(b, &r); err != nil {
 			return fmt.Errorf("journal %s: %w", p, err)
 		}
@@ -274,7 +274,7 @@ func journal(dir string) (map[key]*Run, error) {
 
 // record writes a run into the journal: its folder is made beside it and
 // renamed into place whole, so that a stop leaves the run done or absent.
-func record(dir string, k key, job runner.Job, res runner.Result, toolchain string) (*Run, error) {
+func record(dir string, k key, job runner.Job, res runner.Result, toolchain string) (*Record, error) {
 	final := k.dir(dir)
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ func record(dir string, k key, job runner.Job, res runner.Result, toolchain stri
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	r := &Run{ID: k.id(), Side: k.Side, Project: k.Project, Version: k.Version, Python: k.Python, Attempt: k.Attempt,
+	r := &Record{ID: k.id(), Side: k.Side, Project: k.Project, Version: k.Version, Python: k.Python, Attempt: k.Attempt,
 		Interpreter: job.Interpreter.Path, FullVersion: job.Interpreter.Version, Backend: res.Backend, Toolchain: toolchain,
 		Status: res.Status, Reason: res.Reason, Started: res.Started, Finished: res.Finished}
 	for _, st := range res.Steps {
@@ -324,7 +324,7 @@ func writeAtomic(p string, b []byte) error {
 // report.json and report.html. A run whose job fails for the machinery's
 // own error (not a step's outcome) stops the experiment with that error:
 // starting it again retries it.
-func RunExperiment(ctx context.Context, opts Options) (*Report, error) {
+func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -391,7 +391,7 @@ type engine struct {
 	start time.Time
 
 	mu          sync.Mutex
-	runs        map[key]*Run
+	runs        map[key]*Record
 	total, done int // this start's
 	ranHere     int
 }
@@ -497,9 +497,9 @@ func (e *engine) runOne(ctx context.Context, k key) error {
 type pair struct {
 	Release       Release
 	Python        string
-	Base, Cand    *Run
-	ConfirmedSide string // the side being confirmed, "" for none
-	Reruns        []*Run // that side's, in order
+	Base, Cand    *Record
+	ConfirmedSide string    // the side being confirmed, "" for none
+	Reruns        []*Record // that side's, in order
 }
 
 // pairs returns every pair whose two first runs are in the journal.
@@ -532,7 +532,7 @@ func (e *engine) pairs() []*pair {
 // failing side of what looks like a regression or a fix, or a side that
 // hit a resource limit (which counts only once reproduced); "" when
 // nothing changes between the sides that a rerun could tell apart.
-func confirmSide(b, c *Run) string {
+func confirmSide(b, c *Record) string {
 	v := regression.Classify(b.regressionSteps(true), c.regressionSteps(true))
 	switch v.Class {
 	case regression.Regressed:
@@ -601,7 +601,7 @@ func (p *pair) verdict() (regression.Verdict, string) {
 	return regression.Classify(p.Base.regressionSteps(p.ConfirmedSide == Baseline), p.Cand.regressionSteps(p.ConfirmedSide == Candidate)), ""
 }
 
-func (p *pair) firstOf() *Run {
+func (p *pair) firstOf() *Record {
 	if p.ConfirmedSide == Candidate {
 		return p.Cand
 	}
@@ -617,7 +617,7 @@ func firstDiffering(p *pair) int {
 	return -1
 }
 
-func describe(r *Run) string {
+func describe(r *Record) string {
 	if r.Reason == "" {
 		return string(r.Status)
 	}

@@ -99,7 +99,7 @@ func TestExperiment(t *testing.T) {
 	var mu sync.Mutex
 	opts := Options{Dir: dir, Baseline: Side{Runner: base, Interpreters: ins}, Candidate: Side{Runner: cand, Interpreters: ins},
 		Progress: func(p Progress) { mu.Lock(); progress = append(progress, p); mu.Unlock() }}
-	if _, err := RunExperiment(ctx, opts); !errors.Is(err, context.Canceled) {
+	if _, err := Run(ctx, opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("first life: %v, want it cancelled", err)
 	}
 	cancel()
@@ -110,7 +110,7 @@ func TestExperiment(t *testing.T) {
 	// The second life goes on: nothing recorded is run again.
 	base.stopAfter = 0
 	progress = nil
-	rep, err := RunExperiment(context.Background(), opts)
+	rep, err := Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestExperiment(t *testing.T) {
 
 // wasCutShort reports whether a run id is one the first life started but
 // did not record (it ran again in the second life, rightly).
-func wasCutShort(recorded map[key]*Run, id int64) bool {
+func wasCutShort(recorded map[key]*Record, id int64) bool {
 	for _, r := range recorded {
 		if r.ID == id {
 			return false

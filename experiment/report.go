@@ -182,7 +182,7 @@ func (e *engine) report() *Report {
 	return rep
 }
 
-func stepOf(r *Run, name string) Step {
+func stepOf(r *Record, name string) Step {
 	for _, s := range r.Steps {
 		if s.Name == name {
 			return s
@@ -191,7 +191,7 @@ func stepOf(r *Run, name string) Step {
 	return Step{}
 }
 
-func ref(dir string, r *Run, step string) RunRef {
+func ref(dir string, r *Record, step string) RunRef {
 	out := RunRef{ID: r.ID, Status: r.Status, Reason: r.Reason}
 	if step == "" {
 		return out
@@ -237,7 +237,7 @@ func diffs(arts *artifacts.Store, spec Spec, p *pair) []StepDiff {
 }
 
 // archiveOf is the one archive a step made in a run, or why there is none.
-func archiveOf(arts *artifacts.Store, r *Run, step string) (diff.Side, string) {
+func archiveOf(arts *artifacts.Store, r *Record, step string) (diff.Side, string) {
 	st := stepOf(r, step)
 	switch {
 	case st.Name == "":

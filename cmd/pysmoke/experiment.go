@@ -239,7 +239,7 @@ func experimentCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		return runner.New(o)
 	}
-	rep, err := experiment.RunExperiment(ctx, experiment.Options{Dir: dir, Jobs: *jobs,
+	rep, err := experiment.Run(ctx, experiment.Options{Dir: dir, Jobs: *jobs,
 		Baseline:  experiment.Side{Runner: mk(env.toolchain), Interpreters: baseIns},
 		Candidate: experiment.Side{Runner: mk(candTC), Interpreters: candIns},
 		Progress: func(p experiment.Progress) {
