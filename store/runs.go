@@ -248,17 +248,29 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 	return tx.Commit()
 }
 
+// runColumns and runFrom select runs (r) with, from their cell's row
+// (cur), whether each is the current run and, for the current one, where
+// its confirmation stands: one query for what took three a cell.
 const runColumns = `r.id, r.project, r.version, r.python, r.cause, r.worker, r.state, r.state_detail, r.interpreter,
-	r.full_version, r.backend, r.status, r.reason, r.started_at, r.finished_at, r.provenance_digest, r.provenance`
+	r.full_version, r.backend, r.status, r.reason, r.started_at, r.finished_at, r.provenance_digest, r.provenance,
+	COALESCE(cur.run_id = r.id, 0), COALESCE(cur.confirm_state, ''), COALESCE(cur.confirm_runs, 0), COALESCE(cur.confirm_of, 0)`
+
+const runFrom = ` FROM runs r LEFT JOIN cells cur ON cur.project = r.project AND cur.version = r.version AND cur.python = r.python`
 
 func scanRun(sc interface{ Scan(...any) error }) (Cell, error) {
 	var c Cell
-	var cause, state, status string
+	var cause, state, status, confirm string
 	var started, finished int64
+	var conf Confirmation
 	err := sc.Scan(&c.RunID, &c.Project, &c.Version, &c.Python, &cause, &c.Worker, &state, &c.StateDetail, &c.Interpreter,
-		&c.FullVersion, &c.Backend, &status, &c.Reason, &started, &finished, &c.ProvenanceDigest, &c.Provenance)
+		&c.FullVersion, &c.Backend, &status, &c.Reason, &started, &finished, &c.ProvenanceDigest, &c.Provenance,
+		&c.Current, &confirm, &conf.Runs, &conf.Of)
 	c.Cause, c.State, c.Status = outcome.Cause(cause), RunState(state), outcome.Status(status)
 	c.StartedAt, c.FinishedAt = fromUnix(started), fromUnix(finished)
+	if c.Current { // the cell's confirmation is its current run's
+		conf.State = ConfirmState(confirm)
+		c.Confirmation = conf
+	}
 	return c, err
 }
 
@@ -266,16 +278,10 @@ func scanRun(sc interface{ Scan(...any) error }) (Cell, error) {
 // steps and dependencies (without logs) and its confirmation, in
 // interpreter order.
 func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, error) {
-	cells, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM cells c JOIN runs r ON r.id = c.run_id
-		WHERE c.project = ? AND c.version = ?`, project, version)
+	cells, err := s.queryRuns(ctx, `SELECT `+runColumns+runFrom+` WHERE cur.run_id = r.id AND r.project = ? AND r.version = ?`,
+		project, version)
 	if err != nil {
 		return nil, err
-	}
-	for i := range cells {
-		c := &cells[i]
-		if c.Confirmation, err = s.CellConfirmation(ctx, c.Project, c.Version, c.Python); err != nil {
-			return nil, err
-		}
 	}
 	sortCells(cells)
 	return cells, nil
@@ -284,13 +290,13 @@ func (s *Store) Cells(ctx context.Context, project, version string) ([]Cell, err
 // Runs returns every run of one cell, newest first, each with its steps
 // and dependencies (without logs); Current tells the cell's current one.
 func (s *Store) Runs(ctx context.Context, project, version, python string) ([]Cell, error) {
-	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs r WHERE r.project = ? AND r.version = ? AND r.python = ?
+	return s.queryRuns(ctx, `SELECT `+runColumns+runFrom+` WHERE r.project = ? AND r.version = ? AND r.python = ?
 		ORDER BY r.id DESC`, project, version, python)
 }
 
 // Run returns one run by its id.
 func (s *Store) Run(ctx context.Context, id int64) (Cell, error) {
-	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs r WHERE r.id = ?`, id)
+	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+runFrom+` WHERE r.id = ?`, id)
 	if err != nil {
 		return Cell{}, err
 	}
@@ -328,15 +334,8 @@ func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]Cel
 	return runs, nil
 }
 
-// loadRun adds a run's steps and dependencies, and whether it is current.
+// loadRun adds a run's steps and dependencies.
 func (s *Store) loadRun(ctx context.Context, c *Cell) error {
-	var current int64
-	err := s.db.QueryRowContext(ctx, `SELECT run_id FROM cells WHERE project = ? AND version = ? AND python = ?`,
-		c.Project, c.Version, c.Python).Scan(&current)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	c.Current = current == c.RunID
 	rows, err := s.db.QueryContext(ctx, `SELECT name, status, reason, detail, exit_code, duration_ms, log_truncated, artifacts, memory_peak
 		FROM run_steps WHERE run_id = ? ORDER BY seq`, c.RunID)
 	if err != nil {

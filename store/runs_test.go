@@ -373,6 +373,11 @@ func TestConfirmationKept(t *testing.T) {
 		if st != Confirming && len(cc) != 0 {
 			t.Errorf("confirming cells %+v once %s", cc, st)
 		}
+		// Only the current run carries the cell's confirmation.
+		runs, err := s.Runs(ctx, "foo", "1.0", "3.12")
+		if err != nil || !runs[0].Current || runs[0].Confirmation.State != st || runs[1].Current || runs[1].Confirmation != (Confirmation{}) {
+			t.Errorf("runs: %v; current %v %+v, the one before %v %+v", err, runs[0].Current, runs[0].Confirmation, runs[1].Current, runs[1].Confirmation)
+		}
 	}
 	save(outcome.CauseProvenance)
 	if c := confirmation(); c != (Confirmation{}) {
