@@ -43,7 +43,9 @@ interpreters and offline toolchain) and with a candidate:
                            fetched and verified; repeatable
   --candidate-python PATH  another build of an interpreter, in place of the
                            machine's interpreter of its minor version
-Each pair of runs is classified (regressed, fixed, same-failure, same-pass,
+A project whose wheel the candidate replaces is installed from each side's
+toolchain alone, never from --index (a newer one there would be chosen on
+both sides). Each pair of runs is classified (regressed, fixed, same-failure, same-pass,
 spurious-regressed, spurious-fixed, broken, error, skipped); a regression
 or a fix is rerun --confirm times first, and one that does not reproduce is
 spurious (flaky). Both sides' runs are kept.
