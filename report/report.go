@@ -122,7 +122,31 @@ func New(src Source, opts Options) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !cleanPath(r.URL.Path) {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// cleanPath reports whether a request's decoded path is one this server
+// answers at all: no NUL nor other control character, and no "." or ".."
+// segment, however encoded ("%2e%2e", "..%2f"). Every path value is
+// checked by its own pattern besides; this refuses the classic traversal
+// shapes before any handler sees them, rather than the mux's redirect to
+// a cleaned path.
+func cleanPath(p string) bool {
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // Strict patterns for the path values that are not project names (those

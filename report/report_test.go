@@ -207,6 +207,15 @@ func TestRoutes(t *testing.T) {
 		{"/api/v1/project/nope.json", 404, "", ""},
 		{"/api/v1/project/%3Cx%3E.json", 400, "", ""},
 		{"/elsewhere", 404, "", ""},
+		// NUL and traversal shapes, however encoded: refused before any
+		// handler (not the mux's redirect to a cleaned path).
+		{"/project/foo%00/", 400, "", ""},
+		{"/badge/foo%00.svg", 400, "", ""},
+		{"/project/%2e%2e/", 400, "", ""},
+		{"/project/foo/%2E%2E/%2e%2e/badge/foo.svg", 400, "", ""},
+		{"/feed/..%2Ffoo.rss", 400, "", ""},
+		{"/project/foo/./", 400, "", ""},
+		{"/project/foo%0a/", 400, "", ""},
 	}
 	for _, tc := range tests {
 		r := get(t, srv.URL+tc.path)

@@ -80,6 +80,8 @@ type Options struct {
 	// interrupted, as it starts, the runs recorded under its name that
 	// are still running.
 	Worker string
+	// HTTP bounds what a client can hold of the report server.
+	HTTP HTTPLimits
 }
 
 // Service is the running service.
@@ -199,11 +201,7 @@ func (s *Service) Handler() http.Handler { return s.reports }
 // stale cells, the allowlist's reloads, the crawler's schedule, and the
 // reports on ln. It returns nil after a clean stop.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.reports,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv, ln := httpServer(s.reports, ln, s.opts.HTTP, s.log)
 	// No build of this worker runs yet: what its runs say is running, a
 	// stop or a crash cut short. The queue tries those builds again.
 	if n, err := s.store.InterruptRuns(ctx, s.opts.Worker, "the worker stopped while it ran"); err != nil {

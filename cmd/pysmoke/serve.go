@@ -62,6 +62,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	confirm := fs.Int("confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
 	keep := fs.Int("keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
+	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for its headers, 30 s for its request, 60 s for the answer and 120 s idle")
 	worker := fs.String("worker", "", "this worker's name in the runs it records, unique among the workers sharing a database (default the host's name)")
 	var st startup
 	st.register(fs)
@@ -92,6 +93,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain,
 		Workers: *workers, StepTimeout: *stepTimeout, BaseURL: *baseURL, Logger: log, Worker: *worker, KeepReleases: *keep, Confirmations: confirmations(*confirm),
 		Crawl: crawler.Options{Interval: *interval, HintInterval: *hint, Backfill: *backfill},
+		HTTP:  service.HTTPLimits{MaxConnections: *maxConns},
 	})
 	if err != nil {
 		return err
