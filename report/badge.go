@@ -7,6 +7,7 @@ import (
 	"html"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/pysmoke/pysmoke/outcome"
@@ -115,6 +116,132 @@ func (h *Handler) badge(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Security-Policy", "script-src 'none'")
 	serve(w, r, "image/svg+xml", "max-age=300", badgeSVG(badgeLabel, message, color))
+}
+
+// colorBlue is the works-on badge's, as shields.io's Python badges.
+const colorBlue = "#007ec6"
+
+// pythonBadgeFor says what a project's badge for one Python shows: its
+// cell there in the newest release that has one. As badgeFor, a failure
+// is red only once confirmed.
+func pythonBadgeFor(c *store.Cell) (message, color string) {
+	if c == nil {
+		return "pending", colorGrey
+	}
+	switch st := c.Status; {
+	case c.Confirmation.Unsettled():
+		return "inconclusive", colorYellow
+	case st.PackageFault():
+		return "failing", colorRed
+	case st == outcome.Passed:
+		return "passing", colorGreen
+	case st == outcome.ResourceLimit || st == outcome.NoTests:
+		return "inconclusive", colorYellow
+	case st == outcome.DeclaredUnsupported:
+		return "unsupported", colorGrey
+	}
+	return "inconclusive", colorGrey
+}
+
+// worksOnFor says on which Pythons the newest release with a cell really
+// works: those whose cell passed, from the results, not from what the
+// project claims ("2.7, 3.6-3.13").
+func worksOnFor(pys []store.Python, rd *releaseData) (message, color string) {
+	if rd == nil {
+		return "pending", colorGrey
+	}
+	var ok []string
+	for _, c := range rd.Cells {
+		if c.Cell != nil && c.Cell.Status == outcome.Passed {
+			ok = append(ok, c.Python)
+		}
+	}
+	if len(ok) == 0 {
+		return "none", colorGrey
+	}
+	// A range never spans two majors: 2.7 and 3.6 are neighbours in the
+	// list, not in the language ("2.7 | 3.6-3.13").
+	var parts []string
+	for i := 0; i < len(ok); {
+		j := i
+		for j < len(ok) && major(ok[j]) == major(ok[i]) {
+			j++
+		}
+		parts = append(parts, compact(pys, ok[i:j]))
+		i = j
+	}
+	return strings.Join(parts, " | "), colorBlue
+}
+
+func major(py string) string { m, _, _ := strings.Cut(py, "."); return m }
+
+// pythonBadge serves /badge/NAME/3.13.svg (the project on one Python) and
+// /badge/NAME/pythons.svg (the Pythons it works on).
+func (h *Handler) pythonBadge(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	py, ok := strings.CutSuffix(file, ".svg")
+	if !ok || (py != "pythons" && !pythonRE.MatchString(py)) {
+		notFound(w)
+		return
+	}
+	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return "/badge/" + url.PathEscape(n) + "/" + file })
+	if !ok {
+		return
+	}
+	label, message, color := "python "+py, "unknown", colorGrey
+	if py == "pythons" {
+		label = "python"
+	}
+	pys, rd, err := badgeRelease(r.Context(), h.src, name)
+	switch {
+	case errors.Is(err, errNoProject):
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	case py == "pythons":
+		message, color = worksOnFor(pys, rd)
+	default:
+		c, known, err := newestCellOn(r.Context(), h.src, pys, name, py)
+		switch {
+		case err != nil:
+			h.fail(w, r, err)
+			return
+		case !known:
+			message = "not tested"
+		default:
+			message, color = pythonBadgeFor(c)
+		}
+	}
+	w.Header().Set("Content-Security-Policy", "script-src 'none'")
+	serve(w, r, "image/svg+xml", "max-age=300", badgeSVG(label, message, color))
+}
+
+// newestCellOn finds a project's cell on one Python in the newest release
+// that has one (nil while every release is pending there); known is
+// false when the service does not run that Python.
+func newestCellOn(ctx context.Context, src Source, pys []store.Python, name, py string) (c *store.Cell, known bool, err error) {
+	for _, p := range pys {
+		known = known || p.Python == py
+	}
+	if !known {
+		return nil, false, nil
+	}
+	rels, err := src.Releases(ctx, name)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, r := range rels {
+		rd, err := loadRelease(ctx, src, pys, r)
+		if err != nil {
+			return nil, true, err
+		}
+		for _, cd := range rd.Cells {
+			if cd.Python == py && cd.Cell != nil {
+				return cd.Cell, true, nil
+			}
+		}
+	}
+	return nil, true, nil
 }
 
 // charWidths are advance widths in px of Verdana at 11 px, the badge font

@@ -110,6 +110,7 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /project/{name}/{$}", h.project)
 	h.mux.HandleFunc("GET /project/{name}/{version}/{python}/{file}", h.stepLog)
 	h.mux.HandleFunc("GET /badge/{file}", h.badge)
+	h.mux.HandleFunc("GET /badge/{name}/{file}", h.pythonBadge)
 	h.mux.HandleFunc("GET /feed/{file}", h.feed)
 	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/runs/{version}/{python}", h.runs)

@@ -661,3 +661,46 @@ func TestStoreErrorIs500(t *testing.T) {
 		}
 	}
 }
+
+func TestPythonBadges(t *testing.T) {
+	srv := serve(t, standard(t), report.Options{})
+	for _, tc := range []struct{ path, label, message, color string }{
+		{"/badge/foo/3.12.svg", "python 3.12", "failing", "#e05d44"}, // 1.1 fails there
+		{"/badge/foo/2.7.svg", "python 2.7", "passing", "#4c1"},
+		{"/badge/foo/pythons.svg", "python", "2.7", "#007ec6"}, // 1.1 works on 2.7 only
+		{"/badge/baz/3.12.svg", "python 3.12", "pending", "#9f9f9f"},
+		{"/badge/baz/pythons.svg", "python", "2.7", "#007ec6"}, // 1.1 has no cells: 1.0 speaks
+		{"/badge/qux/2.7.svg", "python 2.7", "inconclusive", "#dfb317"},
+		{"/badge/qux/pythons.svg", "python", "none", "#9f9f9f"},
+		{"/badge/foo/3.9.svg", "python 3.9", "not tested", "#9f9f9f"},
+		{"/badge/nope/3.12.svg", "python 3.12", "unknown", "#9f9f9f"},
+	} {
+		r := get(t, srv.URL+tc.path)
+		if r.code != 200 {
+			t.Errorf("%s: %d", tc.path, r.code)
+			continue
+		}
+		doc := parseSVG(t, r.body)
+		if want := tc.label + ": " + tc.message; doc.AriaLabel != want || len(doc.Rects) != 3 || doc.Rects[1].Fill != tc.color {
+			t.Errorf("%s: %q %+v, want %q in %s", tc.path, doc.AriaLabel, doc.Rects, want, tc.color)
+		}
+	}
+	for path, code := range map[string]int{"/badge/Foo/3.12.svg": 301, "/badge/foo/x.svg": 404, "/badge/foo/3.12.png": 404, "/badge/-x/3.12.svg": 400} {
+		if r := get(t, srv.URL+path); r.code != code {
+			t.Errorf("%s: %d, want %d", path, r.code, code)
+		}
+	}
+
+	// Every Python passed but 3.6: the works-on badge keeps the majors
+	// apart.
+	f := newStore(t, "2.7", "3.6", "3.7", "3.8", "3.12", "3.13")
+	f.release("all", "all", "1.0", t0)
+	for _, py := range []string{"2.7", "3.7", "3.8", "3.12", "3.13"} {
+		f.cell("all", "1.0", py, outcome.Passed, "", "")
+	}
+	f.cell("all", "1.0", "3.6", outcome.Failed, outcome.ReasonTestFailure, "")
+	srv = serve(t, f.s, report.Options{})
+	if doc := parseSVG(t, get(t, srv.URL+"/badge/all/pythons.svg").body); doc.AriaLabel != "python: 2.7 | 3.7-3.13" {
+		t.Errorf("works on: %q", doc.AriaLabel)
+	}
+}
