@@ -114,8 +114,14 @@ func (h *Handler) badge(w http.ResponseWriter, r *http.Request) {
 	default:
 		message, color = badgeFor(pys, rd)
 	}
+	serveBadge(w, r, badgeLabel, message, color)
+}
+
+// serveBadge answers with a badge: an image that runs nothing, cached for
+// five minutes.
+func serveBadge(w http.ResponseWriter, r *http.Request, label, message, color string) {
 	w.Header().Set("Content-Security-Policy", "script-src 'none'")
-	serve(w, r, "image/svg+xml", "max-age=300", badgeSVG(badgeLabel, message, color))
+	serve(w, r, "image/svg+xml", "max-age=300", badgeSVG(label, message, color))
 }
 
 // colorBlue is the works-on badge's, as shields.io's Python badges.
@@ -212,8 +218,7 @@ func (h *Handler) pythonBadge(w http.ResponseWriter, r *http.Request) {
 			message, color = pythonBadgeFor(c)
 		}
 	}
-	w.Header().Set("Content-Security-Policy", "script-src 'none'")
-	serve(w, r, "image/svg+xml", "max-age=300", badgeSVG(label, message, color))
+	serveBadge(w, r, label, message, color)
 }
 
 // newestCellOn finds a project's cell on one Python in the newest release

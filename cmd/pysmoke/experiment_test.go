@@ -349,3 +349,44 @@ func TestExperimentCandidateFromIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestExperimentCandidatePython compares two builds of Python 3.11: the
+// machine's (pyenv's 3.11) and Debian's /usr/bin/python3.11, the
+// candidate; smokegood passes on both.
+func TestExperimentCandidatePython(t *testing.T) {
+	sandboxtest.Namespace(t)
+	const debian = "/usr/bin/python3.11"
+	_, err := os.Stat(debian)
+	testenv.Require(t, "Debian's python3.11", err)
+	dir := t.TempDir()
+	sdist, err := localindex.WriteSdist(filepath.Join(dir, "sdists"), "../../testdata/samples/smokegood", "smokegood", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := dispatch(context.Background(), []string{"experiment", "--data", filepath.Join(dir, "data"), "--python", "3.11", "--no-path",
+		"--candidate-python", debian, "deb311", sdist}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "data", "experiments", "deb311", "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep experiment.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Class != regression.SamePass || rep.Candidate.Interpreter != debian ||
+		!strings.HasPrefix(rep.Candidate.Label, "Python 3.11.") {
+		t.Errorf("report: %+v\nstdout:\n%s", rep, stdout.String())
+	}
+	// The runs say which interpreter each side ran.
+	var cand experiment.Record
+	b, err = os.ReadFile(filepath.Join(dir, "data", "experiments", "deb311", "runs", "candidate", "smokegood", "1.0", "3.11", "0", "run.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &cand)
+	}
+	if err != nil || cand.Interpreter != debian {
+		t.Errorf("the candidate's run: %v, interpreter %q", err, cand.Interpreter)
+	}
+}
