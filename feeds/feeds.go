@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -111,6 +112,71 @@ func Project(ctx context.Context, src Source, baseURL, project string) (*gorilla
 	}, nil
 }
 
+// WideSource is what the service-wide feeds read besides Source: every
+// project. *store.Store satisfies it.
+type WideSource interface {
+	Source
+	// Projects returns the normalised names of all projects, sorted.
+	Projects(ctx context.Context) ([]string, error)
+}
+
+var _ WideSource = (*store.Store)(nil)
+
+// Changes builds the feed of every project's changes of status (the
+// items of the projects' feeds that say a status changed, not the first
+// results), newest first, on one Python (python, e.g. "3.13": the feed of
+// that interpreter, for its maintainers) or on all (""). Items keep the
+// ids they have in the projects' feeds.
+func Changes(ctx context.Context, src WideSource, baseURL, python string) (*gorillafeeds.Feed, error) {
+	names, err := src.Projects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("changes feed: projects: %w", err)
+	}
+	base := strings.TrimRight(baseURL, "/")
+	var items []*gorillafeeds.Item
+	var updated time.Time
+	for _, name := range names {
+		f, err := Project(ctx, src, baseURL, name)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed since Projects
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range f.Items {
+			if !strings.HasSuffix(it.Id, "/change") {
+				continue
+			}
+			if python != "" && !strings.HasSuffix(it.Id, "/"+url.PathEscape(python)+"/change") {
+				continue
+			}
+			items = append(items, it)
+		}
+		if f.Updated.After(updated) {
+			updated = f.Updated
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Updated.After(items[j].Updated) })
+	if len(items) > MaxItems {
+		items = items[:MaxItems]
+	}
+	if len(items) > 0 {
+		updated = items[0].Updated
+	}
+	title, id, desc := "pysmoke: every change", TagPrefix+"changes", "Every change of status of every project pysmoke watches, on every Python."
+	if python != "" {
+		title, id = "pysmoke: changes on Python "+plain(python), TagPrefix+"changes/"+url.PathEscape(python)
+		desc = "Every change of status of every project pysmoke watches, on Python " + plain(python) + "."
+	}
+	return &gorillafeeds.Feed{
+		Id: id, Title: title, Description: desc,
+		Link:    &gorillafeeds.Link{Href: base + "/", Rel: "alternate"},
+		Author:  &gorillafeeds.Author{Name: "pysmoke"},
+		Updated: updated,
+		Items:   items,
+	}, nil
+}
+
 // Formats are the feed formats, by the extension of their URL.
 var Formats = map[string]string{
 	".rss":  "application/rss+xml; charset=utf-8",
@@ -121,11 +187,22 @@ var Formats = map[string]string{
 // (its extension), and returns the document and its content type. It
 // returns an error wrapping ErrNotFound when the project has no release.
 func Render(ctx context.Context, src Source, baseURL, project, format string) ([]byte, string, error) {
+	return render(format, func() (*gorillafeeds.Feed, error) { return Project(ctx, src, baseURL, project) })
+}
+
+// RenderChanges builds and renders the changes feed (Changes) in a format
+// of Formats.
+func RenderChanges(ctx context.Context, src WideSource, baseURL, python, format string) ([]byte, string, error) {
+	return render(format, func() (*gorillafeeds.Feed, error) { return Changes(ctx, src, baseURL, python) })
+}
+
+// render builds a feed and renders it in a format of Formats.
+func render(format string, build func() (*gorillafeeds.Feed, error)) ([]byte, string, error) {
 	ctype, ok := Formats[format]
 	if !ok {
 		return nil, "", fmt.Errorf("feed format %q: %w", format, ErrNotFound)
 	}
-	f, err := Project(ctx, src, baseURL, project)
+	f, err := build()
 	if err != nil {
 		return nil, "", err
 	}
@@ -136,7 +213,7 @@ func Render(ctx context.Context, src Source, baseURL, project, format string) ([
 		body, err = Atom(f)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("render the feed of %s: %w", project, err)
+		return nil, "", fmt.Errorf("render the feed %s: %w", f.Id, err)
 	}
 	return []byte(body), ctype, nil
 }

@@ -274,3 +274,46 @@ func TestHostileVersionInTitle(t *testing.T) {
 		t.Errorf("id %q", id)
 	}
 }
+
+// The service-wide feed holds every project's changes (not first
+// results), newest first; an interpreter's holds those on it.
+func TestChangesFeeds(t *testing.T) {
+	s := fixture(t)
+	// bar: fails on 2.7 in 2.0 where 1.0 passed, later than foo's change.
+	addRelease(t, s, "bar", "1.0", t0)
+	addCell(t, s, "bar", "1.0", "2.7", outcome.Passed, "", "", t0.Add(2*time.Hour))
+	addCell(t, s, "bar", "1.0", "3.12", outcome.Passed, "", "", t0.Add(2*time.Hour))
+	addRelease(t, s, "bar", "2.0", t0.Add(60*time.Hour))
+	addCell(t, s, "bar", "2.0", "2.7", outcome.Failed, outcome.ReasonSyntaxError, "", t0.Add(61*time.Hour))
+	addCell(t, s, "bar", "2.0", "3.12", outcome.Passed, "", "", t0.Add(61*time.Hour))
+	ids := func(python string) []string {
+		t.Helper()
+		f, err := feeds.Changes(context.Background(), s, "https://smoke.example", python)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range f.Items {
+			out = append(out, it.Id+" | "+it.Title)
+		}
+		return out
+	}
+	all := []string{
+		"tag:pysmoke,2026:bar/2.0/2.7/change | bar 2.0: 2.7 passed -> failed",
+		"tag:pysmoke,2026:foo/1.1/3.12/change | foo 1.1: 3.12 passed -> failed",
+	}
+	if got := ids(""); !reflect.DeepEqual(got, all) {
+		t.Errorf("every change:\n got %q\nwant %q", got, all)
+	}
+	if got := ids("3.12"); !reflect.DeepEqual(got, all[1:]) {
+		t.Errorf("changes on 3.12:\n got %q\nwant %q", got, all[1:])
+	}
+	if got := ids("3.13"); len(got) != 0 {
+		t.Errorf("changes on 3.13: %q", got)
+	}
+	body, ctype, err := feeds.RenderChanges(context.Background(), s, "https://smoke.example", "2.7", ".atom")
+	if err != nil || ctype != feeds.Formats[".atom"] || !strings.Contains(string(body), "<id>tag:pysmoke,2026:changes/2.7</id>") ||
+		!strings.Contains(string(body), "bar 2.0: 2.7 passed -&gt; failed") {
+		t.Errorf("rendered: %v %q\n%s", err, ctype, body)
+	}
+}

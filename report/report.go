@@ -112,6 +112,8 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /badge/{file}", h.badge)
 	h.mux.HandleFunc("GET /badge/{name}/{file}", h.pythonBadge)
 	h.mux.HandleFunc("GET /feed/{file}", h.feed)
+	h.mux.HandleFunc("GET /feeds/{file}", h.changesFeed)
+	h.mux.HandleFunc("GET /feeds/{python}/{file}", h.changesFeed)
 	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/runs/{version}/{python}", h.runs)
 	h.mux.HandleFunc("GET /api/v1/project/{name}/diff", h.diff)
@@ -229,6 +231,36 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	serve(w, r, ctype, "max-age=300", body)
+}
+
+// changesFeed serves the service-wide feed of changes (/feeds/all.rss)
+// and an interpreter's (/feeds/python/3.13.atom).
+func (h *Handler) changesFeed(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	ext := path.Ext(file)
+	stem := strings.TrimSuffix(file, ext)
+	python := ""
+	if _, ok := feeds.Formats[ext]; !ok {
+		notFound(w)
+		return
+	}
+	switch {
+	case r.PathValue("python") != "":
+		if r.PathValue("python") != "python" || !pythonRE.MatchString(stem) {
+			notFound(w)
+			return
+		}
+		python = stem
+	case stem != "all":
+		notFound(w)
+		return
+	}
+	body, ctype, err := feeds.RenderChanges(r.Context(), h.src, h.base, python, ext)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -202,6 +202,13 @@ func TestRoutes(t *testing.T) {
 		{"/feed/foo.json", 404, "", ""},
 		{"/feed/nope.rss", 404, "", ""},
 		{"/feed/a%2F..%2Fb.rss", 400, "", ""},
+		{"/feeds/all.rss", 200, "application/rss+xml; charset=utf-8", ""},
+		{"/feeds/all.atom", 200, "application/atom+xml; charset=utf-8", ""},
+		{"/feeds/python/3.12.atom", 200, "application/atom+xml; charset=utf-8", ""},
+		{"/feeds/python/3.12.json", 404, "", ""},
+		{"/feeds/python/three.rss", 404, "", ""},
+		{"/feeds/other/3.12.rss", 404, "", ""},
+		{"/feeds/foo.rss", 404, "", ""},
 		{"/api/v1/project/foo.json", 200, "application/json", ""},
 		{"/api/v1/project/FOO.json", 301, "", "/api/v1/project/foo.json"},
 		{"/api/v1/project/nope.json", 404, "", ""},
@@ -702,5 +709,20 @@ func TestPythonBadges(t *testing.T) {
 	srv = serve(t, f.s, report.Options{})
 	if doc := parseSVG(t, get(t, srv.URL+"/badge/all/pythons.svg").body); doc.AriaLabel != "python: 2.7 | 3.7-3.13" {
 		t.Errorf("works on: %q", doc.AriaLabel)
+	}
+}
+
+func TestChangesFeedsOverHTTP(t *testing.T) {
+	srv := serve(t, standard(t), report.Options{BaseURL: base})
+	for path, want := range map[string]string{
+		"/feeds/all.rss":          "foo 1.1: 3.12 passed -&gt; failed",
+		"/feeds/python/3.12.atom": "foo 1.1: 3.12 passed -&gt; failed",
+	} {
+		if r := get(t, srv.URL+path); r.code != 200 || !strings.Contains(r.body, want) {
+			t.Errorf("%s: %d, want an item %q:\n%s", path, r.code, want, r.body)
+		}
+	}
+	if r := get(t, srv.URL+"/feeds/python/2.7.rss"); r.code != 200 || strings.Contains(r.body, "<item>") {
+		t.Errorf("2.7 has no change, its feed: %d\n%s", r.code, r.body)
 	}
 }
