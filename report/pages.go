@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
@@ -32,6 +34,7 @@ var (
 		"overview": parsePage("overview.html"),
 		"project":  parsePage("project.html"),
 		"diff":     parsePage("diff.html"),
+		"python":   parsePage("python.html"),
 	}
 )
 
@@ -63,7 +66,12 @@ type page struct {
 	Overview []overviewRow
 	Project  *projectView
 	Diff     *diffView
+	Python   *pythonView
+	// PythonLinks are the interpreters' pages, on the overview.
+	PythonLinks []pythonLink
 }
+
+type pythonLink struct{ Python, URL string }
 
 // render executes a page into a buffer first, so that a template error is a
 // clean 500 rather than half a page.
@@ -124,7 +132,11 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		row.Summary = summarize(pys, rd.Cells)
 		rows = append(rows, row)
 	}
-	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows})
+	var links []pythonLink
+	for _, py := range pys {
+		links = append(links, pythonLink{py.Python, h.prefix + "/python/" + url.PathEscape(py.Python) + "/"})
+	}
+	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links})
 }
 
 type projectView struct {
@@ -327,4 +339,79 @@ func releaseNote(rd releaseData) string {
 		note += ": " + rd.StateReason
 	}
 	return note
+}
+
+// pythonView is one interpreter's page: every project's newest release
+// tested on it.
+type pythonView struct {
+	Python, FullVersion string
+	RSSURL, AtomURL     string
+	Rows                []pythonRow
+}
+
+type pythonRow struct {
+	Name, URL, Version    string
+	Status, Reason, Class string
+	// History is "regression" or "always-fail" for a failing cell;
+	// Confirming says a failure is being confirmed, or was flaky.
+	History, Confirming string
+	rank                int
+}
+
+// python serves /python/3.13/: every project's status on one Python, the
+// regressions first.
+func (h *Handler) python(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	py := r.PathValue("python")
+	if !pythonRE.MatchString(py) {
+		notFound(w)
+		return
+	}
+	pys, err := h.src.Pythons(ctx)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("pythons: %w", err))
+		return
+	}
+	col := slices.IndexFunc(pys, func(p store.Python) bool { return p.Python == py })
+	if col < 0 {
+		notFound(w)
+		return
+	}
+	names, err := h.src.Projects(ctx)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("projects: %w", err))
+		return
+	}
+	view := &pythonView{Python: py, FullVersion: pys[col].FullVersion,
+		RSSURL: h.prefix + "/feeds/python/" + url.PathEscape(py) + ".rss", AtomURL: h.prefix + "/feeds/python/" + url.PathEscape(py) + ".atom"}
+	for _, name := range names {
+		pd, err := loadProject(ctx, h.src, name)
+		if errors.Is(err, errNoProject) {
+			continue
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, rd := range pd.Releases {
+			c := rd.Cells[col]
+			if c.Cell == nil {
+				continue
+			}
+			row := pythonRow{Name: name, URL: h.prefix + projectPath(name) + "#v" + url.PathEscape(rd.Version), Version: rd.Version,
+				Status: string(c.Cell.Status), Reason: c.Cell.Reason, Class: statusClass(string(c.Cell.Status)), History: c.History, rank: 3}
+			switch {
+			case c.History == historyRegression:
+				row.rank = 0
+			case c.History == historyAlwaysFail:
+				row.rank = 1
+			case c.Cell.Confirmation.Unsettled():
+				row.rank, row.Confirming = 2, string(c.Cell.Confirmation.State)
+			}
+			view.Rows = append(view.Rows, row)
+			break // the newest release tested here speaks
+		}
+	}
+	slices.SortStableFunc(view.Rows, func(a, b pythonRow) int { return a.rank - b.rank })
+	h.render(w, r, "python", page{Title: "pysmoke: Python " + py, Python: view})
 }

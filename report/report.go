@@ -112,6 +112,14 @@ func New(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /badge/{file}", h.badge)
 	h.mux.HandleFunc("GET /badge/{name}/{file}", h.pythonBadge)
 	h.mux.HandleFunc("GET /feed/{file}", h.feed)
+	h.mux.HandleFunc("GET /python/{python}/{$}", h.python)
+	h.mux.HandleFunc("GET /python/{python}", func(w http.ResponseWriter, r *http.Request) {
+		if py := r.PathValue("python"); pythonRE.MatchString(py) {
+			http.Redirect(w, r, h.prefix+"/python/"+url.PathEscape(py)+"/", http.StatusMovedPermanently)
+			return
+		}
+		notFound(w)
+	})
 	h.mux.HandleFunc("GET /feeds/{file}", h.changesFeed)
 	h.mux.HandleFunc("GET /feeds/{python}/{file}", h.changesFeed)
 	h.mux.HandleFunc("GET /api/v1/project/{file}", h.api)

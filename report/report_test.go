@@ -255,6 +255,7 @@ func TestOverview(t *testing.T) {
 		`<td class="summary"><span class="s-pending">pending 2.7, 3.12</span></td>`, // bar
 		`<td class="summary"><span class="s-warn">resource-limit 2.7</span>; <span class="s-warn">no-tests 3.12</span></td>`,
 		`<a href="/badge/foo.svg">badge</a> · <a href="/feed/foo.rss">RSS</a> · <a href="/feed/foo.atom">Atom</a> · <a href="/api/v1/project/foo.json">JSON</a>`,
+		`By Python: <a href="/python/2.7/">2.7</a> · <a href="/python/3.12/">3.12</a> · changes: <a href="/feeds/all.atom">Atom</a>`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("overview lacks %s\n%s", want, r.body)
@@ -724,5 +725,33 @@ func TestChangesFeedsOverHTTP(t *testing.T) {
 	}
 	if r := get(t, srv.URL+"/feeds/python/2.7.rss"); r.code != 200 || strings.Contains(r.body, "<item>") {
 		t.Errorf("2.7 has no change, its feed: %d\n%s", r.code, r.body)
+	}
+}
+
+// /python/3.12/: every project's newest release tested there, the
+// regression (foo 1.1: 1.0 passed on 3.12) first.
+func TestPythonPage(t *testing.T) {
+	srv := serve(t, standard(t), report.Options{})
+	r := get(t, srv.URL+"/python/3.12/")
+	if r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	var rows []string
+	link := regexp.MustCompile(`<a href="[^"]*">([^<]*)</a>`)
+	for _, tr := range strings.Split(r.body, "<tr>")[2:] {
+		rows = append(rows, link.FindStringSubmatch(tr)[1])
+	}
+	// foo fails and passed before; qux, quux (3.12: no-tests, machinery)
+	// follow by name; baz and bar have no cell on 3.12; evil has none.
+	if want := []string{"foo", "quux", "qux"}; !reflect.DeepEqual(rows, want) {
+		t.Errorf("rows %q, want %q", rows, want)
+	}
+	if !strings.Contains(r.body, `<span class="flag">regression</span>`) || !strings.Contains(r.body, "/feeds/python/3.12.atom") {
+		t.Errorf("page:\n%s", r.body)
+	}
+	for path, code := range map[string]int{"/python/3.9/": 404, "/python/three/": 404, "/python/3.12": 301} {
+		if r := get(t, srv.URL+path); r.code != code {
+			t.Errorf("%s: %d, want %d", path, r.code, code)
+		}
 	}
 }
