@@ -90,6 +90,9 @@ type Handler struct {
 	runsSrc RunSource
 	arts    ArtifactSource
 	diffs   *diffCache
+	// mem keeps rendered responses while the source's writes do not
+	// change them; nil when the source does not count its writes.
+	mem *memory
 }
 
 // New returns a Handler reading from src.
@@ -98,6 +101,9 @@ func New(src Source, opts Options) *Handler {
 		diffs: newDiffCache(1024)}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if cc, ok := src.(ChangeCounter); ok {
+		h.mem = &memory{count: cc, byKey: map[string]*remembered{}}
 	}
 	if u, err := url.Parse(h.base); err == nil {
 		h.prefix = strings.TrimRight(u.Path, "/")
@@ -135,6 +141,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if !cleanPath(r.URL.Path) {
 		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	if h.mem != nil && remembers(r) {
+		h.mem.serveHTTP(w, r, h.mux)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

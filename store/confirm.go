@@ -43,6 +43,7 @@ func (c Confirmation) Unsettled() bool { return c.State == Confirming || c.State
 
 // SetConfirmation records a cell's confirmation. The cell must exist.
 func (s *Store) SetConfirmation(ctx context.Context, project, version, python string, c Confirmation) error {
+	defer s.changed()
 	res, err := s.db.ExecContext(ctx, `UPDATE cells SET confirm_state = ?, confirm_runs = ?, confirm_of = ?
 		WHERE project = ? AND version = ? AND python = ?`, string(c.State), c.Runs, c.Of, project, version, python)
 	if err != nil {

@@ -130,6 +130,7 @@ func (s *Store) ProjectStates(ctx context.Context) ([]ProjectState, error) {
 // transaction, the known files given (inserted or overwritten; files not
 // given are left as they are).
 func (s *Store) SaveProjectState(ctx context.Context, ps ProjectState, files ...KnownFile) error {
+	defer s.changed()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -221,6 +222,7 @@ func (s *Store) RemovedReleases(ctx context.Context, project string) (map[string
 
 // RecordBadFile records a file whose bytes did not match its hash.
 func (s *Store) RecordBadFile(ctx context.Context, b BadFile) error {
+	defer s.changed()
 	if b.RecordedAt.IsZero() {
 		b.RecordedAt = time.Now()
 	}

@@ -136,6 +136,7 @@ func (s *Store) BeginRun(ctx context.Context, r RunStart) (int64, error) {
 // fields must match it) with its steps' logs by step name, marks it
 // complete and makes it the cell's current run, all at once.
 func (s *Store) FinishRun(ctx context.Context, id int64, c Cell, logs map[string][]byte) error {
+	defer s.changed()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -201,6 +202,7 @@ func finishRun(ctx context.Context, tx *sql.Tx, id int64, c Cell, logs map[strin
 // EndRun marks the running run id interrupted, with why (it stays, never
 // current). A run already ended is left as it is.
 func (s *Store) EndRun(ctx context.Context, id int64, why string) error {
+	defer s.changed()
 	_, err := s.db.ExecContext(ctx, `UPDATE runs SET state = ?, state_detail = ?, finished_at = ? WHERE id = ? AND state = ?`,
 		string(RunInterrupted), why, unix(time.Now()), id, string(RunRunning))
 	if err != nil {
@@ -213,6 +215,7 @@ func (s *Store) EndRun(ctx context.Context, id int64, why string) error {
 // worker calls it as it starts, when none of its runs can be running. It
 // returns how many it marked.
 func (s *Store) InterruptRuns(ctx context.Context, worker, why string) (int, error) {
+	defer s.changed()
 	res, err := s.db.ExecContext(ctx, `UPDATE runs SET state = ?, state_detail = ? WHERE worker = ? AND state = ?`,
 		string(RunInterrupted), why, worker, string(RunRunning))
 	if err != nil {
@@ -225,6 +228,7 @@ func (s *Store) InterruptRuns(ctx context.Context, worker, why string) (int, err
 // SaveCell records a complete run of a cell in one go (BeginRun and
 // FinishRun; cause CauseNew when c has none) and makes it current.
 func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) error {
+	defer s.changed()
 	if c.Cause == "" {
 		c.Cause = outcome.CauseNew
 	}

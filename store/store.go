@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,7 +25,18 @@ var ErrNotFound = errors.New("not found")
 // Store is a handle on the database. Safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// changes counts the writes that change what the reports show (not
+	// the crawler's bookkeeping), for the reports' memory of rendered
+	// responses: see Changes.
+	changes atomic.Uint64
 }
+
+// Changes counts this process's writes that change what the reports show:
+// results, releases, confirmations, the Pythons, yanks and removals. A
+// response rendered when it was n is current while it is still n.
+func (s *Store) Changes() uint64 { return s.changes.Load() }
+
+func (s *Store) changed() { s.changes.Add(1) }
 
 // Open opens (creating if needed) the SQLite database at path and brings its
 // schema up to date. A file that is not a pysmoke database, or is corrupt,
@@ -175,6 +187,7 @@ type Python struct {
 // SetPythons records the interpreters this service runs on, in order; the
 // reports show one column for each.
 func (s *Store) SetPythons(ctx context.Context, pys []Python) error {
+	defer s.changed()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -238,6 +251,7 @@ type Release struct {
 // AddRelease records a release unless it is already known; it reports
 // whether it was new.
 func (s *Store) AddRelease(ctx context.Context, r Release) (bool, error) {
+	defer s.changed()
 	if r.State == "" {
 		r.State = StateFound
 	}
@@ -259,6 +273,7 @@ func (s *Store) AddRelease(ctx context.Context, r Release) (bool, error) {
 // UpdateRelease overwrites the mutable fields of a known release (sdist,
 // state, yank).
 func (s *Store) UpdateRelease(ctx context.Context, r Release) error {
+	defer s.changed()
 	res, err := s.db.ExecContext(ctx, `UPDATE releases SET sdist_file = ?, sdist_sha256 = ?, sdist_url = ?,
 		uploaded_at = ?, yanked = ?, state = ?, state_reason = ? WHERE project = ? AND version = ?`,
 		r.SdistFile, r.SdistSHA256, r.SdistURL, unix(r.UploadedAt), r.Yanked, r.State, r.StateReason, r.Project, r.Version)

@@ -1,0 +1,172 @@
+package report
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ChangeCounter is what the memory of rendered responses needs of the
+// source: a count of the writes that change what the reports show, which
+// *store.Store keeps. A response rendered at count n is served from memory
+// while the count is still n (and for at most memoryTTL: a write by another
+// process sharing the database is not counted here).
+type ChangeCounter interface {
+	Changes() uint64
+}
+
+// memoryTTL bounds how long a response is served from memory, whatever
+// the count says.
+const memoryTTL = 10 * time.Second
+
+// maxMemory bounds the responses kept; past it the memory starts afresh
+// (a crawl of every page, not the common case of many readers of a few).
+const maxMemory = 50000
+
+// memory keeps the rendered responses of the pages, badges, feeds and
+// JSON, with their ETag and Last-Modified, so that a badge linked from many
+// project pages is a map lookup, not queries and a render: the reports are
+// read far more often than results are stored.
+type memory struct {
+	count ChangeCounter
+	mu    sync.RWMutex
+	byKey map[string]*remembered
+}
+
+type remembered struct {
+	count        uint64
+	born         time.Time
+	header       http.Header
+	etag         string
+	lastModified time.Time
+	body         []byte
+}
+
+// remembers reports whether a request's response may be kept: a GET or
+// HEAD of a page, badge, feed or project JSON (not logs, runs or diffs,
+// which are large or have their own cache).
+func remembers(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/", strings.HasPrefix(p, "/badge/"), strings.HasPrefix(p, "/feed/"), strings.HasPrefix(p, "/feeds/"),
+		strings.HasPrefix(p, "/python/"):
+		return true
+	case strings.HasPrefix(p, "/api/v1/project/"):
+		return !strings.Contains(strings.TrimPrefix(p, "/api/v1/project/"), "/")
+	case strings.HasPrefix(p, "/project/"):
+		// The project page itself: /project/NAME/.
+		rest := strings.TrimPrefix(p, "/project/")
+		return strings.Count(rest, "/") == 1 && strings.HasSuffix(rest, "/")
+	}
+	return false
+}
+
+// serveHTTP answers from memory, or renders with next and keeps the
+// answer when it is a 200.
+func (m *memory) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	key := r.URL.Path + "?" + r.URL.RawQuery
+	count := m.count.Changes()
+	m.mu.RLock()
+	e := m.byKey[key]
+	m.mu.RUnlock()
+	if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
+		// Rendered without the client's conditions: the memory keeps the
+		// whole answer, and the conditions are answered from it below.
+		plain := r.Clone(r.Context())
+		plain.Method = http.MethodGet
+		for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+			plain.Header.Del(h)
+		}
+		rec := &recorder{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(rec, plain)
+		if rec.status != http.StatusOK {
+			rec.replay(w)
+			return
+		}
+		fresh := &remembered{count: count, born: time.Now(), header: rec.header, etag: rec.header.Get("ETag"),
+			lastModified: time.Now().UTC().Truncate(time.Second), body: rec.body.Bytes()}
+		m.mu.Lock()
+		if e != nil && e.etag == fresh.etag {
+			fresh.lastModified = e.lastModified // the same bytes: not modified since
+		}
+		if len(m.byKey) >= maxMemory {
+			m.byKey = map[string]*remembered{}
+		}
+		m.byKey[key] = fresh
+		m.mu.Unlock()
+		e = fresh
+	}
+	hd := w.Header()
+	for k, v := range e.header {
+		hd[k] = v
+	}
+	hd.Set("Last-Modified", e.lastModified.Format(http.TimeFormat))
+	if notModified(r, e) {
+		for _, h := range []string{"Content-Type", "Content-Length"} {
+			hd.Del(h)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(e.body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(e.body)
+	}
+}
+
+// notModified answers a conditional GET (RFC 9110 13.2.2: If-None-Match
+// decides when present, else If-Modified-Since).
+func notModified(r *http.Request, e *remembered) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, tag := range strings.Split(inm, ",") {
+			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			if tag == "*" || (e.etag != "" && tag == e.etag) {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		if t, err := http.ParseTime(ims); err == nil && !e.lastModified.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder keeps what a handler answered.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (rec *recorder) Header() http.Header { return rec.header }
+
+func (rec *recorder) WriteHeader(code int) {
+	if !rec.wrote {
+		rec.status, rec.wrote = code, true
+	}
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	rec.WriteHeader(http.StatusOK)
+	return rec.body.Write(b)
+}
+
+// replay writes a recorded answer (one not kept: an error, a redirect).
+func (rec *recorder) replay(w http.ResponseWriter) {
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.status)
+	w.Write(rec.body.Bytes())
+}
