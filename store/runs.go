@@ -121,6 +121,7 @@ type RunStart struct {
 // BeginRun records a run as running and returns its id, for FinishRun or
 // EndRun. The release must be stored.
 func (s *Store) BeginRun(ctx context.Context, r RunStart) (int64, error) {
+	defer s.changed()
 	if r.Cause == "" {
 		return 0, errors.New("begin run: no cause")
 	}
