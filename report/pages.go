@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pysmoke/pysmoke/dist"
@@ -67,8 +68,10 @@ type page struct {
 	Project  *projectView
 	Diff     *diffView
 	Python   *pythonView
-	// PythonLinks are the interpreters' pages, on the overview.
+	// PythonLinks are the interpreters' pages, on the overview; Pager its
+	// pages.
 	PythonLinks []pythonLink
+	Pager       *pager
 }
 
 type pythonLink struct{ Python, URL string }
@@ -95,12 +98,45 @@ type overviewRow struct {
 	AtomURL, JSONURL  string
 }
 
+// overviewPage is how many projects one page of the overview lists.
+const overviewPage = 100
+
+// pager is the overview's page links.
+type pager struct {
+	Page, Pages        int
+	PrevURL, NextURL   string
+	First, Last, Total int
+}
+
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	names, err := h.src.Projects(ctx)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("projects: %w", err))
 		return
+	}
+	// One page of projects, by name: ?page=N (from 1).
+	pg := &pager{Page: 1, Pages: max(1, (len(names)+overviewPage-1)/overviewPage), Total: len(names)}
+	if v := r.URL.Query().Get("page"); v != "" || r.URL.Query().Has("page") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || strconv.Itoa(n) != v {
+			http.Error(w, "page: a number from 1", http.StatusBadRequest)
+			return
+		}
+		if n > pg.Pages {
+			notFound(w)
+			return
+		}
+		pg.Page = n
+	}
+	from := (pg.Page - 1) * overviewPage
+	names = names[from:min(len(names), from+overviewPage)]
+	pg.First, pg.Last = from+1, from+len(names)
+	if pg.Page > 1 {
+		pg.PrevURL = h.prefix + "/?page=" + strconv.Itoa(pg.Page-1)
+	}
+	if pg.Page < pg.Pages {
+		pg.NextURL = h.prefix + "/?page=" + strconv.Itoa(pg.Page+1)
 	}
 	pys, err := h.src.Pythons(ctx)
 	if err != nil {
@@ -136,7 +172,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, py := range pys {
 		links = append(links, pythonLink{py.Python, h.prefix + "/python/" + url.PathEscape(py.Python) + "/"})
 	}
-	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links})
+	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links, Pager: pg})
 }
 
 type projectView struct {

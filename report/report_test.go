@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -752,6 +753,38 @@ func TestPythonPage(t *testing.T) {
 	for path, code := range map[string]int{"/python/3.9/": 404, "/python/three/": 404, "/python/3.12": 301} {
 		if r := get(t, srv.URL+path); r.code != code {
 			t.Errorf("%s: %d, want %d", path, r.code, code)
+		}
+	}
+}
+
+// The overview lists 100 projects a page, by name.
+func TestOverviewPages(t *testing.T) {
+	f := newStore(t, "3.12")
+	for i := range 250 {
+		f.release(fmt.Sprintf("p%03d", i), "", "1.0", t0)
+	}
+	srv := serve(t, f.s, report.Options{})
+	rows := func(body string) []string {
+		return regexp.MustCompile(`<th scope="row"><a href="[^"]*">([^<]*)</a>`).FindAllString(body, -1)
+	}
+	for _, tc := range []struct {
+		query       string
+		n           int
+		first, note string
+	}{
+		{"", 100, "p000", `Projects 1 to 100 of 250, page 1 of 3. <a rel="next" href="/?page=2">next</a>`},
+		{"?page=2", 100, "p100", `<a rel="prev" href="/?page=1">previous</a> <a rel="next" href="/?page=3">next</a>`},
+		{"?page=3", 50, "p200", `Projects 201 to 250 of 250, page 3 of 3. <a rel="prev" href="/?page=2">previous</a></p>`},
+	} {
+		r := get(t, srv.URL+"/"+tc.query)
+		got := rows(r.body)
+		if r.code != 200 || len(got) != tc.n || !strings.Contains(got[0], ">"+tc.first+"<") || !strings.Contains(r.body, tc.note) {
+			t.Errorf("%q: %d, %d rows from %q; page note %q not found", tc.query, r.code, len(got), got[0], tc.note)
+		}
+	}
+	for q, code := range map[string]int{"?page=4": 404, "?page=0": 400, "?page=x": 400, "?page=01": 400, "?page=": 400} {
+		if r := get(t, srv.URL+"/"+q); r.code != code {
+			t.Errorf("%s: %d, want %d", q, r.code, code)
 		}
 	}
 }
