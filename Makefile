@@ -54,11 +54,12 @@ sandbox-image: build
 		$(BIN) image >/dev/null; \
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
-# About 27 minutes on a 2-core machine (the runner's and the
-# command's tests, each with every Python in the sandbox, share the cores);
-# the timeout leaves room for a busy machine.
+# About 41 minutes on a 2-core machine at f234e3c (the runner's tests
+# 2,015 s, the command's 1,443 s with the experiment over the samples, the
+# seeded corpus 348 s, sharing the cores), more than the 30 minutes this
+# project allows itself; the timeout leaves room for a busy machine.
 test: test-deps vet toolchain sandbox-image
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # test plus the exhaustive variants (PYSMOKE_TEST_FULL: every sample on
 # every interpreter on Docker too, not only some samples on 2.7 and 3.13).
