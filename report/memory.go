@@ -53,6 +53,11 @@ func remembers(r *http.Request) bool {
 		return false
 	}
 	p := r.URL.Path
+	// Only the overview reads its query (?page=N): any other query would
+	// let a client fill the memory with copies of one page.
+	if r.URL.RawQuery != "" && (p != "/" || len(r.URL.Query()) != 1 || !r.URL.Query().Has("page")) {
+		return false
+	}
 	switch {
 	case p == "/", strings.HasPrefix(p, "/badge/"), strings.HasPrefix(p, "/feed/"), strings.HasPrefix(p, "/feeds/"),
 		strings.HasPrefix(p, "/python/"):

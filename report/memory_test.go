@@ -84,6 +84,18 @@ func TestServedFromMemory(t *testing.T) {
 		t.Errorf("an unchanged badge after another project's write: %v, was %v", again.header, after.header)
 	}
 
+	// A query the page does not read is answered, not kept: the memory
+	// holds one copy of a page, not one per made-up query.
+	reads = src.reads.Load()
+	for i := range 3 {
+		if r := get(t, srv.URL+"/badge/foo.svg?x="+itoa(int64(i))); r.code != 200 {
+			t.Fatalf("with a query: %d", r.code)
+		}
+	}
+	if got := src.reads.Load() - reads; got != 3 {
+		t.Errorf("3 made-up queries read the store %d times; want each rendered, none kept", got)
+	}
+
 	// What is not kept: logs, and errors (a 404 becomes a page at once).
 	if r := get(t, srv.URL+"/project/baz/"); r.code != 404 {
 		t.Fatalf("baz: %d", r.code)
