@@ -32,9 +32,16 @@ const maxMemory = 50000
 // read far more often than results are stored.
 type memory struct {
 	count ChangeCounter
-	mu    sync.RWMutex
-	byKey map[string]*remembered
+	// maxBytes bounds the bodies kept (a project's JSON lists every
+	// archive member: thousands of projects' documents add up).
+	maxBytes int
+	mu       sync.RWMutex
+	byKey    map[string]*remembered
+	bytes    int
 }
+
+// maxMemoryBytes is what the memory of one server keeps at most.
+const maxMemoryBytes = 256 << 20
 
 type remembered struct {
 	count        uint64
@@ -100,10 +107,16 @@ func (m *memory) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Han
 		if e != nil && e.etag == fresh.etag {
 			fresh.lastModified = e.lastModified // the same bytes: not modified since
 		}
-		if len(m.byKey) >= maxMemory {
-			m.byKey = map[string]*remembered{}
+		if len(fresh.body) <= m.maxBytes { // a larger one is never kept
+			if old := m.byKey[key]; old != nil {
+				m.bytes -= len(old.body)
+			}
+			if len(m.byKey) >= maxMemory || m.bytes+len(fresh.body) > m.maxBytes {
+				m.byKey, m.bytes = map[string]*remembered{}, 0
+			}
+			m.byKey[key] = fresh
+			m.bytes += len(fresh.body)
 		}
-		m.byKey[key] = fresh
 		m.mu.Unlock()
 		e = fresh
 	}

@@ -103,7 +103,7 @@ func New(src Source, opts Options) *Handler {
 		h.log = slog.Default()
 	}
 	if cc, ok := src.(ChangeCounter); ok {
-		h.mem = &memory{count: cc, byKey: map[string]*remembered{}}
+		h.mem = &memory{count: cc, byKey: map[string]*remembered{}, maxBytes: maxMemoryBytes}
 	}
 	if u, err := url.Parse(h.base); err == nil {
 		h.prefix = strings.TrimRight(u.Path, "/")
