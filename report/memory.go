@@ -2,11 +2,14 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // ChangeCounter is what the memory of rendered responses needs of the
@@ -21,6 +24,10 @@ type ChangeCounter interface {
 // memoryTTL bounds how long a response is served from memory, whatever
 // the count says.
 const memoryTTL = 10 * time.Second
+
+// staleTTL is how old by the clock alone an answer may be and still be
+// served while it is rendered again.
+const staleTTL = time.Minute
 
 // maxMemory bounds the responses kept; past it the memory starts afresh
 // (a crawl of every page, not the common case of many readers of a few).
@@ -38,6 +45,10 @@ type memory struct {
 	mu       sync.RWMutex
 	byKey    map[string]*remembered
 	bytes    int
+	// renders makes the requests that miss one key at once wait for a
+	// single render: the overview of 5,000 projects takes a hundred
+	// queries, and 32 clients missing it together would each run them.
+	renders singleflight.Group
 }
 
 // maxMemoryBytes is what the memory of one server keeps at most.
@@ -50,6 +61,9 @@ type remembered struct {
 	etag         string
 	lastModified time.Time
 	body         []byte
+	// The headers that are this answer's own, formatted once: a badge
+	// served from memory allocates next to nothing.
+	lastModifiedHeader, contentLength []string
 }
 
 // remembers reports whether a request's response may be kept: a GET or
@@ -87,44 +101,30 @@ func (m *memory) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Han
 	m.mu.RLock()
 	e := m.byKey[key]
 	m.mu.RUnlock()
-	if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
-		// Rendered without the client's conditions: the memory keeps the
-		// whole answer, and the conditions are answered from it below.
-		plain := r.Clone(r.Context())
-		plain.Method = http.MethodGet
-		for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
-			plain.Header.Del(h)
-		}
-		rec := &recorder{header: http.Header{}, status: http.StatusOK}
-		next.ServeHTTP(rec, plain)
-		if rec.status != http.StatusOK {
-			rec.replay(w)
+	flight := func() string { return key + "\x00" + strconv.FormatUint(count, 10) }
+	if e != nil && e.count == count && time.Since(e.born) > memoryTTL && time.Since(e.born) < staleTTL {
+		// Old only by the clock (no write of this process since): served
+		// as it is while one render refreshes it, lest every reader wait.
+		plain := plainRequest(r)
+		m.renders.DoChan(flight(), func() (any, error) { return m.render(plain, next, key, count, e), nil })
+	} else if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
+		plain := plainRequest(r)
+		v, _, _ := m.renders.Do(flight(), func() (any, error) {
+			return m.render(plain, next, key, count, e), nil
+		})
+		switch v := v.(type) {
+		case *recorder: // not kept: an error, a redirect
+			v.replay(w)
 			return
+		case *remembered:
+			e = v
 		}
-		fresh := &remembered{count: count, born: time.Now(), header: rec.header, etag: rec.header.Get("ETag"),
-			lastModified: time.Now().UTC().Truncate(time.Second), body: rec.body.Bytes()}
-		m.mu.Lock()
-		if e != nil && e.etag == fresh.etag {
-			fresh.lastModified = e.lastModified // the same bytes: not modified since
-		}
-		if len(fresh.body) <= m.maxBytes { // a larger one is never kept
-			if old := m.byKey[key]; old != nil {
-				m.bytes -= len(old.body)
-			}
-			if len(m.byKey) >= maxMemory || m.bytes+len(fresh.body) > m.maxBytes {
-				m.byKey, m.bytes = map[string]*remembered{}, 0
-			}
-			m.byKey[key] = fresh
-			m.bytes += len(fresh.body)
-		}
-		m.mu.Unlock()
-		e = fresh
 	}
 	hd := w.Header()
 	for k, v := range e.header {
 		hd[k] = v
 	}
-	hd.Set("Last-Modified", e.lastModified.Format(http.TimeFormat))
+	hd["Last-Modified"] = e.lastModifiedHeader
 	if notModified(r, e) {
 		for _, h := range []string{"Content-Type", "Content-Length"} {
 			hd.Del(h)
@@ -132,11 +132,56 @@ func (m *memory) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Han
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(e.body)))
+	hd["Content-Length"] = e.contentLength
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(e.body)
 	}
+}
+
+// plainRequest is r without the client's conditions, its context no
+// longer cancelled with the client's: the memory keeps the whole answer and
+// answers the conditions from it, and the render is shared by every
+// request waiting on it (the first one's client going away must not fail
+// the others).
+func plainRequest(r *http.Request) *http.Request {
+	plain := r.Clone(context.WithoutCancel(r.Context()))
+	plain.Method = http.MethodGet
+	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		plain.Header.Del(h)
+	}
+	return plain
+}
+
+// render renders plain with next and keeps the answer when it is a 200
+// (returned as a *remembered; anything else is returned as the *recorder
+// to replay).
+func (m *memory) render(plain *http.Request, next http.Handler, key string, count uint64, old *remembered) any {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	next.ServeHTTP(rec, plain)
+	if rec.status != http.StatusOK {
+		return rec
+	}
+	fresh := &remembered{count: count, born: time.Now(), header: rec.header, etag: rec.header.Get("ETag"),
+		lastModified: time.Now().UTC().Truncate(time.Second), body: rec.body.Bytes()}
+	if old != nil && old.etag == fresh.etag {
+		fresh.lastModified = old.lastModified // the same bytes: not modified since
+	}
+	fresh.lastModifiedHeader = []string{fresh.lastModified.Format(http.TimeFormat)}
+	fresh.contentLength = []string{strconv.Itoa(len(fresh.body))}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(fresh.body) <= m.maxBytes { // a larger one is never kept
+		if prev := m.byKey[key]; prev != nil {
+			m.bytes -= len(prev.body)
+		}
+		if len(m.byKey) >= maxMemory || m.bytes+len(fresh.body) > m.maxBytes {
+			m.byKey, m.bytes = map[string]*remembered{}, 0
+		}
+		m.byKey[key] = fresh
+		m.bytes += len(fresh.body)
+	}
+	return fresh
 }
 
 // notModified answers a conditional GET (RFC 9110 13.2.2: If-None-Match

@@ -162,7 +162,7 @@ func cleanPath(p string) bool {
 			return false
 		}
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "." || seg == ".." {
 			return false
 		}
