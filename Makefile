@@ -6,7 +6,7 @@ BIN     := bin/pysmoke
 PORT    ?= 8080
 INDEX_PORT ?= 8081
 
-.PHONY: all build deps toolchain sandbox-image test-deps demo test test-full bench vet fmt clean
+.PHONY: all build deps toolchain sandbox-image test-deps bench-deps demo test test-full bench vet fmt clean
 
 all: build
 
@@ -69,7 +69,7 @@ test-full:
 # The sandbox's overhead per step and per job, and the whole matrix of a
 # sample bare, on namespace and on Docker, three rounds (about 25 minutes);
 # figures and how to read them in docs/benchmarks.md.
-bench: deps toolchain sandbox-image
+bench: deps toolchain sandbox-image bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 90m ./...
 # The crawler's schedule over 5,000 projects (docs/benchmarks.md); an hour
 # of schedule takes PYSMOKE_BENCH_HOUR (default 60s) of real time.
@@ -77,9 +77,17 @@ bench: deps toolchain sandbox-image
 # 2to3 over 10 MB of source, bare and in the sandbox, two rounds (about
 # 10 minutes).
 	PYSMOKE_BENCH_2TO3=1 $(GO) test -run '^$$' -bench TwoToThree10MB -benchtime 2x -timeout 30m ./runner/
+# The report server against nginx serving the same bytes, wrk -t1 -c32,
+# 5,000 projects (about 2.5 minutes; needs Debian's nginx and wrk).
+	PYSMOKE_BENCH_SERVE=1 $(GO) test -run '^$$' -bench ServeVsNginx -benchtime 1x -timeout 30m ./service/
 # An experiment over the samples on two Pythons against the same cells
 # with pysmoke run one after another, two rounds (about 50 minutes).
 	PYSMOKE_BENCH_EXPERIMENT=1 $(GO) test -run '^$$' -bench ExperimentVsRuns -benchtime 1x -timeout 90m ./cmd/pysmoke/
+
+bench-deps:
+	@command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
+		echo "installing nginx and wrk (the report server's benchmark)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; }
 
 # Every fuzz target of the parsers of untrusted input, one after another,
 # FUZZTIME each (the list is in scripts/fuzz.sh); a crash fails it and
