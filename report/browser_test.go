@@ -5,11 +5,13 @@ package report_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -151,5 +153,85 @@ func TestDiffPageInBrowser(t *testing.T) {
 	}
 	if scripts != 0 {
 		t.Errorf("the diff page holds %d scripts", scripts)
+	}
+}
+
+// Hostile text from a package (its display name, a step's detail and
+// reason) on every page and feed: in Chromium no page runs a script or
+// carries an event handler, the text shows as text, and every feed parses
+// with Chromium's XML parser (independent of the encoding/xml that
+// gorilla/feeds writes with) and gives the text back as it was.
+func TestHostileTextOnEveryPageAndFeed(t *testing.T) {
+	ctx := browser(t)
+	const (
+		nameJS   = `<script>document.title="pwned-name"</script>`
+		detailJS = `<img src=x onerror="document.title='pwned-detail'">]]></summary><script>x</script>`
+	)
+	f := newStore(t, "3.12", "3.13")
+	f.release("evil", nameJS, "1.0", t0)
+	f.cell("evil", "1.0", "3.12", outcome.Passed, "", "")
+	f.cell("evil", "1.0", "3.13", outcome.Passed, "", "")
+	f.release("evil", nameJS, "1.1", t0.Add(24*time.Hour))
+	f.cell("evil", "1.1", "3.12", outcome.Passed, "", "")
+	f.cell("evil", "1.1", "3.13", outcome.Failed, outcome.ReasonExitStatus, detailJS)
+	srv := serve(t, f.s, report.Options{BaseURL: base, Runs: f.s})
+	eval := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	for _, path := range []string{"/", "/?page=1", "/project/evil/", "/python/3.13/", "/python/3.12/", "/project/evil/1.1/3.13/tests.log"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path), chromedp.WaitReady("body")); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		// Give an onerror handler the time to fire, were there one.
+		time.Sleep(100 * time.Millisecond)
+		got := eval(`document.title + " | scripts " + document.scripts.length + " | handlers " +
+			[...document.querySelectorAll("*")].filter(e => [...e.attributes].some(a => a.name.startsWith("on"))).length`)
+		if strings.Contains(got, "pwned") || !strings.Contains(got, "| scripts 0 | handlers 0") {
+			t.Errorf("%s: %s", path, got)
+		}
+	}
+	// The project page shows the package's text as it was.
+	chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/project/evil/"), chromedp.WaitReady("body"))
+	if text := eval(`document.body.innerText`); !strings.Contains(text, nameJS) || !strings.Contains(text, `<img src=x onerror=`) {
+		t.Errorf("the project page does not show the hostile text as text:\n%s", text)
+	}
+
+	for _, path := range []string{"/feed/evil.rss", "/feed/evil.atom", "/feeds/all.rss", "/feeds/all.atom",
+		"/feeds/python/3.13.rss", "/feeds/python/3.13.atom"} {
+		r := get(t, srv.URL+path)
+		if r.code != 200 {
+			t.Fatalf("%s: %d", path, r.code)
+		}
+		body, _ := json.Marshal(r.body)
+		// Each entry's title and text as the XML parser reads them.
+		got := eval(fmt.Sprintf(`(() => {
+			const doc = new DOMParser().parseFromString(%s, "application/xml");
+			if (doc.querySelector("parsererror")) return "parse error: " + doc.querySelector("parsererror").textContent;
+			const items = [...doc.querySelectorAll("item, entry")];
+			// An entry's text is HTML, as a feed reader renders it.
+			const html = i => new DOMParser().parseFromString((i.querySelector("description, summary, content") || {textContent: ""}).textContent, "text/html");
+			const bad = h => h.scripts.length + [...h.querySelectorAll("*")].filter(e => [...e.attributes].some(a => a.name.startsWith("on"))).length;
+			return items.length + " entries\n" + items.map(i => i.querySelector("title").textContent + " || " +
+				html(i).body.textContent + " || scripts and handlers " + bad(html(i))).join("\n");
+		})()`, body))
+		if strings.HasPrefix(got, "parse error") || strings.HasPrefix(got, "0 entries") {
+			t.Errorf("%s: %s\n%s", path, got, r.body)
+			continue
+		}
+		// The failure on 3.13 is in every feed that concerns it, its
+		// detail given back as the package wrote it.
+		for _, line := range strings.Split(got, "\n")[1:] {
+			if !strings.HasSuffix(line, " || scripts and handlers 0") {
+				t.Errorf("%s: an entry's HTML holds a script or a handler: %s", path, line)
+			}
+		}
+		if !strings.Contains(got, "3.13 passed -> failed") || !strings.Contains(got, detailJS) {
+			t.Errorf("%s, as parsed:\n%s", path, got)
+		}
 	}
 }

@@ -94,8 +94,16 @@ type overviewRow struct {
 	Latest, LatestURL string
 	Date, Note        string
 	Summary           []summaryPart
-	BadgeURL, RSSURL  string
-	AtomURL, JSONURL  string
+	// Cells are the latest release's, one per recorded Python.
+	Cells            []overviewCell
+	BadgeURL, RSSURL string
+	AtomURL, JSONURL string
+}
+
+// overviewCell is one Python's cell of a project's latest release on the
+// overview: its status, coloured, the reason in its title.
+type overviewCell struct {
+	Python, Status, Class, Title string
 }
 
 // overviewPage is how many projects one page of the overview lists.
@@ -166,6 +174,14 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 			AtomURL: h.prefix + atomPath(name), JSONURL: h.prefix + jsonPath(name),
 		}
 		row.Summary = summarize(pys, rd.Cells)
+		for _, c := range rd.Cells {
+			oc := overviewCell{Python: c.Python, Status: c.Status(), Class: statusClass(c.Status())}
+			oc.Title = c.Python + ": " + oc.Status
+			if c.Cell != nil && c.Cell.Reason != "" {
+				oc.Title += " (" + c.Cell.Reason + ")"
+			}
+			row.Cells = append(row.Cells, oc)
+		}
 		rows = append(rows, row)
 	}
 	var links []pythonLink

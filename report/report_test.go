@@ -257,6 +257,12 @@ func TestOverview(t *testing.T) {
 		`<td class="summary"><span class="s-warn">resource-limit 2.7</span>; <span class="s-warn">no-tests 3.12</span></td>`,
 		`<a href="/badge/foo.svg">badge</a> · <a href="/feed/foo.rss">RSS</a> · <a href="/feed/foo.atom">Atom</a> · <a href="/api/v1/project/foo.json">JSON</a>`,
 		`By Python: <a href="/python/2.7/">2.7</a> · <a href="/python/3.12/">3.12</a> · changes: <a href="/feeds/all.atom">Atom</a>`,
+		// A column per Python, a coloured cell per Python of the latest
+		// release, its reason in the title.
+		`<th scope="col" class="py"><a href="/python/2.7/">2.7</a></th><th scope="col" class="py"><a href="/python/3.12/">3.12</a></th>`,
+		`<td class="cell s-pass" title="2.7: passed">passed</td><td class="cell s-fail" title="3.12: failed (module-removed)">failed</td>`, // foo 1.1
+		`<td class="cell s-pending" title="2.7: pending">pending</td><td class="cell s-pending" title="3.12: pending">pending</td>`,        // bar
+		`<td class="cell s-grey" title="2.7: machinery-error (sandbox-error)">machinery-error</td>`,                                        // quux
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("overview lacks %s\n%s", want, r.body)
