@@ -111,3 +111,14 @@ func Browser(t testing.TB) context.Context {
 	t.Cleanup(cancel3)
 	return ctx
 }
+
+// Eval evaluates a JavaScript expression of a string value in the page of
+// ctx (a Browser's), failing the test when it throws.
+func Eval(t testing.TB, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
