@@ -34,7 +34,8 @@ vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The tests also drive a real browser (Debian's chromium) over the pages,
-# and write .tar.bz2 sdists with bzip2 (Go has no bzip2 writer).
+# host the static export with nginx, and write .tar.bz2 sdists with bzip2
+# (Go has no bzip2 writer).
 test-deps: deps
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium (browser tests of the reports)"; \
@@ -42,6 +43,9 @@ test-deps: deps
 	@command -v bzip2 >/dev/null 2>&1 || { \
 		echo "installing bzip2 (the unpacker's tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bzip2 >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		echo "installing nginx (hosts the static export in the tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 # The docker sandbox's image, built from Debian's packages by debootstrap
 # (installed when missing) when a Docker engine answers; about 70 s once,
@@ -58,8 +62,11 @@ sandbox-image: build
 # 2,015 s, the command's 1,443 s with the experiment over the samples, the
 # seeded corpus 348 s, sharing the cores), more than the 30 minutes this
 # project allows itself; the timeout leaves room for a busy machine.
+# Screenshots and other files the tests keep are written under
+# test-artifacts/_artifacts/ (go test -artifacts; a folder per test).
 test: test-deps vet toolchain sandbox-image
-	$(GO) test -count=1 -timeout 60m ./...
+	rm -rf test-artifacts && mkdir -p test-artifacts
+	$(GO) test -count=1 -timeout 60m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
 
 # test plus the exhaustive variants (PYSMOKE_TEST_FULL: every sample on
 # every interpreter on Docker too, not only some samples on 2.7 and 3.13).
@@ -98,4 +105,4 @@ fuzz:
 	GO=$(GO) bash scripts/fuzz.sh $(FUZZTIME)
 
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo test-artifacts

@@ -116,6 +116,17 @@ type pager struct {
 	First, Last, Total int
 }
 
+// pageURL is the overview's page n.
+func (h *Handler) pageURL(n int) string {
+	switch {
+	case n == 1:
+		return h.prefix + "/"
+	case h.static:
+		return h.prefix + "/page/" + strconv.Itoa(n) + "/"
+	}
+	return h.prefix + "/?page=" + strconv.Itoa(n)
+}
+
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	names, err := h.src.Projects(ctx)
@@ -141,10 +152,10 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	names = names[from:min(len(names), from+overviewPage)]
 	pg.First, pg.Last = from+1, from+len(names)
 	if pg.Page > 1 {
-		pg.PrevURL = h.prefix + "/?page=" + strconv.Itoa(pg.Page-1)
+		pg.PrevURL = h.pageURL(pg.Page - 1)
 	}
 	if pg.Page < pg.Pages {
-		pg.NextURL = h.prefix + "/?page=" + strconv.Itoa(pg.Page+1)
+		pg.NextURL = h.pageURL(pg.Page + 1)
 	}
 	pys, err := h.src.Pythons(ctx)
 	if err != nil {
@@ -305,7 +316,11 @@ func (h *Handler) differsFrom(name string, prev, c cellData) (note, link string)
 	if toolchainOnly {
 		note += " (toolchain only)"
 	}
-	q := url.Values{"a": {c.Cell.Version + "@" + prev.Python}, "b": {c.Cell.Version + "@" + c.Python}}
+	a, b := c.Cell.Version+"@"+prev.Python, c.Cell.Version+"@"+c.Python
+	if h.static {
+		return note, h.prefix + projectPath(name) + "diff/" + url.PathEscape(a) + "/" + url.PathEscape(b) + "/"
+	}
+	q := url.Values{"a": {a}, "b": {b}}
 	return note, h.prefix + projectPath(name) + "diff?" + q.Encode()
 }
 
@@ -322,6 +337,9 @@ func (h *Handler) diffPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &diffView{diffJSON: doc, ProjectURL: h.prefix + projectPath(doc.Project),
 		JSONURL: h.prefix + diffPath(doc.Project) + "?" + r.URL.RawQuery}
+	if h.static {
+		v.JSONURL = "" // a query a static copy cannot answer
+	}
 	title := fmt.Sprintf("%s %s on %s against %s on %s - pysmoke", doc.Project, doc.A.Version, doc.A.Python, doc.B.Version, doc.B.Python)
 	h.render(w, r, "diff", page{Title: title, Diff: v})
 }

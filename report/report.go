@@ -77,6 +77,11 @@ type Options struct {
 	// archives of two runs.
 	Runs      RunSource
 	Artifacts ArtifactSource
+	// Static makes every link one a static copy of the site can serve
+	// (Export): the overview's pages at /page/N/ instead of /?page=N, the
+	// diffs at /project/NAME/diff/A/B/ instead of ?a=A&b=B, and no link to
+	// a diff's JSON. The handler serves both forms either way.
+	Static bool
 }
 
 // Handler serves the reports. Safe for concurrent use.
@@ -93,12 +98,14 @@ type Handler struct {
 	// mem keeps rendered responses while the source's writes do not
 	// change them; nil when the source does not count its writes.
 	mem *memory
+	// static: links without query strings (Options.Static).
+	static bool
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
 	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
-		diffs: newDiffCache(1024)}
+		diffs: newDiffCache(1024), static: opts.Static}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -112,6 +119,13 @@ func New(src Source, opts Options) *Handler {
 	}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /{$}", h.overview)
+	// The query forms' twins in paths, which a static copy can hold.
+	h.mux.HandleFunc("GET /page/{n}/{$}", func(w http.ResponseWriter, r *http.Request) {
+		h.overview(w, withQuery(r, url.Values{"page": {r.PathValue("n")}}))
+	})
+	h.mux.HandleFunc("GET /project/{name}/diff/{a}/{b}/{$}", func(w http.ResponseWriter, r *http.Request) {
+		h.diffPage(w, withQuery(r, url.Values{"a": {r.PathValue("a")}, "b": {r.PathValue("b")}}))
+	})
 	h.mux.HandleFunc("GET /project/{name}", h.projectNoSlash)
 	h.mux.HandleFunc("GET /project/{name}/{$}", h.project)
 	h.mux.HandleFunc("GET /project/{name}/{version}/{python}/{file}", h.stepLog)
@@ -305,6 +319,14 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.log.Log(r.Context(), level, "report: request failed", "path", r.URL.Path, "err", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// withQuery is r with q as its query (the path forms of /?page=N and
+// diff?a=&b=).
+func withQuery(r *http.Request, q url.Values) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = q.Encode()
+	return r2
 }
 
 func notFound(w http.ResponseWriter) { http.Error(w, "not found", http.StatusNotFound) }

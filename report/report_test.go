@@ -779,7 +779,7 @@ func TestOverviewPages(t *testing.T) {
 		first, note string
 	}{
 		{"", 100, "p000", `Projects 1 to 100 of 250, page 1 of 3. <a rel="next" href="/?page=2">next</a>`},
-		{"?page=2", 100, "p100", `<a rel="prev" href="/?page=1">previous</a> <a rel="next" href="/?page=3">next</a>`},
+		{"?page=2", 100, "p100", `<a rel="prev" href="/">previous</a> <a rel="next" href="/?page=3">next</a>`},
 		{"?page=3", 50, "p200", `Projects 201 to 250 of 250, page 3 of 3. <a rel="prev" href="/?page=2">previous</a></p>`},
 	} {
 		r := get(t, srv.URL+"/"+tc.query)
@@ -788,9 +788,15 @@ func TestOverviewPages(t *testing.T) {
 			t.Errorf("%q: %d, %d rows from %q; page note %q not found", tc.query, r.code, len(got), got[0], tc.note)
 		}
 	}
-	for q, code := range map[string]int{"?page=4": 404, "?page=0": 400, "?page=x": 400, "?page=01": 400, "?page=": 400} {
+	for q, code := range map[string]int{"?page=4": 404, "?page=0": 400, "?page=x": 400, "?page=01": 400, "?page=": 400,
+		"page/2/": 200, "page/4/": 404, "page/0/": 400, "page/x/": 400} {
 		if r := get(t, srv.URL+"/"+q); r.code != code {
 			t.Errorf("%s: %d, want %d", q, r.code, code)
 		}
+	}
+	// A static copy's links have no query: /page/N/.
+	static := serve(t, f.s, report.Options{Static: true})
+	if r := get(t, static.URL+"/page/2/"); r.code != 200 || !strings.Contains(r.body, `<a rel="prev" href="/">previous</a> <a rel="next" href="/page/3/">next</a>`) {
+		t.Errorf("/page/2/ of a static copy: %d\n%s", r.code, r.body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/internal/testenv"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/report"
 	"github.com/pysmoke/pysmoke/store"
@@ -25,8 +26,9 @@ import (
 // the report server, as the service runs it (its limits, its memory of
 // rendered answers), over a store of 5,000 projects on nine Pythons, and
 // against nginx serving the very bytes the server answered as static
-// files, in the same run, interleaved (pysmoke then nginx, then nginx
-// then pysmoke, ...). Set PYSMOKE_BENCH_SERVE=1 (it needs nginx and wrk
+// files (testenv.Nginx, configured as a static host would be), in the
+// same run, interleaved (pysmoke then nginx, then nginx then pysmoke,
+// ...). Set PYSMOKE_BENCH_SERVE=1 (it needs nginx and wrk
 // from Debian; about 4 minutes with the default 5 s per wrk run,
 // PYSMOKE_BENCH_SERVE_DURATION to change it). The figures and how to
 // read them are in docs/benchmarks.md.
@@ -68,13 +70,6 @@ func BenchmarkServeVsNginx(b *testing.B) {
 	// The same bytes as files, under the same paths (a folder's page as
 	// its index.html), with the content types the server gave.
 	root := filepath.Join(dir, "www")
-	// nginx's workers drop to an unprivileged user: the test's folders
-	// (0700) must let them in.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			b.Fatal(err)
-		}
-	}
 	name := fmt.Sprintf("project-%04d", projects/2)
 	urls := []struct{ label, path string }{
 		{"badge", "/badge/" + name + ".svg"},
@@ -82,7 +77,6 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		{"project JSON", "/api/v1/project/" + name + ".json"},
 		{"overview (5,000 projects)", "/"},
 	}
-	types := map[string]string{}
 	for _, u := range urls {
 		resp, err := http.Get(ours + u.path)
 		if err != nil {
@@ -97,7 +91,6 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		if strings.HasSuffix(file, "/") {
 			file += "index.html"
 		}
-		types[filepath.Ext(file)] = strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])
 		p := filepath.Join(root, filepath.FromSlash(file))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			b.Fatal(err)
@@ -107,7 +100,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		}
 		b.Logf("%s: %d bytes, %s", u.path, len(body), resp.Header.Get("Content-Type"))
 	}
-	nginxURL := startNginx(b, dir, root, types)
+	nginxURL := testenv.Nginx(b, root)
 
 	type figure struct{ rps, p99 []float64 }
 	results := map[string]*[2]figure{}
@@ -199,64 +192,6 @@ func fillStore(b *testing.B, st *store.Store, n int) {
 			}
 		}
 	}
-}
-
-// startNginx serves root on a free port with a configuration a static
-// site would have (sendfile, keep-alive, no access log, as the report
-// server keeps none) until the benchmark ends.
-func startNginx(b *testing.B, dir, root string, types map[string]string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var mime strings.Builder
-	for ext, typ := range types {
-		fmt.Fprintf(&mime, "    %s %s;\n", typ, strings.TrimPrefix(ext, "."))
-	}
-	conf := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`daemon off;
-worker_processes auto;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  types {
-%[4]s  }
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path %[1]s/tmp;
-  proxy_temp_path %[1]s/tmp;
-  fastcgi_temp_path %[1]s/tmp;
-  uwsgi_temp_path %[1]s/tmp;
-  scgi_temp_path %[1]s/tmp;
-  server {
-    listen %[2]s;
-    root %[3]s;
-  }
-}
-`, dir, addr, root, mime.String())), 0o644)
-	cmd := exec.Command("nginx", "-c", conf, "-p", dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			b.Fatalf("nginx does not answer on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "http://" + addr
 }
 
 var (

@@ -24,6 +24,7 @@ Usage:
   pysmoke rerun   [flags] PROJECT [VERSION]
                                    queue a project's cells again in a service's
                                    data folder (runs of cause "admin")
+  pysmoke export  [flags] DIR      write a service's reports as a static site
   pysmoke experiment [flags] NAME [PROJECT[==VERSION] | SDIST ...]
                                    run releases with the baseline and with a
                                    candidate toolchain or interpreter, and
@@ -77,6 +78,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "rerun":
 		return cmdRerun(ctx, args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "experiment":
 		return cmdExperiment(ctx, args[1:], stdout, stderr)
 	case "noise":

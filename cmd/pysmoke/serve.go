@@ -19,11 +19,14 @@ Watches a Python package index for new releases of the projects in the
 allowlist, runs each release on every Python of this machine in a fresh
 sealed sandbox per interpreter, stores the outcomes, and serves reports:
 
-  /                             overview
+  /                             overview (/?page=N or /page/N/ for more)
   /project/NAME/                release x Python matrix, with step logs
   /project/NAME/diff?a=..&b=..  what differs between the archives of two runs
-  /badge/NAME.svg               badge
+  /python/3.13/                 every project on one Python, regressions first
+  /badge/NAME.svg               badge (/badge/NAME/3.13.svg on one Python,
+                                /badge/NAME/pythons.svg the Pythons it works on)
   /feed/NAME.rss, .atom         feeds of new results and status changes
+  /feeds/all.atom, /feeds/python/3.13.atom   every project's changes (.rss too)
   /api/v1/project/NAME.json     everything a project page shows, as JSON
   /api/v1/project/NAME/runs/VERSION/PYTHON   every run of a cell
   /api/v1/project/NAME/diff?a=..&b=..        the diff, as JSON
