@@ -24,13 +24,44 @@ func (s sampleRuns) add(j runner.Job, res runner.Result) {
 
 // checkClasses classifies the pairs of testdata/expected-classes.txt over
 // the runs and compares each with the hand-written class.
-func checkClasses(t *testing.T, runs sampleRuns, minors []string) {
+func checkClasses(t *testing.T, runs sampleRuns, plan map[string][]string) {
+	t.Helper()
+	for _, c := range loadExpectedClasses(t) {
+		pairs := [][2]string{{c.a, c.b}}
+		if c.a == "each" {
+			pairs = consecutive(plan[c.sample])
+		}
+		for _, p := range pairs {
+			a, okA := runs[[2]string{c.sample, p[0]}]
+			b, okB := runs[[2]string{c.sample, p[1]}]
+			if !okA || !okB {
+				t.Errorf("%s %s -> %s: not run", c.sample, p[0], p[1])
+				continue
+			}
+			v := regression.Classify(a, b)
+			if v.Class != c.class || (c.step != "" && v.Step != c.step) {
+				t.Errorf("%s %s -> %s: %s, want %s %s", c.sample, p[0], p[1], v, c.class, c.step)
+			}
+		}
+	}
+}
+
+// classCase is a line of testdata/expected-classes.txt: a is "each" for
+// every pair of consecutive Pythons.
+type classCase struct {
+	sample, a, b string
+	class        regression.Class
+	step         string
+}
+
+func loadExpectedClasses(t *testing.T) []classCase {
 	t.Helper()
 	f, err := os.Open("../testdata/expected-classes.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	var out []classCase
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
@@ -40,28 +71,20 @@ func checkClasses(t *testing.T, runs sampleRuns, minors []string) {
 		if len(fs) < 4 || len(fs) > 5 {
 			t.Fatalf("expected-classes.txt: %q: sample, two Pythons, a class and maybe a step", sc.Text())
 		}
-		sample, want, step := fs[0], regression.Class(fs[3]), ""
+		c := classCase{sample: fs[0], a: fs[1], b: fs[2], class: regression.Class(fs[3])}
 		if len(fs) == 5 {
-			step = fs[4]
+			c.step = fs[4]
 		}
-		pairs := [][2]string{{fs[1], fs[2]}}
-		if fs[1] == "each" {
-			pairs = nil
-			for i := 1; i < len(minors); i++ {
-				pairs = append(pairs, [2]string{minors[i-1], minors[i]})
-			}
-		}
-		for _, p := range pairs {
-			a, okA := runs[[2]string{sample, p[0]}]
-			b, okB := runs[[2]string{sample, p[1]}]
-			if !okA || !okB {
-				t.Errorf("%s %s -> %s: not run", sample, p[0], p[1])
-				continue
-			}
-			v := regression.Classify(a, b)
-			if v.Class != want || (step != "" && v.Step != step) {
-				t.Errorf("%s %s -> %s: %s, want %s %s", sample, p[0], p[1], v, want, step)
-			}
-		}
+		out = append(out, c)
 	}
+	return out
+}
+
+// consecutive is the pairs of consecutive Pythons of minors.
+func consecutive(minors []string) [][2]string {
+	var pairs [][2]string
+	for i := 1; i < len(minors); i++ {
+		pairs = append(pairs, [2]string{minors[i-1], minors[i]})
+	}
+	return pairs
 }

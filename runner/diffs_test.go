@@ -103,7 +103,7 @@ func (d diffSides) add(store *artifacts.Store, tc *toolchain.Wheelhouse, j runne
 // older Pythons' builds declare, a C extension's wheels, and the noise
 // floor of a pure project across every Python. (The same build twice on
 // one Python is TestBuildTwiceSameManifests'.)
-func checkDiffs(t *testing.T, sides diffSides, minors []string) {
+func checkDiffs(t *testing.T, sides diffSides, plan map[string][]string) {
 	t.Helper()
 	check := func(c *diffCase, a, b diff.Side) {
 		rep, err := diff.Archives(a, b)
@@ -138,10 +138,7 @@ func checkDiffs(t *testing.T, sides diffSides, minors []string) {
 	for _, c := range loadExpectedDiffs(t) {
 		pairs := [][2]string{{c.a, c.b}}
 		if c.a == "each" {
-			pairs = nil
-			for i := 1; i < len(minors); i++ {
-				pairs = append(pairs, [2]string{minors[i-1], minors[i]})
-			}
+			pairs = consecutive(plan[c.sample])
 		}
 		for _, p := range pairs {
 			a, okA := side(c, p[0])

@@ -21,13 +21,60 @@ import (
 	"github.com/pysmoke/pysmoke/toolchain"
 )
 
-// TestSamplesMatchExpected runs every sample on every interpreter on the
-// namespace backend and compares each step with the hand-written expected
-// outcomes.
+// TestSamplesMatchExpected runs the samples on the namespace backend and
+// compares each step with the hand-written expected outcomes, and the
+// archives and classes between Pythons with expected-diffs.txt and
+// expected-classes.txt. make test runs each sample on the Pythons where
+// its expected outcomes change (both sides of each change), those its
+// expected diffs and classes name, and the oldest and the newest, with
+// smokegood and cext on every Python (each interpreter's toolchain
+// building a pure and a C package): about half the matrix, each
+// interpreter still run. make test-full runs every sample on every Python.
 func TestSamplesMatchExpected(t *testing.T) {
 	backend := sandboxtest.Namespace(t)
 	ins := testenv.Pythons(t)
-	checkSamples(t, backend, ins, nil, testenv.Toolchain(t))
+	want, err := expected.Load("../testdata/expected-outcomes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minors []string
+	for _, in := range ins {
+		minors = append(minors, in.Minor)
+	}
+	plan := map[string][]string{}
+	for _, s := range want.Samples() {
+		plan[s] = minors
+		if os.Getenv("PYSMOKE_TEST_FULL") == "" && s != "smokegood" && s != "cext" {
+			plan[s] = namedPythons(t, s, want.Changes(s, minors), minors)
+		}
+	}
+	checkSamples(t, backend, ins, plan, true, testenv.Toolchain(t))
+}
+
+// namedPythons adds to some the Pythons that expected-diffs.txt and
+// expected-classes.txt name for sample (of all, in all's order).
+func namedPythons(t *testing.T, sample string, some, all []string) []string {
+	named := map[string]bool{}
+	for _, py := range some {
+		named[py] = true
+	}
+	for _, c := range loadExpectedDiffs(t) {
+		if c.sample == sample {
+			named[c.a], named[c.b] = true, true
+		}
+	}
+	for _, c := range loadExpectedClasses(t) {
+		if c.sample == sample {
+			named[c.a], named[c.b] = true, true
+		}
+	}
+	var out []string
+	for _, py := range all {
+		if named[py] {
+			out = append(out, py)
+		}
+	}
+	return out
 }
 
 // dockerSamples are the samples make test runs on the Docker backend:
@@ -59,13 +106,6 @@ func TestSamplesMatchExpectedDocker(t *testing.T) {
 		}
 		samples = dockerSamples
 	}
-	checkSamples(t, backend, ins, samples, testenv.Toolchain(t))
-}
-
-// checkSamples runs the samples of the expected file (those named, or
-// every one for nil) on ins with backend, two jobs at once, and reports
-// every step that differs from the file.
-func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Interpreter, samples []string, tc *toolchain.Wheelhouse) {
 	want, err := expected.Load("../testdata/expected-outcomes.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +113,35 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 	if samples == nil {
 		samples = want.Samples()
 	}
+	plan := map[string][]string{}
 	for _, s := range samples {
+		for _, in := range ins {
+			plan[s] = append(plan[s], in.Minor)
+		}
+	}
+	// The diffs and classes between the oldest and the newest alone would
+	// not be the files': checked with every Python only.
+	checkSamples(t, backend, ins, plan, os.Getenv("PYSMOKE_TEST_FULL") != "", testenv.Toolchain(t))
+}
+
+// checkSamples runs each sample of plan on its Pythons (of ins) with
+// backend, two jobs at once, and reports every step that differs from
+// expected-outcomes.txt; with between, also every diff and class between
+// the Pythons each sample ran on that differs from expected-diffs.txt and
+// expected-classes.txt.
+func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Interpreter, plan map[string][]string, between bool, tc *toolchain.Wheelhouse) {
+	want, err := expected.Load("../testdata/expected-outcomes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []string
+	for s := range plan {
 		if !slices.Contains(want.Samples(), s) {
 			t.Fatalf("sample %s is not in expected-outcomes.txt", s)
 		}
+		samples = append(samples, s)
 	}
+	slices.Sort(samples)
 	dir := t.TempDir()
 	// Every archive is kept, as the service will: the store's size
 	// against the sum of the files is docs/benchmarks.md's figure.
@@ -91,10 +155,6 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 	sides := diffSides{}
 	runs := sampleRuns{}
 	got := expected.Table{}
-	var pythons []string
-	for _, in := range ins {
-		pythons = append(pythons, in.Minor)
-	}
 	var jobs []runner.Job
 	for _, sample := range samples {
 		sdist, err := localindex.WriteSdist(filepath.Join(dir, "sdists"), filepath.Join("../testdata/samples", sample), sample, "1.0")
@@ -102,9 +162,12 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 			t.Fatal(err)
 		}
 		for _, in := range ins {
-			jobs = append(jobs, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, Interpreter: in})
+			if slices.Contains(plan[sample], in.Minor) {
+				jobs = append(jobs, runner.Job{Project: sample, Version: "1.0", Sdist: sdist, Interpreter: in})
+			}
 		}
 	}
+	t.Logf("%s: %d jobs of %d samples on up to %d Pythons", backend.Name(), len(jobs), len(samples), len(ins))
 	// What the tests step's detail must say where its reason alone does
 	// not tell enough (written by hand from the samples).
 	wantDetail := map[[2]string]string{
@@ -132,19 +195,20 @@ func checkSamples(t *testing.T, backend sandbox.Backend, ins []interpreter.Inter
 			}
 		}
 	})
-	for _, d := range want.Compare(got, samples, pythons) {
-		t.Errorf("%s: %s", backend.Name(), d)
+	for _, s := range samples {
+		for _, d := range want.Compare(got, []string{s}, plan[s]) {
+			t.Errorf("%s: %s", backend.Name(), d)
+		}
 	}
 	if u, err := store.Usage(); err == nil {
 		t.Logf("%s: artifact store: %d files, %d bytes, for %d archives of %d bytes", backend.Name(), u.Files, u.Bytes, files, sum)
 	}
-	// With every Python, the diffs of testdata/expected-diffs.txt, from
-	// the artifacts this run kept.
-	if len(ins) == len(testenv.Pythons(t)) && len(samples) == len(want.Samples()) {
-		checkDiffs(t, sides, pythons)
-		// And the classes of testdata/expected-classes.txt, between
-		// Pythons, from this run's outcomes.
-		checkClasses(t, runs, pythons)
+	// The diffs of testdata/expected-diffs.txt, from the artifacts this
+	// run kept, and the classes of testdata/expected-classes.txt from its
+	// outcomes, between the Pythons each sample ran on.
+	if between {
+		checkDiffs(t, sides, plan)
+		checkClasses(t, runs, plan)
 	}
 	// Every job removed its scratch.
 	left, _ := os.ReadDir(filepath.Join(dir, "scratch"))

@@ -148,3 +148,43 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// Changes returns those of pythons (oldest first) on either side of a
+// change in sample's expected outcomes, and the oldest and the newest:
+// the interpreters where running the sample tells what its neighbours
+// do not. A Python with no line for the sample counts as a change.
+func (t Table) Changes(sample string, pythons []string) []string {
+	var steps []string
+	for k := range t {
+		if k.Sample == sample && !contains(steps, k.Step) {
+			steps = append(steps, k.Step)
+		}
+	}
+	sort.Strings(steps)
+	column := func(py string) string {
+		var b strings.Builder
+		for _, st := range steps {
+			o, ok := t[Key{Sample: sample, Python: py, Step: st}]
+			fmt.Fprintf(&b, "%s=%v:%s;", st, ok, o)
+		}
+		return b.String()
+	}
+	keep := make([]bool, len(pythons))
+	for i := range pythons {
+		if i == 0 || i == len(pythons)-1 {
+			keep[i] = true
+		} else if column(pythons[i]) != column(pythons[i-1]) {
+			keep[i], keep[i-1] = true, true
+		}
+	}
+	if n := len(pythons); n > 1 && column(pythons[n-1]) != column(pythons[n-2]) {
+		keep[n-2] = true
+	}
+	var out []string
+	for i, py := range pythons {
+		if keep[i] {
+			out = append(out, py)
+		}
+	}
+	return out
+}

@@ -83,3 +83,32 @@ func TestProjectFileIsComplete(t *testing.T) {
 		})
 	}
 }
+
+func TestChanges(t *testing.T) {
+	tab, err := Load(write(t, `foo 2.7,3.6-3.13 unpack passed
+foo 2.7,3.6-3.8 tests passed
+foo 3.9-3.11 tests failed exit-status
+foo 3.12-3.13 tests failed module-removed
+bar 2.7,3.6-3.13 tests passed
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
+	for _, c := range []struct {
+		sample  string
+		pythons []string
+		want    string
+	}{
+		// Both sides of each change, the oldest and the newest.
+		{"foo", all, "2.7 3.8 3.9 3.11 3.12 3.13"},
+		{"bar", all, "2.7 3.13"},
+		{"bar", []string{"3.12"}, "3.12"},
+		// A Python the file says nothing of is a change.
+		{"bar", []string{"2.7", "3.6", "3.14", "3.15", "3.16"}, "2.7 3.6 3.14 3.16"},
+	} {
+		if got := strings.Join(tab.Changes(c.sample, c.pythons), " "); got != c.want {
+			t.Errorf("%s on %v: %s, want %s", c.sample, c.pythons, got, c.want)
+		}
+	}
+}
