@@ -44,6 +44,15 @@ func TestProjectPageInBrowser(t *testing.T) {
 		`(() => { const td = document.getElementById("v1.1").querySelectorAll("td")[1];
 			return td.className + " | " + td.textContent.replace(/\s+/g, " ").trim(); })()`))
 	must(err)
+	// The history chart draws 1.1 on 3.12 red and 1.0 on 3.12 green.
+	fills, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`[...document.querySelectorAll("figure.timeline rect")].map(r => r.querySelector("title").textContent + " = " + getComputedStyle(r).fill).join("\n")`))
+	must(err)
+	for _, want := range []string{"1.1 on 3.12: failed (module-removed) = rgb(224, 93, 68)", "1.0 on 3.12: passed = rgb(123, 201, 95)"} {
+		if !strings.Contains(fills, want) {
+			t.Errorf("the history chart lacks %q:\n%s", want, fills)
+		}
+	}
 	// The hostile step detail is text, never markup: the page runs no script.
 	scripts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scripts.length`))
 	must(err)

@@ -209,6 +209,8 @@ type projectView struct {
 	BadgeURL, RSSURL  string
 	AtomURL, JSONURL  string
 	BadgeMarkdown     string
+	// Timeline is the history chart; nil without releases.
+	Timeline *timelineView
 }
 
 type releaseView struct {
@@ -298,6 +300,11 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Releases = append(v.Releases, rv)
 	}
+	var pys []string
+	for _, p := range pd.Pythons {
+		pys = append(pys, p.Python)
+	}
+	v.Timeline = timeline(pys, v.Releases)
 	h.render(w, r, "project", page{Title: name + " - pysmoke", Project: v})
 }
 

@@ -290,6 +290,14 @@ func TestProjectPage(t *testing.T) {
 		`<a class="s-fail" href="/project/foo/1.1/3.12/test.log" title="failed (module-removed), exit 1, 2s">test</a>`,
 		`<link rel="alternate" type="application/atom+xml" title="foo (Atom)" href="/feed/foo.atom">`,
 		`<code>[![smoke](https://smoke.example/badge/foo.svg)](https://smoke.example/project/foo/)</code>`,
+		// The history chart: 1.0 then 1.1 left to right, 2.7 above 3.12.
+		`<svg xmlns="http://www.w3.org/2000/svg" width="124" height="44" role="img"`,
+		`<text x="36" y="9" text-anchor="end">2.7</text><text x="36" y="21" text-anchor="end">3.12</text>`,
+		`<rect x="40" y="0" width="10" height="10" class="s-pass"><title>1.0 on 2.7: passed</title></rect>`,
+		`<rect x="40" y="12" width="10" height="10" class="s-pass"><title>1.0 on 3.12: passed</title></rect>`,
+		`<rect x="52" y="0" width="10" height="10" class="s-pass"><title>1.1 on 2.7: passed</title></rect>`,
+		`<rect x="52" y="12" width="10" height="10" class="s-fail"><title>1.1 on 3.12: failed (module-removed)</title></rect>`,
+		`<text x="40" y="36">1.0</text><text x="62" y="36" text-anchor="end">1.1</text>`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("project page lacks %s", want)
