@@ -37,15 +37,18 @@ type (
 		FullVersion string `json:"full_version"`
 	}
 	releaseJSON struct {
-		Version      string     `json:"version"`
-		URL          string     `json:"url"`
-		State        string     `json:"state"`
-		StateReason  string     `json:"state_reason"`
-		Yanked       bool       `json:"yanked"`
-		Prerelease   bool       `json:"prerelease"`
-		UploadedAt   string     `json:"uploaded_at,omitempty"`
-		DiscoveredAt string     `json:"discovered_at,omitempty"`
-		Cells        []cellJSON `json:"cells"`
+		Version      string `json:"version"`
+		URL          string `json:"url"`
+		State        string `json:"state"`
+		StateReason  string `json:"state_reason"`
+		Yanked       bool   `json:"yanked"`
+		Prerelease   bool   `json:"prerelease"`
+		UploadedAt   string `json:"uploaded_at,omitempty"`
+		DiscoveredAt string `json:"discovered_at,omitempty"`
+		// Claims: what the release claims of its Pythons against its
+		// results; absent when it claims nothing (or is not run yet).
+		Claims *claimsJSON `json:"claims,omitempty"`
+		Cells  []cellJSON  `json:"cells"`
 	}
 	cellJSON struct {
 		Python      string     `json:"python"`
@@ -167,7 +170,7 @@ func (h *Handler) projectJSON(pd *projectData) projectJSON {
 			Version: rd.Version, URL: h.base + projectPath(name) + "#v" + url.PathEscape(rd.Version),
 			State: rd.State, StateReason: rd.StateReason, Yanked: rd.Yanked, Prerelease: rd.Prerelease,
 			UploadedAt: rfc3339(rd.UploadedAt), DiscoveredAt: rfc3339(rd.DiscoveredAt),
-			Cells: []cellJSON{},
+			Claims: releaseClaims(pd.Pythons, rd.Cells), Cells: []cellJSON{},
 		}
 		for _, c := range rd.Cells {
 			cj := cellJSON{Python: c.Python, Status: c.Status(), Steps: []stepJSON{}}

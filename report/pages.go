@@ -217,6 +217,10 @@ type releaseView struct {
 	Version, Anchor, Date, Note string
 	Flags                       []string
 	Cells                       []cellView
+	// Claims says what the release claims of its Pythons, Mismatches
+	// where its results disagree.
+	Claims     string
+	Mismatches []string
 }
 
 type cellView struct {
@@ -264,6 +268,9 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, rd := range pd.Releases {
 		rv := releaseView{Version: rd.Version, Anchor: "v" + rd.Version, Date: releaseDate(rd.Release), Note: releaseNote(rd)}
+		if c := releaseClaims(pd.Pythons, rd.Cells); c != nil {
+			rv.Claims, rv.Mismatches = claimsNote(c), c.Mismatches
+		}
 		if rd.Yanked {
 			rv.Flags = append(rv.Flags, "yanked")
 		}

@@ -46,6 +46,7 @@ func TestProjectJSONMatchesSchemaFile(t *testing.T) {
 	}
 
 	s := standard(t)
+	addClaimer(t, s) // claims, with mismatches
 	ctx := t.Context()
 	// foo 1.1 on 3.12: a failure being confirmed, with its history.
 	if err := s.SetConfirmation(ctx, "foo", "1.1", "3.12", store.Confirmation{State: store.Confirming, Runs: 1, Of: 3}); err != nil {

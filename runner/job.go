@@ -58,6 +58,7 @@ type job struct {
 
 	// What the sdist holds, read at unpacking.
 	requiresPython string           // its Requires-Python, or ""
+	claims         outcome.Claims   // what it says of the Pythons it supports
 	testCopies     []string         // what of it is copied to run the tests
 	testsPackage   bool             // the first copy is a folder with an __init__.py
 	tests          testSource       // the test environment it declares
@@ -125,6 +126,7 @@ func (r *Runner) Run(ctx context.Context, spec Job) (res Result, err error) {
 	if unpack.Status != outcome.Passed {
 		return res, nil
 	}
+	res.Claims = j.claims
 	if rp := j.requiresPython; rp != "" && !spec.IgnoreRequiresPython {
 		if ok, err := allowsPython(rp, j.in.Version); err == nil && !ok {
 			d := fmt.Sprintf("Requires-Python %q excludes Python %s; not run (it can be run on request)", rp, j.in.Version)
@@ -205,7 +207,8 @@ func (j *job) unpack() StepResult {
 	projDir := filepath.Join(j.sc.Dir(), filepath.FromSlash(j.projRel))
 	// Nothing of the sdist has run yet: its files are what it shipped.
 	j.hasSetupPy = fileExists(filepath.Join(projDir, "setup.py"))
-	j.requiresPython = requiresPython(projDir)
+	j.claims = claims(projDir)
+	j.requiresPython = j.claims.RequiresPython
 	j.readTests(projDir)
 	j.shipped = shippedSource(projDir)
 	if b, err := readCapped(filepath.Join(projDir, "pyproject.toml"), maxConfigBytes); err == nil {

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pysmoke/pysmoke/outcome"
 )
 
 // requiresPython returns what an unpacked sdist declares of the Pythons it
@@ -37,6 +41,35 @@ func requiresPython(projDir string) string {
 		}
 	}
 	return ""
+}
+
+// pythonClassifierRE is a classifier naming one minor version.
+var pythonClassifierRE = regexp.MustCompile(`^Programming Language :: Python :: ([0-9]{1,2}\.[0-9]{1,3})$`)
+
+// claims reads what an unpacked sdist claims of the Pythons it supports:
+// its Requires-Python (requiresPython) and the minor versions its
+// classifiers name in PKG-INFO. Nothing of the sdist runs.
+func claims(projDir string) outcome.Claims {
+	c := outcome.Claims{RequiresPython: requiresPython(projDir)}
+	f, err := os.Open(filepath.Join(projDir, "PKG-INFO"))
+	if err != nil {
+		return c
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 4<<20))
+	sc.Split(scanMetadataLines)
+	for sc.Scan() && len(c.Classifiers) < 64 {
+		line := sc.Text()
+		if line == "" {
+			break // the headers end; the long description follows
+		}
+		if v, ok := strings.CutPrefix(line, "Classifier:"); ok {
+			if m := pythonClassifierRE.FindStringSubmatch(strings.TrimSpace(v)); m != nil && !slices.Contains(c.Classifiers, m[1]) {
+				c.Classifiers = append(c.Classifiers, m[1])
+			}
+		}
+	}
+	return c
 }
 
 func pkgInfoRequiresPython(projDir string) string {

@@ -1,6 +1,11 @@
 package runner
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestAllowsPython(t *testing.T) {
 	cases := []struct {
@@ -57,5 +62,30 @@ func TestExcludesPython2(t *testing.T) {
 		if got := excludesPython2(spec); got != want {
 			t.Errorf("excludesPython2(%q) = %v, want %v", spec, got, want)
 		}
+	}
+}
+
+// What PKG-INFO claims: Requires-Python and the minor versions of the
+// "Programming Language :: Python :: X.Y" classifiers, not "3" nor
+// "3 :: Only", nor anything of the long description.
+func TestClaims(t *testing.T) {
+	dir := t.TempDir()
+	pkgInfo := "Metadata-Version: 2.1\r\nName: demo\nVersion: 1.0\nRequires-Python: >=3.8\n" +
+		"Classifier: Programming Language :: Python :: 3\n" +
+		"Classifier: Programming Language :: Python :: 3 :: Only\n" +
+		"Classifier: Programming Language :: Python :: 3.8\n" +
+		"Classifier: Programming Language :: Python :: 3.12\n" +
+		"Classifier: Programming Language :: Python :: 3.12\n" +
+		"Classifier: Programming Language :: Python :: Implementation :: CPython\n" +
+		"\nClassifier: Programming Language :: Python :: 2.7\n"
+	if err := os.WriteFile(filepath.Join(dir, "PKG-INFO"), []byte(pkgInfo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := claims(dir)
+	if c.RequiresPython != ">=3.8" || strings.Join(c.Classifiers, ",") != "3.8,3.12" {
+		t.Errorf("claims %+v, want >=3.8 and 3.8,3.12", c)
+	}
+	if c := claims(t.TempDir()); !c.Empty() {
+		t.Errorf("no PKG-INFO: %+v", c)
 	}
 }

@@ -52,6 +52,9 @@ type Result struct {
 	Steps    []StepResult
 	// Provenance is what besides the release the outcome depends on.
 	Provenance Provenance
+	// Claims are what the release says of the Pythons it supports (its
+	// PKG-INFO), read at unpacking.
+	Claims outcome.Claims
 	// TestSource says where the tests' environment was read from, e.g.
 	// "tox.ini [testenv]" ("" when from the release's test extras and
 	// test requirement files, or when no tests ran).

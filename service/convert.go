@@ -30,7 +30,7 @@ func buildsOf(r store.Release, pythons []string) []queue.Build {
 func cellOf(b queue.Build, in interpreter.Interpreter, res runner.Result) (store.Cell, map[string][]byte) {
 	cell := store.Cell{Project: b.Project, Version: b.Version, Python: b.Python, Interpreter: in.Path,
 		FullVersion: in.Version, Backend: res.Backend, Status: res.Status, Reason: res.Reason,
-		StartedAt: res.Started, FinishedAt: res.Finished}
+		StartedAt: res.Started, FinishedAt: res.Finished, Claims: res.Claims}
 	if res.Provenance.Backend != "" {
 		// A build this worker could not run has no provenance: it is
 		// stale for every worker that can.

@@ -150,11 +150,19 @@ func (s *Store) FinishRun(ctx context.Context, id int64, c Cell, logs map[string
 }
 
 func finishRun(ctx context.Context, tx *sql.Tx, id int64, c Cell, logs map[string][]byte) error {
+	claims := ""
+	if !c.Claims.Empty() {
+		b, err := json.Marshal(c.Claims)
+		if err != nil {
+			return err
+		}
+		claims = string(b)
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, interpreter = ?, full_version = ?, backend = ?, status = ?,
-			reason = ?, started_at = ?, finished_at = ?, provenance_digest = ?, provenance = ?
+			reason = ?, started_at = ?, finished_at = ?, provenance_digest = ?, provenance = ?, claims = ?
 		WHERE id = ? AND project = ? AND version = ? AND python = ? AND state = ?`,
 		string(RunComplete), c.Interpreter, c.FullVersion, c.Backend, string(c.Status), c.Reason, unix(c.StartedAt),
-		unix(c.FinishedAt), c.ProvenanceDigest, c.Provenance, id, c.Project, c.Version, c.Python, string(RunRunning))
+		unix(c.FinishedAt), c.ProvenanceDigest, c.Provenance, claims, id, c.Project, c.Version, c.Python, string(RunRunning))
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
@@ -257,19 +265,23 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 // (cur), whether each is the current run and, for the current one, where
 // its confirmation stands: one query for what took three a cell.
 const runColumns = `r.id, r.project, r.version, r.python, r.cause, r.worker, r.state, r.state_detail, r.interpreter,
-	r.full_version, r.backend, r.status, r.reason, r.started_at, r.finished_at, r.provenance_digest, r.provenance,
+	r.full_version, r.backend, r.status, r.reason, r.started_at, r.finished_at, r.provenance_digest, r.provenance, r.claims,
 	COALESCE(cur.run_id = r.id, 0), COALESCE(cur.confirm_state, ''), COALESCE(cur.confirm_runs, 0), COALESCE(cur.confirm_of, 0)`
 
 const runFrom = ` FROM runs r LEFT JOIN cells cur ON cur.project = r.project AND cur.version = r.version AND cur.python = r.python`
 
 func scanRun(sc interface{ Scan(...any) error }) (Cell, error) {
 	var c Cell
-	var cause, state, status, confirm string
+	var cause, state, status, confirm, claims string
 	var started, finished int64
 	var conf Confirmation
 	err := sc.Scan(&c.RunID, &c.Project, &c.Version, &c.Python, &cause, &c.Worker, &state, &c.StateDetail, &c.Interpreter,
-		&c.FullVersion, &c.Backend, &status, &c.Reason, &started, &finished, &c.ProvenanceDigest, &c.Provenance,
+		&c.FullVersion, &c.Backend, &status, &c.Reason, &started, &finished, &c.ProvenanceDigest, &c.Provenance, &claims,
 		&c.Current, &confirm, &conf.Runs, &conf.Of)
+	if err == nil && claims != "" {
+		// Written by finishRun; one that does not read is shown as none.
+		_ = json.Unmarshal([]byte(claims), &c.Claims)
+	}
 	c.Cause, c.State, c.Status = outcome.Cause(cause), RunState(state), outcome.Status(status)
 	c.StartedAt, c.FinishedAt = fromUnix(started), fromUnix(finished)
 	if c.Current { // the cell's confirmation is its current run's

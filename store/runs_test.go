@@ -384,3 +384,31 @@ func TestConfirmationKept(t *testing.T) {
 		t.Errorf("after another run, confirmation %+v; want it afresh", c)
 	}
 }
+
+// A run keeps what the release claims; a run without claims reads none.
+func TestRunClaims(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	addRelease(t, s, "foo", "1.0")
+	t0 := time.UnixMilli(1_000_000).UTC()
+	claims := outcome.Claims{RequiresPython: ">=3.8", Classifiers: []string{"3.8", "3.12"}}
+	for _, c := range []Cell{
+		{Project: "foo", Version: "1.0", Python: "3.12", Status: outcome.Passed, StartedAt: t0, FinishedAt: t0, Claims: claims},
+		{Project: "foo", Version: "1.0", Python: "3.13", Status: outcome.Passed, StartedAt: t0, FinishedAt: t0},
+	} {
+		if err := s.SaveCell(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cells, err := s.Cells(ctx, "foo", "1.0")
+	if err != nil || len(cells) != 2 {
+		t.Fatalf("%+v, %v", cells, err)
+	}
+	got := map[string]outcome.Claims{}
+	for _, c := range cells {
+		got[c.Python] = c.Claims
+	}
+	if g := got["3.12"]; g.RequiresPython != ">=3.8" || strings.Join(g.Classifiers, ",") != "3.8,3.12" || !got["3.13"].Empty() {
+		t.Errorf("claims read back: %+v", got)
+	}
+}

@@ -133,6 +133,9 @@ var migrations = []string{
 	runsMigration,               // store/runs.go
 	dependencyReleasesMigration, // store/deprelease.go
 	confirmationMigration,       // store/confirm.go
+	// What the release claims of the Pythons it supports (outcome.Claims
+	// as JSON; '' when it claims nothing).
+	`ALTER TABLE runs ADD COLUMN claims TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -418,6 +421,8 @@ type Cell struct {
 	// Dependencies are the files installed with the release for its
 	// tests, by name.
 	Dependencies []Dependency
+	// Claims are what the release says of the Pythons it supports.
+	Claims outcome.Claims
 }
 
 // FailingStep returns the step that gave the cell its status
