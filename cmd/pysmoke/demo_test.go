@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/pysmoke/pysmoke/internal/expected"
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
 	"github.com/pysmoke/pysmoke/interpreter"
 )
 
@@ -190,6 +193,139 @@ func TestDemo(t *testing.T) {
 				t.Errorf("%s page has no %s column", name, py)
 			}
 		}
+	}
+	checkDemoInBrowser(t, "live", base, pythons)
+
+	// The static export of the same data, served by nginx, shows the same.
+	site := filepath.Join(tmp, "site")
+	out, err := exec.Command(bin, "export", "--data", filepath.Join(tmp, "demo", "data"), site).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "exported to") || strings.Contains(string(out), "not exported") {
+		t.Fatalf("pysmoke export: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	checkDemoInBrowser(t, "export", testenv.Nginx(t, site), pythons)
+}
+
+// Computed background colours of the cells (report/templates/style.css).
+const (
+	green = "rgb(223, 245, 210)"
+	red   = "rgb(251, 220, 214)"
+)
+
+// checkDemoInBrowser opens what the demo's pipeline produced in Chromium:
+// the overview, a project page, an interpreter's page, a diff page and a
+// log page, and checks cells' text and computed colours against what the
+// samples are built to do (testdata/expected-outcomes.txt: usesimp passes
+// on 2.7 and fails to import imp on 3.12 and 3.13, smokegood passes
+// everywhere). Each page's screenshot is a test artifact (go test
+// -artifacts; make test keeps them in test-artifacts/).
+func checkDemoInBrowser(t *testing.T, label, base string, pythons []string) {
+	ctx := testenv.Browser(t)
+	shots := t.ArtifactDir()
+	t.Logf("screenshots in %s", shots)
+	open := func(name, url, ready string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(ready)); err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("%s: screenshot: %v", url, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, label+"-"+name+".png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(expr string) string { t.Helper(); return testenv.Eval(t, ctx, expr) }
+	// A cell as "text | background colour", the text's spaces squeezed.
+	const cellJS = `(td => td ? td.innerText.replace(/\s+/g, " ").trim() + " | " + getComputedStyle(td).backgroundColor : "none")`
+	last := pythons[len(pythons)-1]
+	col := func(py string) int {
+		for i, p := range pythons {
+			if p == py {
+				return i
+			}
+		}
+		t.Fatalf("no Python %s", py)
+		return 0
+	}
+
+	// The overview: a row per project, a cell per Python.
+	open("overview", base+"/", "table.overview")
+	row := func(project string, py string) string {
+		return eval(fmt.Sprintf(`%s([...document.querySelectorAll("table.overview tbody tr")].find(tr => tr.querySelector("th").textContent == %q)?.querySelectorAll("td.cell")[%d])`,
+			cellJS, project, col(py)))
+	}
+	for _, c := range []struct{ project, py, want string }{
+		{"usesimp", "2.7", "passed | " + green},
+		{"usesimp", last, "failed | " + red},
+		{"smokegood", last, "passed | " + green},
+	} {
+		if got := row(c.project, c.py); got != c.want {
+			t.Errorf("overview: %s on %s: %q, want %q", c.project, c.py, got, c.want)
+		}
+	}
+
+	// A project page: usesimp 1.0's cells.
+	open("project-usesimp", base+"/project/usesimp/", "table.matrix")
+	cell := func(py string) string {
+		return eval(fmt.Sprintf(`%s(document.getElementById("v1.0").querySelectorAll("td")[%d])`, cellJS, col(py)))
+	}
+	if got := cell("2.7"); !strings.HasPrefix(got, "passed") || !strings.HasSuffix(got, green) {
+		t.Errorf("usesimp 1.0 on 2.7: %q, want passed on %s", got, green)
+	}
+	if got := cell(last); !strings.HasPrefix(got, "failed module-removed in import") || !strings.Contains(got, "imports imp") || !strings.HasSuffix(got, red) {
+		t.Errorf("usesimp 1.0 on %s: %q, want failed module-removed in import, imports imp, on %s", last, got, red)
+	}
+
+	// The log page of that import step, from its link.
+	if err := chromedp.Do(ctx, chromedp.Click(fmt.Sprintf(`[id="v1.0"] td:nth-of-type(%d) a[href$="import.log"]`, col(last)+1)),
+		chromedp.WaitReady("body")); err != nil {
+		t.Fatal(err)
+	}
+	logText := eval(`document.body.innerText`)
+	if !strings.Contains(logText, "No module named 'imp'") {
+		t.Errorf("the import log of usesimp on %s: %q", last, tail(logText, 10))
+	}
+	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(shots, label+"-log-usesimp-import.png"), shot, 0o644)
+	}
+
+	// The interpreter's page: the failures before the passes.
+	open("python-"+last, base+"/python/"+last+"/", "table.python")
+	rows := eval(`[...document.querySelectorAll("table.python tbody tr")].map(tr => tr.querySelector("th").textContent + ": " +
+		tr.cells[2].innerText.replace(/\s+/g, " ").trim() + " | " + getComputedStyle(tr.cells[2]).backgroundColor).join("\n")`)
+	lines := strings.Split(rows, "\n")
+	want := map[string]string{
+		// One release, failing: debci's always-fail, not a regression.
+		"usesimp":   "usesimp: failed (module-removed) always-fail | " + red,
+		"py2only":   "py2only: failed (syntax-error) always-fail | " + red,
+		"smokegood": "smokegood: passed | " + green,
+	}
+	pos := map[string]int{}
+	for i, l := range lines {
+		name, _, _ := strings.Cut(l, ":")
+		pos[name] = i
+		if w, ok := want[name]; ok && l != w {
+			t.Errorf("/python/%s/: %q, want %q", last, l, w)
+		}
+	}
+	if len(lines) != 4 || pos["smokegood"] < pos["usesimp"] || pos["smokegood"] < pos["py2only"] {
+		t.Errorf("/python/%s/ rows, failures first:\n%s", last, rows)
+	}
+
+	// The diff page the project page links: smokegood 1.1's archives
+	// against the previous Python's.
+	open("project-smokegood", base+"/project/smokegood/", "table.matrix")
+	diffURL := eval(`document.querySelector("[id='v1.1'] a.differs").href`)
+	open("diff-smokegood", diffURL, "dl.sides")
+	sides := eval(`[...document.querySelectorAll("dl.sides dd")].map(dd => dd.textContent).join("\n")`)
+	steps := eval(`[...document.querySelectorAll("section.diff h2")].map(h => h.firstChild.textContent.trim()).join(",")`)
+	if !strings.Contains(sides, "1.1 on ") || strings.Count(sides, "1.1 on ") != 2 {
+		t.Errorf("%s: the diff page's sides: %q", diffURL, sides)
+	}
+	if !strings.HasPrefix(steps, "sdist,bdist,wheel") {
+		t.Errorf("%s: the diff page's steps: %q, want sdist,bdist,wheel first", diffURL, steps)
 	}
 }
 
