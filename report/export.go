@@ -55,8 +55,9 @@ func (h *Handler) Export(ctx context.Context, dir string, progress func(done, kn
 	if err != nil {
 		return st, err
 	}
-	// The URLs no page links to: badges per Python and feeds linked
-	// only from READMEs.
+	// The URLs no page links to, which READMEs do: each project's badge
+	// per Python and its Pythons badge (and its overall badge, linked
+	// from the overview too).
 	queue := []string{h.prefix + "/"}
 	names, err := h.src.Projects(ctx)
 	if err != nil {
