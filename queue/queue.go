@@ -81,6 +81,7 @@ type Options struct {
 // Queue is a River client.
 type Queue struct {
 	client  *river.Client[*sql.Tx]
+	db      *sql.DB
 	working bool
 }
 
@@ -136,7 +137,29 @@ func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, working: opts.Handler != nil}, nil
+	return &Queue{client: client, db: db, working: opts.Handler != nil}, nil
+}
+
+// Depth counts the builds in each of River's job states ("available",
+// "running", "retryable", "scheduled", "completed", ...), states without
+// a job left out. Completed jobs are counted until River prunes them (a
+// day).
+func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM river_job GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("queue depth: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("queue depth: %w", err)
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
 }
 
 // quiet keeps River's routine chatter out of pysmoke's log.

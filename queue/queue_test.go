@@ -53,6 +53,10 @@ func TestBuildsRunOnceEach(t *testing.T) {
 	if err := q.Enqueue(ctx, again...); err != nil {
 		t.Fatal(err)
 	}
+	// Three waiting, nothing else.
+	if d, err := q.Depth(ctx); err != nil || len(d) != 1 || d["available"] != 3 {
+		t.Errorf("depth before the workers start: %v, %v", d, err)
+	}
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +79,18 @@ func TestBuildsRunOnceEach(t *testing.T) {
 		if seen[b] != 1 {
 			t.Errorf("%v handled %d times", b, seen[b])
 		}
+	}
+	// All three done: none waits.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d, err := q.Depth(ctx)
+		if err == nil && d["completed"] == 3 && d["available"] == 0 && d["running"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("depth after the builds: %v, %v", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

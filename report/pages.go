@@ -72,6 +72,8 @@ type page struct {
 	// pages.
 	PythonLinks []pythonLink
 	Pager       *pager
+	// Service is the overview's line on the service ("" when not said).
+	Service string
 }
 
 type pythonLink struct{ Python, URL string }
@@ -199,7 +201,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, py := range pys {
 		links = append(links, pythonLink{py.Python, h.prefix + "/python/" + url.PathEscape(py.Python) + "/"})
 	}
-	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links, Pager: pg})
+	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links, Pager: pg, Service: h.serviceNote(ctx)})
 }
 
 type projectView struct {

@@ -77,6 +77,11 @@ type Options struct {
 	// archives of two runs.
 	Runs      RunSource
 	Artifacts ArtifactSource
+	// State, when set, is the service's state for the overview (how much
+	// waits to be built, the last crawl, the workers). The overview is
+	// kept in memory like the other pages: what it says of the queue may
+	// be up to memoryTTL old.
+	State func(ctx context.Context) (ServiceState, error)
 	// Static makes every link one a static copy of the site can serve
 	// (Export): the overview's pages at /page/N/ instead of /?page=N, the
 	// diffs at /project/NAME/diff/A/B/ instead of ?a=A&b=B, and no link to
@@ -100,12 +105,13 @@ type Handler struct {
 	mem *memory
 	// static: links without query strings (Options.Static).
 	static bool
+	state  func(ctx context.Context) (ServiceState, error)
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
 	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
-		diffs: newDiffCache(1024), static: opts.Static}
+		diffs: newDiffCache(1024), static: opts.Static, state: opts.State}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

@@ -187,8 +187,23 @@ func (s *Service) wire(ctx context.Context) error {
 	s.runner = runner.New(runner.Options{Backend: s.opts.Backend, Toolchain: s.opts.Toolchain, Index: s.index,
 		ScratchDir: filepath.Join(s.opts.DataDir, "scratch"), StepTimeout: s.opts.StepTimeout, Logger: s.log,
 		Artifacts: s.arts})
-	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log, Runs: s.store, Artifacts: s.arts})
+	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log, Runs: s.store, Artifacts: s.arts,
+		State: s.state})
 	return nil
+}
+
+// state is what the overview says of the service.
+func (s *Service) state(ctx context.Context) (report.ServiceState, error) {
+	depth, err := s.queue.Depth(ctx)
+	if err != nil {
+		return report.ServiceState{}, err
+	}
+	last, err := s.store.LastCrawl(ctx)
+	if err != nil {
+		return report.ServiceState{}, err
+	}
+	return report.ServiceState{Queue: depth, LastCrawl: last, Worker: s.opts.Worker, Workers: s.opts.Workers,
+		Sandbox: s.opts.Backend.Name()}, nil
 }
 
 // Close releases the store.

@@ -145,7 +145,15 @@ func TestToolchainChangeKeepsBothRuns(t *testing.T) {
 	complete := func(n int) func() bool {
 		return func() bool { rs := w.runs("smokegood"); return len(rs) == n && rs[0].State == store.RunComplete }
 	}
-	w.life(tc, complete(1), func(http.Handler) {})
+	w.life(tc, complete(1), func(h http.Handler) {
+		// The overview says what the service is doing.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if body := rec.Body.String(); !strings.Contains(body, "; the index last read 20") ||
+			!strings.Contains(body, "; worker w1 runs 1 at once (namespace sandbox).</p>") {
+			t.Errorf("the overview's line on the service:\n%s", body)
+		}
+	})
 	rebuilt := *tc
 	rebuilt.Key = tc.Key + "-rebuilt"
 	w.life(&rebuilt, complete(2), func(h http.Handler) {

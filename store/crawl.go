@@ -272,3 +272,13 @@ func (s *Store) BadFile(ctx context.Context, sha256, filename string) (BadFile, 
 	b.RecordedAt = fromUnix(at)
 	return b, true, nil
 }
+
+// LastCrawl is when the index was last read for any project (zero when
+// never): the overview's "last crawl".
+func (s *Store) LastCrawl(ctx context.Context) (time.Time, error) {
+	var ms int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(checked_at), 0) FROM crawl_state`).Scan(&ms); err != nil {
+		return time.Time{}, fmt.Errorf("last crawl: %w", err)
+	}
+	return fromUnix(ms), nil
+}

@@ -140,4 +140,15 @@ func TestCrawlState(t *testing.T) {
 	if got != cs {
 		t.Errorf("state %+v, want %+v", got, cs)
 	}
+	// The last crawl is the latest of every project's.
+	bar := CrawlState{Project: "bar", CheckedAt: time.UnixMilli(9000).UTC()}
+	if err := s.SaveCrawlState(ctx, bar); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := s.LastCrawl(ctx); err != nil || !last.Equal(bar.CheckedAt) {
+		t.Errorf("last crawl %v, %v; want %v", last, err, bar.CheckedAt)
+	}
+	if last, err := open(t).LastCrawl(ctx); err != nil || !last.IsZero() {
+		t.Errorf("last crawl of an empty store: %v, %v", last, err)
+	}
 }

@@ -1,0 +1,40 @@
+package report_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pysmoke/pysmoke/report"
+)
+
+// The overview says what the service's state says, and that it could not
+// read it when it could not; without Options.State (an export) nothing.
+func TestOverviewServiceState(t *testing.T) {
+	s := standard(t)
+	state := report.ServiceState{Queue: map[string]int{"available": 3, "running": 2, "completed": 40, "retryable": 1, "pending": 4},
+		LastCrawl: time.Date(2026, 12, 3, 12, 3, 4, 0, time.UTC), Worker: "host-a", Workers: 2, Sandbox: "namespace"}
+	srv := serve(t, s, report.Options{State: func(context.Context) (report.ServiceState, error) { return state, nil }})
+	want := `<p class="service">Service: builds: 2 running, 3 waiting, 1 to retry, 4 pending; the index last read 2026-12-03 12:03:04 UTC; worker host-a runs 2 at once (namespace sandbox).</p>`
+	if body := get(t, srv.URL+"/").body; !strings.Contains(body, want) {
+		t.Errorf("the overview lacks %s", want)
+	}
+	idle := serve(t, standard(t), report.Options{State: func(context.Context) (report.ServiceState, error) {
+		return report.ServiceState{Queue: map[string]int{"completed": 5}, Worker: "host-b"}, nil
+	}})
+	want = `<p class="service">Service: nothing to build; the index not read yet; this process runs no builds.</p>`
+	if body := get(t, idle.URL+"/").body; !strings.Contains(body, want) {
+		t.Errorf("the idle overview lacks %s", want)
+	}
+	broken := serve(t, standard(t), report.Options{State: func(context.Context) (report.ServiceState, error) {
+		return report.ServiceState{}, errors.New("database is locked")
+	}})
+	if body := get(t, broken.URL+"/").body; !strings.Contains(body, "Service: its state could not be read.") || strings.Contains(body, "locked") {
+		t.Errorf("a state that cannot be read: %s", body)
+	}
+	if body := get(t, serve(t, standard(t), report.Options{}).URL+"/").body; strings.Contains(body, `class="service"`) {
+		t.Errorf("no state, yet the overview says one")
+	}
+}
