@@ -97,7 +97,11 @@ type overviewRow struct {
 	Date, Note        string
 	Summary           []summaryPart
 	// Cells are the latest release's, one per recorded Python.
-	Cells            []overviewCell
+	Cells []overviewCell
+	// Untested: a watched project with no release read from the index
+	// yet; its row says so across Span columns.
+	Untested         bool
+	Span             int
 	BadgeURL, RSSURL string
 	AtomURL, JSONURL string
 }
@@ -136,6 +140,16 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("projects: %w", err))
 		return
 	}
+	if h.watched != nil {
+		// The watched projects not read from the index yet are listed
+		// too, as such.
+		for _, n := range h.watched() {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+	}
 	// One page of projects, by name: ?page=N (from 1).
 	pg := &pager{Page: 1, Pages: max(1, (len(names)+overviewPage-1)/overviewPage), Total: len(names)}
 	if v := r.URL.Query().Get("page"); v != "" || r.URL.Query().Has("page") {
@@ -172,7 +186,10 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(rels) == 0 {
-			continue // removed since Projects
+			// Watched, and no release read yet (or removed since
+			// Projects).
+			rows = append(rows, overviewRow{Name: name, Untested: true, Span: len(pys) + 2})
+			continue
 		}
 		rd, err := loadRelease(ctx, h.src, pys, rels[0])
 		if err != nil {

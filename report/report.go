@@ -82,6 +82,10 @@ type Options struct {
 	// kept in memory like the other pages: what it says of the queue may
 	// be up to memoryTTL old.
 	State func(ctx context.Context) (ServiceState, error)
+	// Watched, when set, lists the projects the service watches (its
+	// allowlist, normalised names): the overview lists those with no
+	// release read from the index yet as not tested yet.
+	Watched func() []string
 	// Static makes every link one a static copy of the site can serve
 	// (Export): the overview's pages at /page/N/ instead of /?page=N, the
 	// diffs at /project/NAME/diff/A/B/ instead of ?a=A&b=B, and no link to
@@ -104,14 +108,15 @@ type Handler struct {
 	// change them; nil when the source does not count its writes.
 	mem *memory
 	// static: links without query strings (Options.Static).
-	static bool
-	state  func(ctx context.Context) (ServiceState, error)
+	static  bool
+	state   func(ctx context.Context) (ServiceState, error)
+	watched func() []string
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
 	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
-		diffs: newDiffCache(1024), static: opts.Static, state: opts.State}
+		diffs: newDiffCache(1024), static: opts.Static, state: opts.State, watched: opts.Watched}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

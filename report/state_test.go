@@ -38,3 +38,20 @@ func TestOverviewServiceState(t *testing.T) {
 		t.Errorf("no state, yet the overview says one")
 	}
 }
+
+// A watched project with no release read yet is listed as not tested yet,
+// in its place by name; one with releases as usual, once.
+func TestOverviewListsWatchedProjectsNotTestedYet(t *testing.T) {
+	srv := serve(t, standard(t), report.Options{Watched: func() []string { return []string{"foo", "newproj", "aaa-first"} }})
+	body := get(t, srv.URL+"/").body
+	want := `<th scope="row">newproj</th>
+<td class="s-pending" colspan="4">not tested yet: no release read from the index</td><td></td>`
+	if !strings.Contains(body, want) || strings.Count(body, `<a href="/project/foo/">foo</a></th>`) != 1 {
+		t.Errorf("the overview lacks %s, or lists foo twice:\n%s", want, body)
+	}
+	// By name: aaa-first first, newproj between foo and quux.
+	a, f, n, q := strings.Index(body, ">aaa-first<"), strings.Index(body, ">foo<"), strings.Index(body, ">newproj<"), strings.Index(body, ">quux<")
+	if a < 0 || !(a < f && f < n && n < q) {
+		t.Errorf("rows out of order: aaa-first %d, foo %d, newproj %d, quux %d", a, f, n, q)
+	}
+}
