@@ -212,11 +212,14 @@ func (s *Service) Close() error { return s.store.Close() }
 // Handler serves the reports.
 func (s *Service) Handler() http.Handler { return s.reports }
 
+// Routes serves what Run serves: the reports, /healthz and /readyz.
+func (s *Service) Routes() http.Handler { return s.routes() }
+
 // Run runs the service until ctx ends: the queue's workers, the reruns of
 // stale cells, the allowlist's reloads, the crawler's schedule, and the
 // reports on ln. It returns nil after a clean stop.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv, ln := httpServer(s.reports, ln, s.opts.HTTP, s.log)
+	srv, ln := httpServer(s.routes(), ln, s.opts.HTTP, s.log)
 	// No build of this worker runs yet: what its runs say is running, a
 	// stop or a crash cut short. The queue tries those builds again.
 	if n, err := s.store.InterruptRuns(ctx, s.opts.Worker, "the worker stopped while it ran"); err != nil {

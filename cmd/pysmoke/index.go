@@ -36,10 +36,11 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	static := fs.Bool("static-mirror", false, "behave as a static mirror: HTML simple pages only, relative file links, no JSON API or feeds")
 	rescan := fs.Duration("rescan", time.Second, "how often the folder is checked for new files")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text (key=value) or json (one object a line)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *logLevel)
+	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}

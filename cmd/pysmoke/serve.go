@@ -30,6 +30,7 @@ sealed sandbox per interpreter, stores the outcomes, and serves reports:
   /api/v1/project/NAME.json     everything a project page shows, as JSON
   /api/v1/project/NAME/runs/VERSION/PYTHON   every run of a cell
   /api/v1/project/NAME/diff?a=..&b=..        the diff, as JSON
+  /healthz, /readyz             alive; ready (database, queue and sandbox answer)
 
 Every run is kept (why it ran, where, its logs and archives). A failure is
 rerun (--confirm) before the badge and the feeds count it; a cell is rerun
@@ -63,6 +64,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backfill := fs.Int("backfill", 3, "how many latest releases of a newly allowlisted project are tested")
 	stepTimeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text (key=value) or json (one object a line)")
 	confirm := fs.Int("confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
 	keep := fs.Int("keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
 	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for its headers, 30 s for its request, 60 s for the answer and 120 s idle")
@@ -76,7 +78,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return exitError{2}
 	}
-	log, err := newLogger(stderr, *logLevel)
+	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}

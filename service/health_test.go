@@ -1,0 +1,76 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pysmoke/pysmoke/allowlist"
+	"github.com/pysmoke/pysmoke/interpreter"
+	"github.com/pysmoke/pysmoke/sandbox"
+	"github.com/pysmoke/pysmoke/service"
+)
+
+// brokenSandbox is a backend that cannot run here.
+type brokenSandbox struct{ sandbox.Fake }
+
+func (brokenSandbox) Available(context.Context) error { return errors.New("bwrap: not found") }
+
+// /healthz answers while the process does; /readyz says ready while the
+// database, the queue and the sandbox answer, and 503 naming each that
+// does not: the sandbox unavailable, the database closed.
+func TestHealthAndReadiness(t *testing.T) {
+	open := func(backend sandbox.Backend) *service.Service {
+		dir := t.TempDir()
+		allowPath := filepath.Join(dir, "allow.txt")
+		os.WriteFile(allowPath, []byte("foo\n"), 0o644)
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		allow, err := allowlist.NewWatcher(allowPath, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := service.New(context.Background(), service.Options{IndexURL: "http://127.0.0.1:1/", DataDir: filepath.Join(dir, "data"),
+			Allowlist: allow, Interpreters: []interpreter.Interpreter{{Minor: "3.12", Version: "3.12.0", Path: "/nonexistent/python3.12"}},
+			Backend: backend, Logger: quiet, Worker: "w1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	get := func(svc *service.Service, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		svc.Routes().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, strings.TrimSpace(rec.Body.String())
+	}
+
+	ok := open(sandbox.Fake{})
+	if code, body := get(ok, "/healthz"); code != 200 || body != "ok" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get(ok, "/readyz"); code != 200 || body != "ready" {
+		t.Errorf("/readyz: %d %q", code, body)
+	}
+	if code, _ := get(ok, "/badge/foo.svg"); code != 200 {
+		t.Errorf("the reports beside: %d", code)
+	}
+	// The database down: not ready, and says why; still alive.
+	ok.Close()
+	if code, body := get(ok, "/readyz"); code != 503 || !strings.Contains(body, "database: sql: database is closed") {
+		t.Errorf("/readyz with the database closed: %d %q", code, body)
+	}
+	if code, _ := get(ok, "/healthz"); code != 200 {
+		t.Errorf("/healthz with the database closed: %d", code)
+	}
+
+	broken := open(brokenSandbox{})
+	defer broken.Close()
+	if code, body := get(broken, "/readyz"); code != 503 || body != "sandbox fake: bwrap: not found" {
+		t.Errorf("/readyz without a sandbox: %d %q", code, body)
+	}
+}
