@@ -76,6 +76,12 @@ type Options struct {
 	// PollInterval is how often workers look for new jobs; default 200 ms.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// ID names this queue's worker among those sharing the database
+	// (River's client ID: what a job's attempted_by records). Given, a
+	// start takes back at once the builds a dead process of the same name
+	// left running (Start); empty, River picks a name and such builds
+	// wait for River's rescuer (JobTimeout plus an hour).
+	ID string
 }
 
 // Queue is a River client.
@@ -83,6 +89,8 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	db      *sql.DB
 	working bool
+	id      string
+	log     *slog.Logger
 }
 
 type worker struct {
@@ -126,6 +134,7 @@ func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
 		// SQLite has no LISTEN/NOTIFY; River polls.
 		PollOnly: true,
+		ID:       opts.ID,
 	}
 	if opts.Handler != nil {
 		workers := river.NewWorkers()
@@ -137,7 +146,11 @@ func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return &Queue{client: client, db: db, working: opts.Handler != nil}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Queue{client: client, db: db, working: opts.Handler != nil, id: opts.ID, log: log}, nil
 }
 
 // Depth counts the builds in each of River's job states ("available",
@@ -184,14 +197,39 @@ func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	if q.id != "" {
+		n, err := q.takeBack(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			q.log.Warn("builds left running by a dead process of this worker taken back", "worker", q.id, "builds", n)
+		}
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	return nil
 }
 
+// takeBack makes the builds this worker's last attempt left running
+// available again, before its workers start: no build of this name runs
+// (IDs are unique among live processes), so those were cut short by a
+// crash or a kill. The attempt they spent is given back: the machinery
+// failed, not the build, and repeated crashes must not discard it.
+func (q *Queue) takeBack(ctx context.Context) (int64, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE river_job
+		SET state = 'available', scheduled_at = datetime('now', 'subsec'), attempt = MAX(attempt - 1, 0)
+		WHERE state = 'running' AND json_extract(attempted_by, '$[#-1]') = ?`, q.id)
+	if err != nil {
+		return 0, fmt.Errorf("queue: take back this worker's running builds: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // Stop waits for running builds to finish (until ctx ends, then cancels
-// them: they are retried on the next start).
+// them: River makes a build cut short by its client's stop available
+// again without spending its attempt, and the next start takes it up).
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil

@@ -3,8 +3,11 @@ package queue
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,4 +140,165 @@ func openStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestMain runs, with PYSMOKE_QUEUE_CHILD set to a database, the process
+// TestTakeBackAfterKill kills: its queue as worker w1, with a build that
+// never ends, until it is killed.
+func TestMain(m *testing.M) {
+	db := os.Getenv("PYSMOKE_QUEUE_CHILD")
+	if db == "" {
+		os.Exit(m.Run())
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		panic(err)
+	}
+	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+		select {} // runs until the process is killed
+	}})
+	if err != nil {
+		panic(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		panic(err)
+	}
+	select {}
+}
+
+// A worker killed with SIGKILL mid-build leaves it running in River; the
+// next start of a worker of the same name takes it back at once, not
+// after River's rescue window (an hour past the timeout), with the
+// killed attempt given back. Another worker's running build is not
+// touched.
+func TestTakeBackAfterKill(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "db.sqlite")
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ins, err := OpenSQLite(ctx, st.DB(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := Build{Project: "foo", Version: "1.0", SdistFile: "foo-1.0.tar.gz", SdistSHA256: "ab", Python: "3.12"}
+	if err := ins.Enqueue(ctx, build); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), "PYSMOKE_QUEUE_CHILD="+db)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if d, _ := ins.Depth(ctx); d["running"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never ran the build")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	// Another worker's build, running (as far as the table says).
+	other := Build{Project: "bar", Version: "1.0", SdistFile: "bar-1.0.tar.gz", SdistSHA256: "cd", Python: "3.12"}
+	if err := ins.Enqueue(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = json_array('w2')
+		WHERE json_extract(args, '$.project') = 'bar'`); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("bar's build marked running: %d rows", n)
+	}
+
+	ran := make(chan Build, 2)
+	started := time.Now()
+	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+		ran <- b
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	select {
+	case b := <-ran:
+		if b.Project != "foo" || b.Attempt != 1 {
+			t.Errorf("taken back: %s, attempt %d; want foo, attempt 1 (the killed one given back)", b.Project, b.Attempt)
+		}
+		t.Logf("the killed build ran again %s after the start", time.Since(started).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("the killed build was not taken back")
+	}
+	select {
+	case b := <-ran:
+		t.Errorf("%s, another worker's running build, was taken", b.Project)
+	case <-time.After(time.Second):
+	}
+}
+
+// A build cut short by a graceful stop does not spend its attempt: the
+// next start runs it again as the same attempt, at once (River's soft
+// stop; kept here because the service relies on it).
+func TestGracefulStopKeepsTheAttempt(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	started := make(chan int, 1)
+	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+		started <- b.Attempt
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(ctx, Build{Project: "foo", Version: "1.0", SdistFile: "foo-1.0.tar.gz", SdistSHA256: "ab", Python: "3.12"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the build never started")
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := q.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := q.Depth(ctx); err != nil || d["available"] != 1 {
+		t.Errorf("after the stop: %v, %v; want the build available", d, err)
+	}
+	again := make(chan int, 1)
+	q2, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+		again <- b.Attempt
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Stop(ctx)
+	select {
+	case a := <-again:
+		if a != 1 {
+			t.Errorf("after a graceful stop the build runs as attempt %d, want 1", a)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stopped build never ran again")
+	}
 }

@@ -161,7 +161,9 @@ func (s *Service) wire(ctx context.Context) error {
 		return err
 	}
 	var err error
-	s.queue, err = queue.OpenSQLite(ctx, s.store.DB(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log,
+	// The queue's worker is named as the runs name it: a start takes back
+	// at once what a dead process of this worker left running.
+	s.queue, err = queue.OpenSQLite(ctx, s.store.DB(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log, ID: s.opts.Worker,
 		// Every step, and making the job's sandbox.
 		JobTimeout: time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout})
 	if err != nil {
