@@ -44,6 +44,9 @@ type cgroupDriver interface {
 	// Parents are the folders the groups are made in (one per v1
 	// controller, one on v2).
 	Parents() []string
+	// Adopt returns the existing group name (one another process made),
+	// to end and remove what it holds.
+	Adopt(name string) stepCgroup
 }
 
 // stepCgroup is one step's group.
@@ -177,24 +180,44 @@ func (p *groupPool) leftovers() []string {
 // size is how many groups the pool has made that still exist.
 func (p *groupPool) size() int { p.mu.Lock(); defer p.mu.Unlock(); return p.made }
 
-// sweepGroups removes the step groups of processes that are gone (a
-// service that was killed leaves its pool behind).
+// sweepGroups ends and removes the step groups of processes that are gone:
+// a service killed with SIGKILL leaves its pool behind, and a step it was
+// ending may still hold processes, frozen ones included (a frozen process
+// takes no SIGKILL: those trees would stay, in state D, forever). Each
+// such group is frozen, its processes killed, thawed and removed.
 func sweepGroups(d cgroupDriver) {
+	seen := map[string]bool{}
 	for _, parent := range d.Parents() {
 		dirs, _ := filepath.Glob(filepath.Join(parent, "step-*-*"))
 		for _, dir := range dirs {
+			name := filepath.Base(dir)
 			var pid, n int
-			if _, err := fmt.Sscanf(filepath.Base(dir), "step-%d-%d", &pid, &n); err != nil || pid == os.Getpid() {
+			if _, err := fmt.Sscanf(name, "step-%d-%d", &pid, &n); err != nil || pid == os.Getpid() || seen[name] {
 				continue
 			}
+			seen[name] = true
 			if syscall.Kill(pid, 0) == nil {
 				continue // its service still runs
 			}
-			if len(procsOf(dir)) == 0 {
-				syscall.Rmdir(dir)
+			g := d.Adopt(name)
+			if !g.Empty() {
+				g.Kill()
 			}
+			g.Remove()
 		}
 	}
+}
+
+// SweepCgroups ends and removes what dead services left in the step
+// groups (sweepGroups), at once: a service calls it at start, before it
+// takes new jobs (a pool sweeps too, when it first makes a group).
+func SweepCgroups() error {
+	d, err := detectCgroups()
+	if err != nil {
+		return err
+	}
+	sweepGroups(d)
+	return nil
 }
 
 // cgroupMount is where the hierarchies are mounted; tests change it.
@@ -314,4 +337,9 @@ func rmdir(dir string) error {
 func cpuQuota(cpus float64) (quota, period int64) {
 	period = 100000
 	return int64(cpus * float64(period)), period
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

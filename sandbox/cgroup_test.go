@@ -2,9 +2,12 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,64 @@ func TestGroupsAreReused(t *testing.T) {
 	// The groups this test made: a step's and the next launch's.
 	if made := n.Groups() - before; made > 2 {
 		t.Errorf("46 steps made %d new groups; want at most 2, reused", made)
+	}
+}
+
+// A service killed while it ended a step leaves the step's group frozen
+// with its processes in it: the sweep of the next service kills them and
+// removes the group; a live service's group is left alone. On v1 (a
+// frozen process takes no SIGKILL until thawed) and on v2.
+func TestSweepEndsFrozenGroupsOfDeadServices(t *testing.T) {
+	t.Run("v1", func(t *testing.T) {
+		d := requireCgroupV1(t)
+		checkSweep(t, d, func(g stepCgroup) []string { return slices.Collect(maps.Values(g.(*v1Group).dirs)) },
+			func(g stepCgroup) error { return writeFile(filepath.Join(g.Path(), "freezer.state"), "FROZEN") })
+	})
+	t.Run("v2", func(t *testing.T) {
+		d := requireCgroupV2(t)
+		checkSweep(t, d, func(g stepCgroup) []string { return []string{g.Path()} },
+			func(g stepCgroup) error { return writeFile(filepath.Join(g.Path(), "cgroup.freeze"), "1") })
+	})
+}
+
+func checkSweep(t *testing.T, d cgroupDriver, dirsOf func(stepCgroup) []string, freeze func(stepCgroup) error) {
+	gone := exec.Command("/bin/true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := gone.Process.Pid // a service that is no more
+	lim := Limits{}.withDefaults()
+	g, err := d.New(fmt.Sprintf("step-%d-%d", dead, os.Getpid()), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Remove()
+	gated(t, g, func() int { return len(procsOf(g.Path())) }, 3, `sleep 600 & sleep 600 & wait`)
+	pids := procsOf(g.Path())
+	if err := freeze(g); err != nil {
+		t.Fatal(err)
+	}
+	// A group of a service that runs (pid 1 always does).
+	live, err := d.New(fmt.Sprintf("step-1-%d", os.Getpid()), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Remove()
+
+	sweepGroups(d)
+	for _, dir := range dirsOf(g) {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s still exists", dir)
+		}
+	}
+	for _, pid := range pids {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+			t.Errorf("process %d of the dead service's group still runs: %s", pid, b)
+		}
+	}
+	for _, dir := range dirsOf(live) {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("a live service's group was removed: %v", err)
+		}
 	}
 }

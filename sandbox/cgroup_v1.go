@@ -77,6 +77,16 @@ func (d *cgroupV1) New(name string, lim Limits) (stepCgroup, error) {
 	return g, nil
 }
 
+func (d *cgroupV1) Adopt(name string) stepCgroup {
+	g := &v1Group{dirs: map[string]string{}}
+	for c, p := range d.parents {
+		if dir := filepath.Join(p, name); dirExists(dir) {
+			g.dirs[c] = dir
+		}
+	}
+	return g
+}
+
 // configure sets the group's limits.
 func (g *v1Group) configure(lim Limits) error {
 	set := func(c, file, v string) error {

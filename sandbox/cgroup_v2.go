@@ -104,6 +104,10 @@ func (d *cgroupV2) New(name string, lim Limits) (stepCgroup, error) {
 	return g, nil
 }
 
+func (d *cgroupV2) Adopt(name string) stepCgroup {
+	return &v2Group{dir: filepath.Join(d.parent, name)}
+}
+
 // configure sets the group's limits.
 func (g *v2Group) configure(lim Limits) error {
 	quota, period := cpuQuota(lim.CPUs)

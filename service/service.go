@@ -229,6 +229,14 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	} else if n > 0 {
 		s.log.Warn("runs left running by this worker marked interrupted", "worker", s.opts.Worker, "runs", n)
 	}
+	// What a killed process of this service left of its sandboxes (step
+	// groups, frozen ones too, with what they hold; the jobs' scratch;
+	// their containers) goes before any job starts.
+	if sw, err := sandbox.Sweep(ctx, s.opts.Backend, filepath.Join(s.opts.DataDir, "scratch")); err != nil {
+		s.log.Warn("what a killed service left could not all be removed", "err", err)
+	} else if sw.Scratches+sw.Containers > 0 {
+		s.log.Warn("what a killed service left was removed", "scratches", sw.Scratches, "containers", sw.Containers)
+	}
 	if err := s.queue.Start(ctx); err != nil {
 		return err
 	}
