@@ -29,18 +29,7 @@ import (
 func TestServeRestartLosesNothing(t *testing.T) {
 	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
-	sleeper := filepath.Join(tmp, "sleeper")
-	for name, text := range map[string]string{
-		"setup.py":            "from setuptools import setup\nsetup(name='sleeper', version='1.0', packages=['sleeper'])\n",
-		"sleeper/__init__.py": "",
-		"tests/test_sleep.py": "import time, unittest\n\nclass Sleep(unittest.TestCase):\n    def test_sleep(self):\n        time.sleep(3600)\n",
-	} {
-		p := filepath.Join(sleeper, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sleeper := writeSleeper(t, tmp)
 	samples := []string{"smokegood", "py2only", "usesimp", "phonehome"}
 	srcs := []string{sleeper}
 	for _, s := range samples {
