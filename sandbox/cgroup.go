@@ -159,6 +159,37 @@ func (p *groupPool) put(g stepCgroup) {
 	p.idle = append(p.idle, g)
 }
 
+// release removes the idle groups (a group still handed out stays: its
+// step has not ended).
+func (p *groupPool) release() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, g := range p.idle {
+		if err := g.Remove(); err != nil {
+			errs = append(errs, err)
+		}
+		p.made--
+	}
+	p.idle = nil
+	return errors.Join(errs...)
+}
+
+// ReleaseCgroups removes the step groups this process keeps for reuse: a
+// service calls it as it stops, once no step runs, so that it leaves no
+// group behind.
+func ReleaseCgroups() error {
+	poolsMu.Lock()
+	defer poolsMu.Unlock()
+	var errs []error
+	for _, p := range pools {
+		if err := p.release(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // leftovers names the groups handed out, and the idle ones that hold a
 // process (none should).
 func (p *groupPool) leftovers() []string {

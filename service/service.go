@@ -275,6 +275,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	if qerr := s.queue.Stop(stopCtx); qerr != nil {
 		s.log.Warn("queue stop", "err", qerr)
 	}
+	// No step runs now: the groups kept for the next steps go too.
+	if rerr := sandbox.ReleaseCgroups(); rerr != nil {
+		s.log.Warn("step groups kept for reuse could not all be removed", "err", rerr)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,6 +53,112 @@ func stepGroupsOf(pid int) map[string][]string {
 	return out
 }
 
+// TestServeStopMidStep: SIGTERM to the real binary while a step runs
+// (sleeper's test): it stops within 30 s and leaves nothing behind, seen
+// from outside: no step group, no scratch, no mount, no process of its
+// sandboxes.
+func TestServeStopMidStep(t *testing.T) {
+	sandboxtest.Namespace(t)
+	signals := []syscall.Signal{syscall.SIGTERM}
+	if os.Getenv("PYSMOKE_TEST_FULL") != "" {
+		signals = append(signals, syscall.SIGINT) // handled alike (signal.NotifyContext)
+	}
+	for _, sig := range signals {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			bin := buildPysmoke(t)
+			indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), writeSleeper(t, tmp))
+			allow := filepath.Join(tmp, "allow.txt")
+			os.WriteFile(allow, []byte("sleeper\n"), 0o644)
+			data := filepath.Join(tmp, "data")
+			cmd := exec.Command(bin, "serve", "--index", indexURL, "--allowlist", allow, "--data", data,
+				"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.12", "--workers", "1",
+				"--interval", "2s", "--hint-interval", "1s", "--worker", "w-stop", "--confirm", "0")
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			pid := cmd.Process.Pid
+			waitTestStep(t, pid, func() string { return out.String() })
+			var procs []string
+			for _, ps := range stepGroupsOf(pid) {
+				procs = append(procs, ps...)
+			}
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("not stopped 30 s after %s", sig)
+			}
+			if g := stepGroupsOf(pid); len(g) != 0 {
+				t.Errorf("step groups left: %v", g)
+			}
+			if left, _ := filepath.Glob(filepath.Join(data, "scratch", "job-*")); len(left) != 0 {
+				t.Errorf("scratch left: %v", left)
+			}
+			if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), data) {
+				t.Errorf("a mount left under %s", data)
+			}
+			for _, p := range procs {
+				// A zombie has ended; whoever inherited it reaps it.
+				if b, err := os.ReadFile("/proc/" + p + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+					t.Errorf("process %s of a sandbox left: %s", p, b)
+				}
+			}
+		})
+	}
+}
+
+var (
+	builtOnce sync.Once
+	builtBin  string
+	builtErr  error
+)
+
+// buildPysmoke builds the binary once per test process, into a folder
+// TestMain removes.
+func buildPysmoke(t *testing.T) string {
+	t.Helper()
+	builtOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pysmoke-bin-")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "pysmoke")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			builtErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
+	}
+	return builtBin
+}
+
+// waitTestStep waits until a sandbox of process pid runs a test runner.
+func waitTestStep(t *testing.T, pid int, log func() string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		for _, procs := range stepGroupsOf(pid) {
+			for _, p := range procs {
+				if b, _ := os.ReadFile("/proc/" + p + "/cmdline"); strings.Contains(string(b), "pytest") || strings.Contains(string(b), "unittest") {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sleeper's tests never ran; log:\n%s", tail(log(), 30))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestServeAfterKill9: the real binary is killed with SIGKILL while a
 // step runs (sleeper's test, which sleeps for an hour). Checked from
 // outside, it leaves its step groups and the job's scratch behind. The
@@ -62,10 +169,7 @@ func stepGroupsOf(pid int) map[string][]string {
 func TestServeAfterKill9(t *testing.T) {
 	sandboxtest.Namespace(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "pysmoke")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPysmoke(t)
 	indexURL, _ := sampleIndex(t, filepath.Join(tmp, "index"), writeSleeper(t, tmp))
 	allow := filepath.Join(tmp, "allow.txt")
 	os.WriteFile(allow, []byte("sleeper\n"), 0o644)
@@ -98,24 +202,7 @@ func TestServeAfterKill9(t *testing.T) {
 
 	// First life: killed once the test step runs.
 	first := start("first")
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		running := false
-		for _, procs := range stepGroupsOf(first.Process.Pid) {
-			for _, p := range procs {
-				if b, _ := os.ReadFile("/proc/" + p + "/cmdline"); strings.Contains(string(b), "pytest") || strings.Contains(string(b), "unittest") {
-					running = true
-				}
-			}
-		}
-		if running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sleeper's tests never ran; log:\n%s", tail(logOf("first"), 30))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitTestStep(t, first.Process.Pid, func() string { return logOf("first") })
 	dead := first.Process.Pid
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
@@ -131,7 +218,7 @@ func TestServeAfterKill9(t *testing.T) {
 	restarted := time.Now()
 	second := start("second")
 	var rerun time.Duration
-	deadline = time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		rs := runsOf()
 		if rerun == 0 && len(rs) >= 2 {
@@ -189,4 +276,13 @@ func TestServeAfterKill9(t *testing.T) {
 	if !strings.Contains(logOf("second"), "taken back") {
 		t.Errorf("the second life did not say it took the build back:\n%s", tail(logOf("second"), 20))
 	}
+}
+
+// TestMain removes the binary buildPysmoke built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }

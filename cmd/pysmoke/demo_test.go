@@ -86,10 +86,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "pysmoke")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildPysmoke(t)
 	port, indexPort := freePort(t), freePort(t)
 	cmd := exec.Command("../../scripts/demo.sh")
 	cmd.Env = append(os.Environ(), "PYSMOKE="+bin, "DEMO_DIR="+filepath.Join(tmp, "demo"),
