@@ -73,7 +73,11 @@ func ParseRequirement(s string) (Requirement, error) {
 			v = strings.TrimSpace(v[1 : len(v)-1])
 		}
 		if v != "" {
-			if _, err := pep440.NewSpecifiers(v); err != nil {
+			// Read as Allows will read it, each version in canonical
+			// form: the library takes ">0a.*" as written but refuses
+			// it as ">0a0.*", and a requirement that is accepted must
+			// be one whose versions can be judged.
+			if _, err := specifiers(v); err != nil {
 				return bad("bad version specifier " + v)
 			}
 		}
