@@ -34,8 +34,9 @@ vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The tests also drive a real browser (Debian's chromium) over the pages,
-# host the static export with nginx, and write .tar.bz2 sdists with bzip2
-# (Go has no bzip2 writer).
+# host the static export with nginx, write .tar.bz2 sdists with bzip2 (Go
+# has no bzip2 writer), and run the store and the queue on Debian's
+# PostgreSQL as well as SQLite.
 test-deps: deps
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium (browser tests of the reports)"; \
@@ -46,6 +47,7 @@ test-deps: deps
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
 		echo "installing nginx (hosts the static export in the tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+	@bash scripts/postgres.sh
 
 # The docker sandbox's image, built from Debian's packages by debootstrap
 # (installed when missing) when a Docker engine answers; about 70 s once,

@@ -1,6 +1,6 @@
 // Package queue carries build jobs from the crawler to the workers. It is
-// River: on the embedded default its tables live in the store's SQLite
-// database; scaled out, in Postgres, shared by workers on many machines.
+// River: its tables live in the store's database, SQLite on the embedded
+// default, Postgres scaled out (shared by workers on many machines).
 // One job is one cell: one release on one interpreter.
 package queue
 
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -86,11 +88,12 @@ type Options struct {
 
 // Queue is a River client.
 type Queue struct {
-	client  *river.Client[*sql.Tx]
-	db      *sql.DB
-	working bool
-	id      string
-	log     *slog.Logger
+	client   *river.Client[*sql.Tx]
+	db       *sql.DB
+	postgres bool
+	working  bool
+	id       string
+	log      *slog.Logger
 }
 
 type worker struct {
@@ -107,10 +110,21 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Build]) error {
 
 func (w *worker) Timeout(*river.Job[Build]) time.Duration { return w.timeout }
 
-// OpenSQLite migrates River's tables into the SQLite database db and
-// returns a queue on it.
-func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
-	driver := riversqlite.New(db)
+// Open migrates River's tables into db, the store's database (dialect
+// "sqlite" or "postgres", as store.Store.Dialect names it), and returns a
+// queue on it.
+func Open(ctx context.Context, db *sql.DB, dialect string, opts Options) (*Queue, error) {
+	var driver riverdriver.Driver[*sql.Tx]
+	switch dialect {
+	case "sqlite":
+		driver = riversqlite.New(db)
+	case "postgres":
+		// database/sql rather than a pgx pool of its own: the store's
+		// pool, so that one connection setting serves both.
+		driver = riverdatabasesql.New(db)
+	default:
+		return nil, fmt.Errorf("queue: no driver for a %q database", dialect)
+	}
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -132,7 +146,8 @@ func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 		JobTimeout:        opts.JobTimeout,
 		FetchPollInterval: opts.PollInterval,
 		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
-		// SQLite has no LISTEN/NOTIFY; River polls.
+		// SQLite has no LISTEN/NOTIFY, and River listens on Postgres
+		// only through a pgx pool: it polls.
 		PollOnly: true,
 		ID:       opts.ID,
 	}
@@ -150,7 +165,7 @@ func OpenSQLite(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Queue{client: client, db: db, working: opts.Handler != nil, id: opts.ID, log: log}, nil
+	return &Queue{client: client, db: db, postgres: dialect == "postgres", working: opts.Handler != nil, id: opts.ID, log: log}, nil
 }
 
 // Depth counts the builds in each of River's job states ("available",
@@ -218,9 +233,17 @@ func (q *Queue) Start(ctx context.Context) error {
 // crash or a kill. The attempt they spent is given back: the machinery
 // failed, not the build, and repeated crashes must not discard it.
 func (q *Queue) takeBack(ctx context.Context) (int64, error) {
-	res, err := q.db.ExecContext(ctx, `UPDATE river_job
+	// attempted_by lists the workers of each attempt, the last one last:
+	// a JSON array on SQLite, an array of text on Postgres.
+	query := `UPDATE river_job
 		SET state = 'available', scheduled_at = datetime('now', 'subsec'), attempt = MAX(attempt - 1, 0)
-		WHERE state = 'running' AND json_extract(attempted_by, '$[#-1]') = ?`, q.id)
+		WHERE state = 'running' AND json_extract(attempted_by, '$[#-1]') = ?`
+	if q.postgres {
+		query = `UPDATE river_job
+		SET state = 'available', scheduled_at = now(), attempt = GREATEST(attempt - 1, 0)
+		WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`
+	}
+	res, err := q.db.ExecContext(ctx, query, q.id)
 	if err != nil {
 		return 0, fmt.Errorf("queue: take back this worker's running builds: %w", err)
 	}

@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysmoke/pysmoke/internal/testenv"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// TestBuildsRunOnceEach pushes builds through River on a real SQLite store,
+// TestBuildsRunOnceEach pushes builds through River on a real store,
 // twice over, and checks each is handled exactly once.
 func TestBuildsRunOnceEach(t *testing.T) {
 	ctx := context.Background()
@@ -23,7 +24,7 @@ func TestBuildsRunOnceEach(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[Build]int{}
 	done := make(chan struct{}, 100)
-	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 2, Handler: func(ctx context.Context, b Build) error {
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 2, Handler: func(ctx context.Context, b Build) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if b.Attempt != 1 {
@@ -103,7 +104,7 @@ func TestRetryCountsAttempts(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	attempts := make(chan int, 10)
-	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, Handler: func(ctx context.Context, b Build) error {
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, Handler: func(ctx context.Context, b Build) error {
 		attempts <- b.Attempt
 		if b.Attempt == 1 {
 			return errors.New("the store failed")
@@ -132,9 +133,23 @@ func TestRetryCountsAttempts(t *testing.T) {
 	}
 }
 
+// dialectEnv makes the queue's tests run on Postgres: TestMain runs every
+// test on SQLite, then the test binary again with it set.
+const dialectEnv = "PYSMOKE_QUEUE_TEST_DIALECT"
+
+// database returns where a test's store goes: a SQLite file, or a Postgres
+// database of its own in the Postgres run.
+func database(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(dialectEnv) == store.Postgres {
+		return testenv.Postgres(t)
+	}
+	return filepath.Join(t.TempDir(), "db.sqlite")
+}
+
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
+	st, err := store.Open(context.Background(), database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,20 +157,31 @@ func openStore(t *testing.T) *store.Store {
 	return st
 }
 
-// TestMain runs, with PYSMOKE_QUEUE_CHILD set to a database, the process
-// TestTakeBackAfterKill kills: its queue as worker w1, with a build that
-// never ends, until it is killed.
+// TestMain runs every test on SQLite, then again on Postgres (in a child
+// process with PYSMOKE_QUEUE_TEST_DIALECT set). With PYSMOKE_QUEUE_CHILD
+// set to a database, it is the process TestTakeBackAfterKill kills: its
+// queue as worker w1, with a build that never ends, until it is killed.
 func TestMain(m *testing.M) {
 	db := os.Getenv("PYSMOKE_QUEUE_CHILD")
 	if db == "" {
-		os.Exit(m.Run())
+		code := m.Run()
+		if os.Getenv(dialectEnv) == "" {
+			cmd := exec.Command(os.Args[0], os.Args[1:]...)
+			cmd.Env = append(os.Environ(), dialectEnv+"="+store.Postgres)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			os.Stdout.WriteString("queue: the same tests on Postgres\n")
+			if err := cmd.Run(); err != nil && code == 0 {
+				code = 1
+			}
+		}
+		os.Exit(code)
 	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		panic(err)
 	}
-	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
 		select {} // runs until the process is killed
 	}})
 	if err != nil {
@@ -174,13 +200,13 @@ func TestMain(m *testing.M) {
 // touched.
 func TestTakeBackAfterKill(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "db.sqlite")
+	db := database(t)
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ins, err := OpenSQLite(ctx, st.DB(), Options{})
+	ins, err := Open(ctx, st.DB(), st.Dialect(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +237,13 @@ func TestTakeBackAfterKill(t *testing.T) {
 	if err := ins.Enqueue(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = json_array('w2')
-		WHERE json_extract(args, '$.project') = 'bar'`); err != nil {
+	mark := `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = json_array('w2')
+		WHERE json_extract(args, '$.project') = 'bar'`
+	if st.Dialect() == store.Postgres {
+		mark = `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = ARRAY['w2']
+		WHERE args->>'project' = 'bar'`
+	}
+	if res, err := st.DB().ExecContext(ctx, mark); err != nil {
 		t.Fatal(err)
 	} else if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("bar's build marked running: %d rows", n)
@@ -220,7 +251,7 @@ func TestTakeBackAfterKill(t *testing.T) {
 
 	ran := make(chan Build, 2)
 	started := time.Now()
-	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
 		ran <- b
 		return nil
 	}})
@@ -254,7 +285,7 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	started := make(chan int, 1)
-	q, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
 		started <- b.Attempt
 		<-ctx.Done()
 		return ctx.Err()
@@ -282,7 +313,7 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 		t.Errorf("after the stop: %v, %v; want the build available", d, err)
 	}
 	again := make(chan int, 1)
-	q2, err := OpenSQLite(ctx, st.DB(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+	q2, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
 		again <- b.Attempt
 		return nil
 	}})

@@ -2,27 +2,21 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/pysmoke/pysmoke/artifacts"
 	"github.com/pysmoke/pysmoke/report"
-	"github.com/pysmoke/pysmoke/store"
 )
 
 // Export writes the reports of the service whose data folder is dataDir
-// as a static site under out (report.Handler.Export), its links relative
-// to baseURL's path ("" for the root). The service need not be stopped:
-// the store is read as it stands.
-func Export(ctx context.Context, dataDir, out, baseURL string, progress func(done, known int)) (report.ExportStats, error) {
-	path := filepath.Join(dataDir, "pysmoke.db")
-	if _, err := os.Stat(path); err != nil {
-		return report.ExportStats{}, fmt.Errorf("no service data in %s: %w", dataDir, err)
-	}
-	st, err := store.Open(ctx, path)
+// (and database, if not the folder's SQLite file) as a static site under
+// out (report.Handler.Export), its links relative to baseURL's path (""
+// for the root). The service need not be stopped: the store is read as
+// it stands.
+func Export(ctx context.Context, dataDir, database, out, baseURL string, progress func(done, known int)) (report.ExportStats, error) {
+	st, err := openExisting(ctx, dataDir, database)
 	if err != nil {
 		return report.ExportStats{}, err
 	}

@@ -15,21 +15,17 @@ import (
 )
 
 // Rerun queues again, as runs of cause admin, the cells of a project
-// recorded in the data folder dataDir: of its release version ("" for
-// every release) on pythons (nil for every Python the service records).
-// The service that uses dataDir runs them, now or when it next starts;
-// it need not be stopped. It returns the builds queued (a cell already
-// waiting is not queued twice).
-func Rerun(ctx context.Context, dataDir, project, version string, pythons []string) ([]queue.Build, error) {
+// recorded in the service's database (database, or the data folder
+// dataDir's): of its release version ("" for every release) on pythons
+// (nil for every Python the service records). The service runs them, now
+// or when it next starts; it need not be stopped. It returns the builds
+// queued (a cell already waiting is not queued twice).
+func Rerun(ctx context.Context, dataDir, database, project, version string, pythons []string) ([]queue.Build, error) {
 	name, err := dist.NormalizeValid(project)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dataDir, "pysmoke.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no service data in %s: %w", dataDir, err)
-	}
-	st, err := store.Open(ctx, path)
+	st, err := openExisting(ctx, dataDir, database)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +74,23 @@ func Rerun(ctx context.Context, dataDir, project, version string, pythons []stri
 	if len(builds) == 0 {
 		return nil, fmt.Errorf("%s: no release with an sdist to run", name)
 	}
-	q, err := queue.OpenSQLite(ctx, st.DB(), queue.Options{}) // insert-only
+	q, err := queue.Open(ctx, st.DB(), st.Dialect(), queue.Options{}) // insert-only
 	if err != nil {
 		return nil, err
 	}
 	return builds, q.Enqueue(ctx, builds...)
+}
+
+// openExisting opens the store of a service that has run: database (a
+// Postgres URL) when given, else the SQLite file of the data folder
+// dataDir, which must exist (a mistyped folder is not a new database).
+func openExisting(ctx context.Context, dataDir, database string) (*store.Store, error) {
+	if database != "" {
+		return store.Open(ctx, database)
+	}
+	path := filepath.Join(dataDir, "pysmoke.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no service data in %s: %w", dataDir, err)
+	}
+	return store.Open(ctx, path)
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// DataDir holds the database, the mirror and the jobs' scratch; made
 	// when missing. Required.
 	DataDir string
+	// Database is a Postgres URL ("postgres://...") to keep the results
+	// and the queue in, shared with workers on other machines; "": the
+	// SQLite file pysmoke.db in DataDir.
+	Database string
 	// Allowlist is the watched file of projects and their settings.
 	// Required.
 	Allowlist *allowlist.Watcher
@@ -140,7 +144,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "pysmoke.db"))
+	db := opts.Database
+	if db == "" {
+		db = filepath.Join(opts.DataDir, "pysmoke.db")
+	}
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +171,7 @@ func (s *Service) wire(ctx context.Context) error {
 	var err error
 	// The queue's worker is named as the runs name it: a start takes back
 	// at once what a dead process of this worker left running.
-	s.queue, err = queue.OpenSQLite(ctx, s.store.DB(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log, ID: s.opts.Worker,
+	s.queue, err = queue.Open(ctx, s.store.DB(), s.store.Dialect(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log, ID: s.opts.Worker,
 		// Every step, and making the job's sandbox.
 		JobTimeout: time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout})
 	if err != nil {

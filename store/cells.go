@@ -38,8 +38,9 @@ func (s *Store) CrawlState(ctx context.Context, project string) (CrawlState, err
 
 // SaveCrawlState records a project's crawl state.
 func (s *Store) SaveCrawlState(ctx context.Context, cs CrawlState) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO crawl_state (project, etag, last_serial, checked_at, last_error)
-		VALUES (?, ?, ?, ?, ?)`, cs.Project, cs.ETag, cs.LastSerial, unix(cs.CheckedAt), cs.LastError)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO crawl_state (project, etag, last_serial, checked_at, last_error)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (project) DO UPDATE SET etag = excluded.etag,
+		last_serial = excluded.last_serial, checked_at = excluded.checked_at, last_error = excluded.last_error`, cs.Project, cs.ETag, cs.LastSerial, unix(cs.CheckedAt), cs.LastError)
 	if err != nil {
 		return fmt.Errorf("save crawl state of %s: %w", cs.Project, err)
 	}

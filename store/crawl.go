@@ -136,18 +136,24 @@ func (s *Store) SaveProjectState(ctx context.Context, ps ProjectState, files ...
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO crawl_state (project, etag, last_serial, checked_at, last_error)
-		VALUES (?, ?, ?, ?, ?)`, ps.Project, ps.ETag, ps.LastSerial, unix(ps.CheckedAt), ps.LastError); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO crawl_state (project, etag, last_serial, checked_at, last_error)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (project) DO UPDATE SET etag = excluded.etag,
+		last_serial = excluded.last_serial, checked_at = excluded.checked_at, last_error = excluded.last_error`, ps.Project, ps.ETag, ps.LastSerial, unix(ps.CheckedAt), ps.LastError); err != nil {
 		return fmt.Errorf("save crawl state of %s: %w", ps.Project, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO crawl_projects (project, synced_at, pending) VALUES (?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO crawl_projects (project, synced_at, pending) VALUES (?, ?, ?)
+		ON CONFLICT (project) DO UPDATE SET synced_at = excluded.synced_at, pending = excluded.pending`,
 		ps.Project, unix(ps.SyncedAt), ps.Pending); err != nil {
 		return fmt.Errorf("save crawl state of %s: %w", ps.Project, err)
 	}
 	if len(files) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO crawl_files
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO crawl_files
 			(project, filename, version, sha256, url, size, uploaded_at, requires_python, yanked, yanked_reason, first_seen, removed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (project, filename) DO UPDATE SET version = excluded.version, sha256 = excluded.sha256,
+			url = excluded.url, size = excluded.size, uploaded_at = excluded.uploaded_at,
+			requires_python = excluded.requires_python, yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
+			first_seen = excluded.first_seen, removed_at = excluded.removed_at`)
 		if err != nil {
 			return err
 		}
@@ -226,8 +232,9 @@ func (s *Store) RecordBadFile(ctx context.Context, b BadFile) error {
 	if b.RecordedAt.IsZero() {
 		b.RecordedAt = time.Now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO bad_files (sha256, filename, project, got_sha256, reason, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, b.SHA256, b.Filename, b.Project, b.GotSHA256, b.Reason, unix(b.RecordedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO bad_files (sha256, filename, project, got_sha256, reason, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256, filename) DO UPDATE SET project = excluded.project,
+		got_sha256 = excluded.got_sha256, reason = excluded.reason, recorded_at = excluded.recorded_at`, b.SHA256, b.Filename, b.Project, b.GotSHA256, b.Reason, unix(b.RecordedAt))
 	if err != nil {
 		return fmt.Errorf("record bad file %s: %w", b.Filename, err)
 	}

@@ -125,12 +125,13 @@ func (s *Store) BeginRun(ctx context.Context, r RunStart) (int64, error) {
 	if r.Cause == "" {
 		return 0, errors.New("begin run: no cause")
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (project, version, python, cause, worker, state, started_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Project, r.Version, r.Python, string(r.Cause), r.Worker, string(RunRunning), unix(r.StartedAt))
+	var id int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO runs (project, version, python, cause, worker, state, started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Project, r.Version, r.Python, string(r.Cause), r.Worker, string(RunRunning), unix(r.StartedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("begin run of %s %s on %s: %w", r.Project, r.Version, r.Python, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // FinishRun records the outcome of the running run id (c's identity
@@ -149,7 +150,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, c Cell, logs map[string
 	return tx.Commit()
 }
 
-func finishRun(ctx context.Context, tx *sql.Tx, id int64, c Cell, logs map[string][]byte) error {
+func finishRun(ctx context.Context, tx *txn, id int64, c Cell, logs map[string][]byte) error {
 	claims := ""
 	if !c.Claims.Empty() {
 		b, err := json.Marshal(c.Claims)
@@ -192,16 +193,16 @@ func finishRun(ctx context.Context, tx *sql.Tx, id int64, c Cell, logs map[strin
 	}
 	// The run ending now is the cell's latest complete one. A run that
 	// is not a confirmation's starts the cell's confirmation afresh.
-	keep := `confirm_state = confirm_state, confirm_runs = confirm_runs, confirm_of = confirm_of`
+	keep := ``
 	var cause string
 	if err := tx.QueryRowContext(ctx, `SELECT cause FROM runs WHERE id = ?`, id).Scan(&cause); err != nil {
 		return err
 	}
 	if outcome.Cause(cause) != outcome.CauseConfirm {
-		keep = `confirm_state = '', confirm_runs = 0, confirm_of = 0`
+		keep = `, confirm_state = '', confirm_runs = 0, confirm_of = 0`
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cells (project, version, python, run_id) VALUES (?, ?, ?, ?)
-		ON CONFLICT (project, version, python) DO UPDATE SET run_id = excluded.run_id, `+keep,
+		ON CONFLICT (project, version, python) DO UPDATE SET run_id = excluded.run_id`+keep,
 		c.Project, c.Version, c.Python, id); err != nil {
 		return fmt.Errorf("make run %d current: %w", id, err)
 	}
@@ -246,14 +247,11 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs (project, version, python, cause, worker, state, started_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Project, c.Version, c.Python, string(c.Cause), c.Worker, string(RunRunning), unix(c.StartedAt))
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO runs (project, version, python, cause, worker, state, started_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, c.Project, c.Version, c.Python, string(c.Cause), c.Worker, string(RunRunning), unix(c.StartedAt)).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("save cell %s %s %s: %w", c.Project, c.Version, c.Python, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if err := finishRun(ctx, tx, id, c, logs); err != nil {
 		return err
@@ -266,7 +264,7 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 // its confirmation stands: one query for what took three a cell.
 const runColumns = `r.id, r.project, r.version, r.python, r.cause, r.worker, r.state, r.state_detail, r.interpreter,
 	r.full_version, r.backend, r.status, r.reason, r.started_at, r.finished_at, r.provenance_digest, r.provenance, r.claims,
-	COALESCE(cur.run_id = r.id, 0), COALESCE(cur.confirm_state, ''), COALESCE(cur.confirm_runs, 0), COALESCE(cur.confirm_of, 0)`
+	CASE WHEN cur.run_id = r.id THEN 1 ELSE 0 END, COALESCE(cur.confirm_state, ''), COALESCE(cur.confirm_runs, 0), COALESCE(cur.confirm_of, 0)`
 
 const runFrom = ` FROM runs r LEFT JOIN cells cur ON cur.project = r.project AND cur.version = r.version AND cur.python = r.python`
 

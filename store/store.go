@@ -3,7 +3,9 @@
 // its log, and the crawler's per-project state. It is the only package that
 // speaks SQL. The embedded default is one SQLite file (modernc.org/sqlite,
 // no cgo) opened in WAL mode with a busy timeout, so that the service's
-// writers (crawler, workers) and readers (reports) share it safely.
+// writers (crawler, workers) and readers (reports) share it safely; scaled
+// out, it is a Postgres database (pgx) shared by the service and workers
+// on other machines, through the same queries (dialect.go).
 package store
 
 import (
@@ -11,10 +13,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/pysmoke/pysmoke/outcome"
 )
@@ -24,7 +28,7 @@ var ErrNotFound = errors.New("not found")
 
 // Store is a handle on the database. Safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db *conn
 	// changes counts the writes that change what the reports show (not
 	// the crawler's bookkeeping), for the reports' memory of rendered
 	// responses: see Changes.
@@ -38,33 +42,74 @@ func (s *Store) Changes() uint64 { return s.changes.Load() }
 
 func (s *Store) changed() { s.changes.Add(1) }
 
-// Open opens (creating if needed) the SQLite database at path and brings its
-// schema up to date. A file that is not a pysmoke database, or is corrupt,
-// gives an error that says so; nothing is overwritten.
-func Open(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// Open opens the database at target and brings its schema up to date: a
+// Postgres connection URL ("postgres://..." or "postgresql://...", shared
+// by a service and its workers) or the path of a SQLite file (created if
+// needed). A database that is not pysmoke's, or is corrupt, or whose
+// schema is newer than this pysmoke knows, gives an error that says so;
+// nothing is overwritten.
+func Open(ctx context.Context, target string) (*Store, error) {
+	if isPostgresURL(target) {
+		return openPostgres(ctx, target)
+	}
+	dsn := "file:" + target + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", target, err)
 	}
 	// SQLite has one writer; a small pool keeps readers concurrent while
 	// the busy timeout serialises writers instead of failing them.
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	return openDB(ctx, db, dialect{}, target)
+}
+
+func openPostgres(ctx context.Context, url string) (*Store, error) {
+	shown := redactURL(url)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", shown, err)
+	}
+	// Each worker process holds a few; the server's default limit is 100.
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(4)
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s does not answer: %w", shown, err)
+	}
+	return openDB(ctx, db, dialect{postgres: true}, shown)
+}
+
+func openDB(ctx context.Context, db *sql.DB, d dialect, shown string) (*Store, error) {
+	s := &Store{db: newConn(db, d)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
+		return nil, fmt.Errorf("database %s: %w", shown, err)
 	}
 	return s, nil
+}
+
+// redactURL drops the password from a connection URL shown in errors and
+// logs.
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(a Postgres URL that does not parse)"
+	}
+	return u.Redacted()
 }
 
 // DB exposes the connection pool for the job queue, which keeps its own
 // tables in the same database so that enqueueing can share a transaction
 // with the store's writes.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.db }
+
+// Dialect names the database: SQLite or Postgres.
+func (s *Store) Dialect() string { return s.db.d.name() }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.db.Close() }
 
 var migrations = []string{
 	`CREATE TABLE releases (
@@ -139,31 +184,43 @@ var migrations = []string{
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	var v int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-		return fmt.Errorf("not a readable SQLite database: %w", err)
+	// Each migration in a transaction of its own that holds the writers'
+	// lock and reads the version afresh: two processes starting at once
+	// on one Postgres apply each migration once.
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	v, err := s.db.d.schemaVersion(ctx, tx)
+	if err != nil {
+		return false, err
 	}
 	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this pysmoke knows (%d)", v, len(migrations))
+		return false, fmt.Errorf("schema version %d is newer than this pysmoke knows (%d)", v, len(migrations))
 	}
-	for i := v; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
+	if v == len(migrations) {
+		return true, nil
 	}
-	return nil
+	if _, err := tx.tx.ExecContext(ctx, s.db.d.ddl(migrations[v])); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if err := s.db.d.setSchemaVersion(ctx, tx, v+1); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	return false, nil
 }
 
 func unix(t time.Time) int64 {

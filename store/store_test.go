@@ -12,16 +12,6 @@ import (
 	"github.com/pysmoke/pysmoke/outcome"
 )
 
-func open(t *testing.T) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestReleasesAndCellsRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
@@ -118,7 +108,7 @@ func TestCorruptOrForeignDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.db.Exec(`PRAGMA user_version = 99`)
+	s.db.db.Exec(`PRAGMA user_version = 99`)
 	s.Close()
 	if _, err := Open(ctx, p2); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("newer schema: %v", err)

@@ -33,6 +33,7 @@ A web server hosting DIR must send .log files as text/plain, .rss and
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("export", exportSynopsis, stderr)
 	dataDir := fs.String("data", "pysmoke-data", "the service's data folder (pysmoke serve --data)")
+	database := databaseFlag(fs)
 	baseURL := fs.String("base-url", "", "the URL the site will be hosted at, e.g. https://example.org/smoke/ (its path prefixes every link; feeds carry it whole); default the root")
 	quiet := fs.Bool("quiet", false, "print no progress")
 	if err := parseFlags(fs, args); err != nil {
@@ -51,7 +52,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		last = time.Now()
 		fmt.Fprintf(stderr, "export: %d files of %d known so far\n", done, known)
 	}
-	st, err := service.Export(ctx, *dataDir, fs.Arg(0), *baseURL, progress)
+	st, err := service.Export(ctx, *dataDir, *database, fs.Arg(0), *baseURL, progress)
 	if err != nil {
 		return err
 	}

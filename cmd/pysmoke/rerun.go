@@ -19,6 +19,7 @@ ones; the cell's current run becomes the new one once it completes.`
 func cmdRerun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rerun", rerunSynopsis, stderr)
 	dataDir := fs.String("data", "pysmoke-data", "the service's data folder (pysmoke serve --data)")
+	database := databaseFlag(fs)
 	only := fs.String("python", "", "comma-separated minor versions to rerun on, e.g. 2.7,3.12 (default: every one the service runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -31,7 +32,7 @@ func cmdRerun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *only != "" {
 		pythons = strings.Split(*only, ",")
 	}
-	builds, err := service.Rerun(ctx, *dataDir, fs.Arg(0), fs.Arg(1), pythons)
+	builds, err := service.Rerun(ctx, *dataDir, *database, fs.Arg(0), fs.Arg(1), pythons)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	indexURL := fs.String("index", "https://pypi.org/", "root URL of the package index")
 	allowPath := fs.String("allowlist", "", "file of project names to watch (required)")
 	dataDir := fs.String("data", "pysmoke-data", "folder for the database, the mirror of downloaded files and job scratch")
+	database := databaseFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve reports on")
 	baseURL := fs.String("base-url", "", "external URL of the reports, used in feeds (default http://LISTEN/)")
 	workers := fs.Int("workers", runtime.NumCPU(), "how many jobs run at once")
@@ -94,7 +95,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	svc, err := service.New(ctx, service.Options{
-		IndexURL: *indexURL, DataDir: *dataDir, Allowlist: allow,
+		IndexURL: *indexURL, DataDir: *dataDir, Database: *database, Allowlist: allow,
 		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain,
 		Workers: *workers, StepTimeout: *stepTimeout, BaseURL: *baseURL, Logger: log, Worker: *worker, KeepReleases: *keep, Confirmations: confirmations(*confirm),
 		Crawl: crawler.Options{Interval: *interval, HintInterval: *hint, Backfill: *backfill},
