@@ -7,6 +7,8 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -102,10 +104,26 @@ type worker struct {
 	timeout time.Duration
 }
 
+// ErrElsewhere is what a Handler returns for a build this worker cannot
+// run (its Python is not on this machine) and a worker on another machine
+// sharing the database may: the build goes back to wait for one, its
+// attempt not spent.
+var ErrElsewhere = errors.New("not a build for this worker")
+
 func (w *worker) Work(ctx context.Context, job *river.Job[Build]) error {
 	b := job.Args
 	b.Attempt = job.Attempt
-	return w.handle(ctx, b)
+	err := w.handle(ctx, b)
+	if errors.Is(err, ErrElsewhere) {
+		// A snooze gives the attempt back. The longer no worker has taken
+		// it, the longer it waits out of this worker's way (up to 30 s).
+		var meta struct {
+			Snoozes int `json:"snoozes"`
+		}
+		json.Unmarshal(job.Metadata, &meta)
+		return river.JobSnooze(min(time.Duration(meta.Snoozes+1)*time.Second, 30*time.Second))
+	}
+	return err
 }
 
 func (w *worker) Timeout(*river.Job[Build]) time.Duration { return w.timeout }

@@ -16,6 +16,15 @@ import (
 //	          or an orchestrator: a worker that cannot run jobs, or reach
 //	          its database, is not ready)
 func (s *Service) routes() http.Handler {
+	mux := s.healthMux()
+	mux.Handle("/", s.reports)
+	return mux
+}
+
+// healthRoutes is what a worker serves: its health alone.
+func (s *Service) healthRoutes() http.Handler { return s.healthMux() }
+
+func (s *Service) healthMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -32,7 +41,6 @@ func (s *Service) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/", s.reports)
 	return mux
 }
 
@@ -49,7 +57,7 @@ func (s *Service) ready(ctx context.Context) []string {
 	if _, err := s.queue.Depth(ctx); err != nil {
 		problems = append(problems, "queue: "+err.Error())
 	}
-	if s.opts.Workers > 0 {
+	if !s.opts.NoJobs {
 		if err := s.opts.Backend.Available(ctx); err != nil {
 			problems = append(problems, "sandbox "+s.opts.Backend.Name()+": "+err.Error())
 		}

@@ -63,6 +63,15 @@ type Options struct {
 	Toolchain *toolchain.Wheelhouse
 	// Workers is how many jobs run at once; default runtime.NumCPU().
 	Workers int
+	// NoJobs makes a service that runs no job (pysmoke serve --workers
+	// 0): it crawls, queues and serves the reports, and workers on other
+	// machines sharing its Postgres database run the jobs. Backend may be
+	// nil.
+	NoJobs bool
+	// JobsOnly makes a worker (pysmoke worker): it runs the jobs of a
+	// service sharing its database, and neither crawls nor serves the
+	// reports (Run's listener, if any, serves /healthz and /readyz).
+	JobsOnly bool
 	// StepTimeout is each step's wall-clock limit; default 10 minutes.
 	StepTimeout time.Duration
 	// Crawl configures the crawler's schedule (its Logger is Logger).
@@ -109,8 +118,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	switch {
 	case opts.IndexURL == "" || opts.DataDir == "":
 		return nil, errors.New("service: an index URL and a data folder are required")
-	case opts.Allowlist == nil || opts.Backend == nil:
-		return nil, errors.New("service: an allowlist and a sandbox backend are required")
+	case opts.Allowlist == nil:
+		return nil, errors.New("service: an allowlist is required")
+	case opts.Backend == nil && !opts.NoJobs:
+		return nil, errors.New("service: a sandbox backend is required to run jobs")
+	case opts.NoJobs && opts.JobsOnly:
+		return nil, errors.New("service: a service that runs no job must do something else")
 	case len(opts.Interpreters) == 0:
 		return nil, errors.New("service: no interpreter to run on")
 	}
@@ -161,19 +174,27 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 }
 
 func (s *Service) wire(ctx context.Context) error {
-	var pys []store.Python
-	for _, in := range s.opts.Interpreters {
-		pys = append(pys, store.Python{Python: in.Minor, FullVersion: in.Version, Path: in.Path})
-	}
-	if err := s.store.SetPythons(ctx, pys); err != nil {
-		return err
+	// The service says which Pythons the reports show; a worker has its
+	// own, which may be fewer.
+	if !s.opts.JobsOnly {
+		var pys []store.Python
+		for _, in := range s.opts.Interpreters {
+			pys = append(pys, store.Python{Python: in.Minor, FullVersion: in.Version, Path: in.Path})
+		}
+		if err := s.store.SetPythons(ctx, pys); err != nil {
+			return err
+		}
 	}
 	var err error
 	// The queue's worker is named as the runs name it: a start takes back
 	// at once what a dead process of this worker left running.
-	s.queue, err = queue.Open(ctx, s.store.DB(), s.store.Dialect(), queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log, ID: s.opts.Worker,
+	qopts := queue.Options{Workers: s.opts.Workers, Handler: s.build, Logger: s.log, ID: s.opts.Worker,
 		// Every step, and making the job's sandbox.
-		JobTimeout: time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout})
+		JobTimeout: time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout}
+	if s.opts.NoJobs {
+		qopts.Handler = nil
+	}
+	s.queue, err = queue.Open(ctx, s.store.DB(), s.store.Dialect(), qopts)
 	if err != nil {
 		return err
 	}
@@ -212,8 +233,8 @@ func (s *Service) state(ctx context.Context) (report.ServiceState, error) {
 	if err != nil {
 		return report.ServiceState{}, err
 	}
-	return report.ServiceState{Queue: depth, LastCrawl: last, Worker: s.opts.Worker, Workers: s.opts.Workers,
-		Sandbox: s.opts.Backend.Name()}, nil
+	return report.ServiceState{Queue: depth, LastCrawl: last, Worker: s.opts.Worker, Workers: s.workers(),
+		Sandbox: s.sandboxName()}, nil
 }
 
 // Close releases the store.
@@ -229,7 +250,82 @@ func (s *Service) Routes() http.Handler { return s.routes() }
 // stale cells, the allowlist's reloads, the crawler's schedule, and the
 // reports on ln. It returns nil after a clean stop.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv, ln := httpServer(s.routes(), ln, s.opts.HTTP, s.log)
+	routes := s.routes()
+	if s.opts.JobsOnly {
+		routes = s.healthRoutes()
+	}
+	var srv *http.Server
+	if ln != nil {
+		srv, ln = httpServer(routes, ln, s.opts.HTTP, s.log)
+	}
+	if !s.opts.NoJobs {
+		if err := s.startJobs(ctx); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.opts.Allowlist.Watch(ctx, 2*time.Second)
+	if !s.opts.NoJobs {
+		// The archives are kept where the jobs that built them ran.
+		go s.retainEvery(ctx, time.Hour)
+	}
+	if !s.opts.JobsOnly {
+		if err := s.resumeConfirmations(ctx); err != nil {
+			s.queue.Stop(context.Background())
+			return err
+		}
+		go s.watchDependencies(ctx, s.crawlInterval())
+		// Projects never read are read at once (their backfill), the
+		// rest in their slots of the schedule.
+		go s.crawler.Run(ctx)
+	}
+	srvErr := make(chan error, 1)
+	if srv != nil {
+		go func() { srvErr <- srv.Serve(ln) }()
+	}
+	role := "service"
+	switch {
+	case s.opts.JobsOnly:
+		role = "worker"
+	case s.opts.NoJobs:
+		role = "service without jobs"
+	}
+	s.log.Info("pysmoke serving", "as", role, "reports", s.opts.BaseURL, "index", s.opts.IndexURL, "database", s.store.Dialect(),
+		"projects", s.opts.Allowlist.List().Len(), "pythons", strings.Join(s.pythons, ","), "sandbox", s.sandboxName(),
+		"workers", s.workers())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		s.log.Error("report server stopped", "err", err)
+	}
+	s.log.Info("shutting down")
+	cancel()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopCancel()
+	if srv != nil {
+		srv.Shutdown(stopCtx)
+	}
+	if qerr := s.queue.Stop(stopCtx); qerr != nil {
+		s.log.Warn("queue stop", "err", qerr)
+	}
+	if !s.opts.NoJobs {
+		// No step runs now: the groups kept for the next steps go too.
+		if rerr := sandbox.ReleaseCgroups(); rerr != nil {
+			s.log.Warn("step groups kept for reuse could not all be removed", "err", rerr)
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// startJobs cleans up after this worker's last life and starts its queue
+// workers.
+func (s *Service) startJobs(ctx context.Context) error {
 	// No build of this worker runs yet: what its runs say is running, a
 	// stop or a crash cut short. The queue tries those builds again.
 	if n, err := s.store.InterruptRuns(ctx, s.opts.Worker, "the worker stopped while it ran"); err != nil {
@@ -248,49 +344,30 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return err
 	}
-	if err := s.rerunStale(ctx); err != nil {
-		s.queue.Stop(context.Background())
-		return err
+	// A worker of a shared database does not judge the others' cells by
+	// its own machine: only a service running its own jobs reruns stale
+	// ones.
+	if !s.opts.JobsOnly && s.store.Dialect() == store.SQLite {
+		if err := s.rerunStale(ctx); err != nil {
+			s.queue.Stop(context.Background())
+			return err
+		}
 	}
-	if err := s.resumeConfirmations(ctx); err != nil {
-		s.queue.Stop(context.Background())
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go s.opts.Allowlist.Watch(ctx, 2*time.Second)
-	go s.retainEvery(ctx, time.Hour)
-	go s.watchDependencies(ctx, s.crawlInterval())
-	// Projects never read are read at once (their backfill), the rest in
-	// their slots of the schedule.
-	go s.crawler.Run(ctx)
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
-	s.log.Info("pysmoke serving", "reports", s.opts.BaseURL, "index", s.opts.IndexURL, "projects", s.opts.Allowlist.List().Len(),
-		"pythons", strings.Join(s.pythons, ","), "sandbox", s.opts.Backend.Name(), "workers", s.opts.Workers)
+	return nil
+}
 
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-srvErr:
-		s.log.Error("report server stopped", "err", err)
+func (s *Service) sandboxName() string {
+	if s.opts.NoJobs {
+		return "none"
 	}
-	s.log.Info("shutting down")
-	cancel()
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stopCancel()
-	srv.Shutdown(stopCtx)
-	if qerr := s.queue.Stop(stopCtx); qerr != nil {
-		s.log.Warn("queue stop", "err", qerr)
+	return s.opts.Backend.Name()
+}
+
+func (s *Service) workers() int {
+	if s.opts.NoJobs {
+		return 0
 	}
-	// No step runs now: the groups kept for the next steps go too.
-	if rerr := sandbox.ReleaseCgroups(); rerr != nil {
-		s.log.Warn("step groups kept for reuse could not all be removed", "err", rerr)
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return s.opts.Workers
 }
 
 // EnqueueRelease implements crawler.Enqueuer: one build per interpreter.
@@ -313,6 +390,11 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	case cause == "":
 		cause = outcome.CauseNew
 	}
+	in, ok := s.interp[b.Python]
+	if !ok && s.store.Dialect() == store.Postgres {
+		// A worker on another machine sharing the database may have it.
+		return queue.ErrElsewhere
+	}
 	run, err := s.store.BeginRun(ctx, store.RunStart{Project: b.Project, Version: b.Version, Python: b.Python,
 		Cause: cause, Worker: s.opts.Worker, StartedAt: time.Now()})
 	if err != nil {
@@ -326,7 +408,6 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 			}
 		}
 	}()
-	in, ok := s.interp[b.Python]
 	opts, _ := s.opts.Allowlist.List().Options(b.Project)
 	var res runner.Result
 	if !ok {
@@ -335,6 +416,9 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	} else if why, skip := opts.Skipped(b.Python); skip {
 		res = skipped(b.Python, why, s.runner, in)
 	} else {
+		if err := s.fetchSdist(ctx, b); err != nil {
+			return err
+		}
 		job := s.job(b, in, opts)
 		job.RunID = run
 		res, err = s.runner.Run(ctx, job)
@@ -351,6 +435,30 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	}
 	s.log.Info("tested", "project", b.Project, "version", b.Version, "python", b.Python, "run", run, "cause", cause,
 		"status", res.Status, "reason", res.Reason, "took", res.Finished.Sub(res.Started).Round(time.Millisecond))
+	return nil
+}
+
+// fetchSdist puts the build's sdist into this worker's mirror when it is
+// not there: a worker on another machine than the crawler's fetches it
+// from the index, verified against the SHA-256 the crawler recorded (and
+// the build carries). A file the index serves with other bytes fails the
+// build as the machinery's error, to be retried.
+func (s *Service) fetchSdist(ctx context.Context, b queue.Build) error {
+	if _, err := os.Stat(s.index.Path(b.SdistSHA256, b.SdistFile)); err == nil {
+		return nil
+	}
+	r, err := s.store.Release(ctx, b.Project, b.Version)
+	if err != nil {
+		return err
+	}
+	if r.SdistSHA256 != b.SdistSHA256 || r.SdistFile != b.SdistFile {
+		return fmt.Errorf("%s %s: the build's sdist %s (%s) is not the release's %s (%s)", b.Project, b.Version,
+			b.SdistFile, b.SdistSHA256, r.SdistFile, r.SdistSHA256)
+	}
+	if err := s.index.Download(ctx, index.File{Filename: b.SdistFile, URL: r.SdistURL, SHA256: b.SdistSHA256, Size: -1}); err != nil {
+		return fmt.Errorf("fetch %s: %w", b.SdistFile, err)
+	}
+	s.log.Info("sdist fetched into this worker's mirror", "file", b.SdistFile, "sha256", b.SdistSHA256)
 	return nil
 }
 
@@ -407,7 +515,7 @@ func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error)
 // the next build.
 func (s *Service) job(b queue.Build, in interpreter.Interpreter, o allowlist.Options) runner.Job {
 	job := runner.Job{Project: b.Project, Version: b.Version, Interpreter: in, TestCommand: o.Test,
-		Sdist: index.MirrorPath(filepath.Join(s.opts.DataDir, "mirror"), b.SdistSHA256, b.SdistFile), Timeouts: map[string]time.Duration{}}
+		Sdist: s.index.Path(b.SdistSHA256, b.SdistFile), Timeouts: map[string]time.Duration{}}
 	for _, step := range outcome.Steps {
 		if d := o.TimeoutFor(step); d > 0 {
 			job.Timeouts[step] = d

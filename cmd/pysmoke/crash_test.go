@@ -119,6 +119,41 @@ var (
 	builtErr  error
 )
 
+// startLogged starts bin with args (and env added to the test's), its
+// output into the file logPath. When the test ends it is stopped as an
+// operator would: SIGTERM, then SIGKILL after 30 s; if the test failed,
+// the log's tail is shown.
+func startLogged(t *testing.T, logPath string, env []string, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s (tail):\n%s", filepath.Base(logPath), tail(string(b), 25))
+		}
+	})
+	return cmd
+}
+
 // buildPysmoke builds the binary once per test process, into a folder
 // TestMain removes.
 func buildPysmoke(t *testing.T) string {
@@ -175,19 +210,9 @@ func TestServeAfterKill9(t *testing.T) {
 	os.WriteFile(allow, []byte("sleeper\n"), 0o644)
 	data := filepath.Join(tmp, "data")
 	start := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--index", indexURL, "--allowlist", allow, "--data", data,
+		return startLogged(t, filepath.Join(tmp, name+".log"), nil, bin, "serve", "--index", indexURL, "--allowlist", allow, "--data", data,
 			"--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--python", "3.12", "--workers", "1",
 			"--interval", "2s", "--hint-interval", "1s", "--worker", "w-crash", "--confirm", "0")
-		logf, err := os.Create(filepath.Join(tmp, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
-		return cmd
 	}
 	logOf := func(name string) string { b, _ := os.ReadFile(filepath.Join(tmp, name+".log")); return string(b) }
 	runsOf := func() []store.Cell {

@@ -20,6 +20,8 @@ const usage = `pysmoke smoke-tests Python package releases on every Python of th
 
 Usage:
   pysmoke serve   [flags]          watch an index, test new releases, serve reports
+  pysmoke worker  [flags]          run a service's jobs on this machine, from
+                                   the Postgres database it shares
   pysmoke run     [flags] SDIST    test one sdist here and print the matrix
   pysmoke rerun   [flags] PROJECT [VERSION]
                                    queue a project's cells again in a service's
@@ -74,6 +76,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "rerun":

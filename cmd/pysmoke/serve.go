@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -49,58 +50,40 @@ bad line is reported with its number and the rest still applies.
 
 Embedded defaults: the store is SQLite in --data, the job queue River on the
 same database, the sandbox Linux namespaces (bubblewrap; --sandbox=docker
-for containers), the interpreters every pyenv version found.`
+for containers), the interpreters every pyenv version found.
+
+Scaled out: --database postgres://... (or PYSMOKE_DATABASE) keeps the results
+and the queue in Postgres, where pysmoke worker processes on other machines
+take builds; --workers 0 runs none here.`
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
-	indexURL := fs.String("index", "https://pypi.org/", "root URL of the package index")
-	allowPath := fs.String("allowlist", "", "file of project names to watch (required)")
-	dataDir := fs.String("data", "pysmoke-data", "folder for the database, the mirror of downloaded files and job scratch")
-	database := databaseFlag(fs)
+	var jf jobFlags
+	jf.register(fs, runtime.NumCPU(), "how many jobs run at once; 0: none, workers on other machines sharing --database run them (pysmoke worker)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve reports on")
 	baseURL := fs.String("base-url", "", "external URL of the reports, used in feeds (default http://LISTEN/)")
-	workers := fs.Int("workers", runtime.NumCPU(), "how many jobs run at once")
 	interval := fs.Duration("interval", 10*time.Minute, "how often every project's index page is checked")
 	hint := fs.Duration("hint-interval", time.Minute, "how often the index's updates feed is read")
 	backfill := fs.Int("backfill", 3, "how many latest releases of a newly allowlisted project are tested")
-	stepTimeout := fs.Duration("step-timeout", 10*time.Minute, "wall-clock limit of each step")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text (key=value) or json (one object a line)")
-	confirm := fs.Int("confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
-	keep := fs.Int("keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
 	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for its headers, 30 s for its request, 60 s for the answer and 120 s idle")
-	worker := fs.String("worker", "", "this worker's name in the runs it records, unique among the workers sharing a database (default the host's name)")
-	var st startup
-	st.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *allowPath == "" || fs.NArg() != 0 {
+	if jf.allowPath == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return exitError{2}
-	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		return err
 	}
 	if *baseURL == "" {
 		*baseURL = "http://" + *listen + "/"
 	}
-	allow, err := allowlist.NewWatcher(*allowPath, log)
+	opts, err := jf.options(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	env, err := st.start(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	svc, err := service.New(ctx, service.Options{
-		IndexURL: *indexURL, DataDir: *dataDir, Database: *database, Allowlist: allow,
-		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain,
-		Workers: *workers, StepTimeout: *stepTimeout, BaseURL: *baseURL, Logger: log, Worker: *worker, KeepReleases: *keep, Confirmations: confirmations(*confirm),
-		Crawl: crawler.Options{Interval: *interval, HintInterval: *hint, Backfill: *backfill},
-		HTTP:  service.HTTPLimits{MaxConnections: *maxConns},
-	})
+	opts.BaseURL = *baseURL
+	opts.Crawl = crawler.Options{Interval: *interval, HintInterval: *hint, Backfill: *backfill}
+	opts.HTTP = service.HTTPLimits{MaxConnections: *maxConns}
+	svc, err := service.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -110,6 +93,60 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen: %w", err)
 	}
 	return svc.Run(ctx, ln)
+}
+
+// jobFlags are the flags of the commands that run a service's jobs (serve
+// and worker).
+type jobFlags struct {
+	indexURL, allowPath, dataDir string
+	database                     *string
+	stepTimeout                  time.Duration
+	logLevel, logFormat, worker  string
+	workers, confirm, keep       int
+	st                           startup
+}
+
+func (j *jobFlags) register(fs *flag.FlagSet, workers int, workersHelp string) {
+	fs.StringVar(&j.indexURL, "index", "https://pypi.org/", "root URL of the package index")
+	fs.StringVar(&j.allowPath, "allowlist", "", "file of project names to watch, with their settings (required)")
+	fs.StringVar(&j.dataDir, "data", "pysmoke-data", "folder for the database, the mirror of downloaded files and job scratch")
+	j.database = databaseFlag(fs)
+	fs.IntVar(&j.workers, "workers", workers, workersHelp)
+	fs.DurationVar(&j.stepTimeout, "step-timeout", 10*time.Minute, "wall-clock limit of each step")
+	fs.StringVar(&j.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&j.logFormat, "log-format", "text", "text (key=value) or json (one object a line)")
+	fs.IntVar(&j.confirm, "confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
+	fs.IntVar(&j.keep, "keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
+	fs.StringVar(&j.worker, "worker", "", "this worker's name in the runs it records, unique among the workers sharing a database (default the host's name)")
+	j.st.register(fs)
+}
+
+// options starts what the jobs need (the interpreters; unless no job runs
+// here, the sandbox and the toolchain) and returns the service's options.
+func (j *jobFlags) options(ctx context.Context, stderr io.Writer) (service.Options, error) {
+	log, err := newLogger(stderr, j.logLevel, j.logFormat)
+	if err != nil {
+		return service.Options{}, err
+	}
+	if j.workers < 0 {
+		return service.Options{}, fmt.Errorf("--workers %d: want 0 or more", j.workers)
+	}
+	allow, err := allowlist.NewWatcher(j.allowPath, log)
+	if err != nil {
+		return service.Options{}, err
+	}
+	noJobs := j.workers == 0
+	j.st.pythonsOnly = noJobs
+	env, err := j.st.start(ctx, stderr)
+	if err != nil {
+		return service.Options{}, err
+	}
+	return service.Options{
+		IndexURL: j.indexURL, DataDir: j.dataDir, Database: *j.database, Allowlist: allow,
+		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain, NoJobs: noJobs,
+		Workers: j.workers, StepTimeout: j.stepTimeout, Logger: log, Worker: j.worker, KeepReleases: j.keep,
+		Confirmations: confirmations(j.confirm),
+	}, nil
 }
 
 // confirmations is the service's Confirmations for --confirm N: 0 there

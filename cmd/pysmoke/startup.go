@@ -22,6 +22,9 @@ type startup struct {
 	sandbox sandboxFlags
 	tc      toolchainFlags
 	noBox   bool // the command runs no job: no --sandbox
+	// pythonsOnly, set after the flags are parsed, makes start find the
+	// interpreters alone: no job runs here (serve --workers 0).
+	pythonsOnly bool
 }
 
 // flagSet is what the flags register on (a *flag.FlagSet).
@@ -53,6 +56,9 @@ func (s *startup) start(ctx context.Context, stderr io.Writer) (*started, error)
 	var err error
 	if out.pythons, err = s.py.discover(ctx, stderr); err != nil {
 		return nil, err
+	}
+	if s.pythonsOnly {
+		return &out, nil
 	}
 	if !s.noBox {
 		if out.backend, err = s.sandbox.backend(ctx, stderr); err != nil {
