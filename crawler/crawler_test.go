@@ -88,6 +88,7 @@ type fixture struct {
 	st      *store.Store
 	q       *queued
 	c       *crawler.Crawler
+	client  *index.Client
 	opts    crawler.Options
 	ixOpts  index.Options
 	clock   *clock
@@ -147,6 +148,7 @@ func newFixture(t *testing.T, m mode, allow []string, tweaks ...tweak) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.client = client
 	f.c, err = crawler.New(f.opts, client, f.st, f.q, f.allowed)
 	if err != nil {
 		t.Fatal(err)
@@ -271,9 +273,13 @@ func TestNewReleaseIsFetchedVerifiedAndQueued(t *testing.T) {
 
 		// The second poll is conditional and answered 304; nothing is
 		// queued or downloaded again.
+		before := f.client.Stats()
 		f.pollAll(t)
 		if code := f.rec.Last("/simple/smokegood/"); code != http.StatusNotModified {
 			t.Errorf("second poll answered %d, want 304", code)
+		}
+		if after := f.client.Stats(); after.NotModified-before.NotModified != 1 || after.Errors != 0 {
+			t.Errorf("the client counted %d answers 304 (want 1) and %d errors", after.NotModified-before.NotModified, after.Errors)
 		}
 		if n := len(f.q.versions()); n != 1 {
 			t.Errorf("queued %d times", n)

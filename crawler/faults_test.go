@@ -92,8 +92,14 @@ func TestPersistentServerErrors(t *testing.T) {
 		t.Run(http.StatusText(code), func(t *testing.T) {
 			f := settled(t, pypiMode)
 			f.ix.InjectFault("/simple/smokegood/", localindex.Fault{Status: code, RetryAfter: "1"})
+			before := f.client.Stats()
 			err := f.c.PollAll(context.Background())
 			f.nothingFalse(t, err, "HTTP")
+			// The client's counters (the service's metrics): one request
+			// failed, whatever its retries.
+			if after := f.client.Stats(); after.Errors-before.Errors != 1 || after.Requests-before.Requests < 1 {
+				t.Errorf("counted %d errors in %d requests, want 1 error", after.Errors-before.Errors, after.Requests-before.Requests)
+			}
 			// The settling poll's request, then this poll's first
 			// attempt and every retry: the error is what the last one got.
 			if n, want := f.rec.Count("/simple/smokegood/"), 1+1+f.ixOpts.Retries; n != want {

@@ -286,7 +286,14 @@ func (c *Client) get(ctx context.Context, client *retryablehttp.Client, rawURL, 
 		defer resp.Body.Close()
 	}
 	if err != nil {
+		c.failed.Add(1)
 		return nil, fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		c.notModified.Add(1)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		c.failed.Add(1)
 	}
 	if tooLarge {
 		return nil, &errTooLarge{rawURL, maxBytes}

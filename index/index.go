@@ -68,7 +68,7 @@ type Client struct {
 	hinter *retryablehttp.Client // feeds and the JSON API: hints, retried once
 	log    *slog.Logger
 
-	requests, downloads, mismatches atomic.Int64
+	requests, downloads, mismatches, notModified, failed atomic.Int64
 }
 
 // New returns a client of the index at opts.URL.
@@ -129,11 +129,17 @@ type Stats struct {
 	Requests   int64 // HTTP requests made (not counting retries)
 	Downloads  int64 // file downloads started
 	Mismatches int64 // downloads whose bytes did not match the index's hash
+	// NotModified counts the conditional requests answered 304.
+	NotModified int64
+	// Errors counts the requests that failed after their retries: no
+	// answer, or a last answer of 429 or 500 and more.
+	Errors int64
 }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
-	return Stats{Requests: c.requests.Load(), Downloads: c.downloads.Load(), Mismatches: c.mismatches.Load()}
+	return Stats{Requests: c.requests.Load(), Downloads: c.downloads.Load(), Mismatches: c.mismatches.Load(),
+		NotModified: c.notModified.Load(), Errors: c.failed.Load()}
 }
 
 // ErrNotFound is a project the index does not have (404 or 410 for its

@@ -125,6 +125,9 @@ func (c *Client) Download(ctx context.Context, f File) error {
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
+	if err != nil || (resp != nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)) {
+		c.failed.Add(1)
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("download %s: %w", f.Filename, err)

@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// routes is what the service serves: its health beside the reports.
+// routes is what the service serves: its health and metrics beside the
+// reports.
 //
+//	/metrics  Prometheus's text format (service/metrics.go)
 //	/healthz  200 while the process answers
 //	/readyz   200 when the database, the queue and the sandbox backend
 //	          answer, else 503 naming what does not (for a load balancer
@@ -41,6 +43,7 @@ func (s *Service) healthMux() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET /metrics", s.metrics.handler())
 	return mux
 }
 

@@ -108,6 +108,7 @@ type Service struct {
 	crawler *crawler.Crawler
 	index   *index.Client
 	reports http.Handler
+	metrics *metrics
 	interp  map[string]interpreter.Interpreter // by minor version
 	pythons []string                           // minor versions, in order
 }
@@ -220,6 +221,7 @@ func (s *Service) wire(ctx context.Context) error {
 		Artifacts: s.arts})
 	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log, Runs: s.store, Artifacts: s.arts,
 		State: s.state, Watched: func() []string { return s.opts.Allowlist.List().Names() }})
+	s.metrics = newMetrics(s)
 	return nil
 }
 
@@ -430,6 +432,7 @@ func (s *Service) build(ctx context.Context, b queue.Build) (err error) {
 	if err := s.store.FinishRun(ctx, run, cell, logs); err != nil {
 		return err
 	}
+	s.metrics.job(b.Python, res)
 	if err := s.confirm(ctx, b, cause, res); err != nil {
 		return err
 	}

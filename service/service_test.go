@@ -94,6 +94,13 @@ func (w *world) cell(project string) store.Cell {
 // toolchain tc) on the world until done holds, then hands its reports to
 // check before it stops.
 func (w *world) life(tc *toolchain.Wheelhouse, done func() bool, check func(http.Handler)) {
+	w.t.Helper()
+	w.lifeWith(tc, nil, done, check)
+}
+
+// lifeWith is life with a look at what the service serves (its reports,
+// health and metrics) before it runs.
+func (w *world) lifeWith(tc *toolchain.Wheelhouse, before func(http.Handler), done func() bool, check func(http.Handler)) {
 	t := w.t
 	t.Helper()
 	var logs testenv.LogBuffer
@@ -111,6 +118,9 @@ func (w *world) life(tc *toolchain.Wheelhouse, done func() bool, check func(http
 		t.Fatal(err)
 	}
 	defer svc.Close()
+	if before != nil {
+		before(svc.Routes())
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +136,7 @@ func (w *world) life(tc *toolchain.Wheelhouse, done func() bool, check func(http
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	check(svc.Handler())
+	check(svc.Routes())
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Fatalf("service: %v", err)
@@ -145,7 +155,9 @@ func TestToolchainChangeKeepsBothRuns(t *testing.T) {
 	complete := func(n int) func() bool {
 		return func() bool { rs := w.runs("smokegood"); return len(rs) == n && rs[0].State == store.RunComplete }
 	}
-	w.life(tc, complete(1), func(h http.Handler) {
+	var start map[string]float64
+	w.lifeWith(tc, func(h http.Handler) { start = scrape(t, h) }, complete(1), func(h http.Handler) {
+		checkMetricsMoved(t, start, queueSettles(t, h))
 		// The overview says what the service is doing.
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))

@@ -5,11 +5,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -74,25 +71,19 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
-// PostgresCtl runs pg_ctlcluster's action (stop, start) on the local
-// Debian cluster serving the tests, for a test of what pysmoke does while
-// its database is down; the cluster is started again when the test ends.
-// It skips (fails in CI) where the server is not a local Debian cluster.
-func PostgresCtl(t testing.TB, action string) {
+// PostgresAdmin runs query on the server of PYSMOKE_TEST_POSTGRES as the
+// role that creates the tests' databases (to take one away from its
+// users, say).
+func PostgresAdmin(t testing.TB, query string) {
 	t.Helper()
-	out, err := exec.Command("pg_lsclusters", "--no-header").Output()
+	db, err := sql.Open("pgx", postgresAdminURL())
 	if err != nil {
-		Require(t, "a local Debian Postgres cluster", err)
+		t.Fatal(err)
 	}
-	f := strings.Fields(string(out))
-	if len(f) < 2 {
-		Require(t, "a local Debian Postgres cluster", fmt.Errorf("pg_lsclusters printed %q", out))
-	}
-	ver, cluster := f[0], f[1]
-	if out, err := exec.Command("pg_ctlcluster", ver, cluster, action).CombinedOutput(); err != nil {
-		t.Fatalf("pg_ctlcluster %s %s %s: %v: %s", ver, cluster, action, err, out)
-	}
-	if action == "stop" {
-		t.Cleanup(func() { exec.Command("pg_ctlcluster", ver, cluster, "start").Run() })
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, query); err != nil {
+		t.Fatalf("%s: %v", query, err)
 	}
 }
