@@ -31,12 +31,12 @@ A web server hosting DIR must send .log files as text/plain, .rss and
           application/json json; image/svg+xml svg; text/html html; }`
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", exportSynopsis, stderr)
+	fs := newFlags("export", exportSynopsis+configHelp, stderr)
 	dataDir := fs.String("data", "pysmoke-data", "the service's data folder (pysmoke serve --data)")
 	database := databaseFlag(fs)
 	baseURL := fs.String("base-url", "", "the URL the site will be hosted at, e.g. https://example.org/smoke/ (its path prefixes every link; feeds carry it whole); default the root")
 	quiet := fs.Bool("quiet", false, "print no progress")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

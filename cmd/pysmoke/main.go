@@ -121,11 +121,11 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 
 // databaseFlag is --database, shared by the commands that open a
 // service's store: a Postgres URL, or by default the SQLite file of the
-// data folder. PYSMOKE_DATABASE gives it too, so that a password need not
-// be on a command line (the flag wins).
+// data folder. PYSMOKE_DATABASE or the config file give it too, so that a
+// password need not be on a command line (parseSettings).
 func databaseFlag(fs *flag.FlagSet) *string {
-	return fs.String("database", os.Getenv("PYSMOKE_DATABASE"),
-		"Postgres URL (postgres://USER:PASSWORD@HOST/DB) of the results and the queue, shared with workers on other machines; default PYSMOKE_DATABASE, else the SQLite file pysmoke.db in the data folder")
+	return fs.String("database", "",
+		"Postgres URL (postgres://USER:PASSWORD@HOST/DB) of the results and the queue, shared with workers on other machines; default the SQLite file pysmoke.db in the data folder")
 }
 
 // parseFlags parses args; a bad flag prints the usage and exits 2.

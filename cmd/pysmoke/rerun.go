@@ -17,11 +17,11 @@ runs them now, or when it next starts. Each run is kept beside the earlier
 ones; the cell's current run becomes the new one once it completes.`
 
 func cmdRerun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rerun", rerunSynopsis, stderr)
+	fs := newFlags("rerun", rerunSynopsis+configHelp, stderr)
 	dataDir := fs.String("data", "pysmoke-data", "the service's data folder (pysmoke serve --data)")
 	database := databaseFlag(fs)
 	only := fs.String("python", "", "comma-separated minor versions to rerun on, e.g. 2.7,3.12 (default: every one the service runs)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {

@@ -57,7 +57,7 @@ and the queue in Postgres, where pysmoke worker processes on other machines
 take builds; --workers 0 runs none here.`
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", serveSynopsis, stderr)
+	fs := newFlags("serve", serveSynopsis+configHelp, stderr)
 	var jf jobFlags
 	jf.register(fs, runtime.NumCPU(), "how many jobs run at once; 0: none, workers on other machines sharing --database run them (pysmoke worker)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve reports on")
@@ -66,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hint := fs.Duration("hint-interval", time.Minute, "how often the index's updates feed is read")
 	backfill := fs.Int("backfill", 3, "how many latest releases of a newly allowlisted project are tested")
 	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for its headers, 30 s for its request, 60 s for the answer and 120 s idle")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if jf.allowPath == "" || fs.NArg() != 0 {

@@ -31,11 +31,11 @@ groups, its jobs' scratch and containers; the builds it was running are
 taken back at once). --listen serves /healthz and /readyz.`
 
 func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("worker", workerSynopsis, stderr)
+	fs := newFlags("worker", workerSynopsis+configHelp, stderr)
 	var jf jobFlags
 	jf.register(fs, runtime.NumCPU(), "how many jobs run at once")
 	listen := fs.String("listen", "", "address to serve /healthz and /readyz on (default: none)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
 	if jf.allowPath == "" || fs.NArg() != 0 {
