@@ -132,6 +132,25 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 		return files, nil
 	}
 
+	// Each root (a Debian package whose closure is repacked) is a part of
+	// the build's progress; how many is known before any is fetched.
+	total := 0
+	for _, r := range recipes {
+		if slices.ContainsFunc(r.Minors, func(m string) bool { return in.pythons[m] }) {
+			total += len(r.Build) + len(r.Test) + len(r.Frontend517) + len(r.Plugins) + len(r.Backends)
+		}
+	}
+	done, began := 0, time.Now()
+	tell := func(root debRoot) {
+		done++
+		if opts.Progress != nil {
+			opts.Progress(Progress{Done: done, Total: total, Elapsed: time.Since(began), Part: root.Suite + " " + root.Package})
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{Total: total})
+	}
+
 	for _, r := range recipes {
 		var minors []string
 		for _, m := range r.Minors {
@@ -151,6 +170,7 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 					return nil, err
 				}
 				out = append(out, fs...)
+				tell(root)
 			}
 			return out, nil
 		}
@@ -177,6 +197,7 @@ func build(ctx context.Context, opts Options, in inputs, key, dir string) (*Whee
 				return nil, err
 			}
 			backs[name] = fs
+			tell(root)
 		}
 		for _, minor := range minors {
 			s := Set{Minor: minor, Runner: r.Runner, Frontend: r.Frontend, Test: dedupe(test), Frontend517: dedupe(front)}

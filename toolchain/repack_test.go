@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readWheel(t *testing.T, p string) map[string]string {
@@ -164,5 +165,20 @@ func TestWithRequires(t *testing.T) {
 	}
 	if got := string(withRequires([]byte(meta), nil)); got != meta {
 		t.Errorf("withRequires of nothing changed the metadata: %q", got)
+	}
+}
+
+func TestProgressLeft(t *testing.T) {
+	for _, c := range []struct {
+		p    Progress
+		want time.Duration
+	}{
+		{Progress{Done: 0, Total: 10, Elapsed: time.Second}, 0},
+		{Progress{Done: 2, Total: 10, Elapsed: 20 * time.Second}, 80 * time.Second},
+		{Progress{Done: 10, Total: 10, Elapsed: time.Minute}, 0},
+	} {
+		if got := c.p.Left(); got != c.want {
+			t.Errorf("%+v: Left() = %s, want %s", c.p, got, c.want)
+		}
 	}
 }

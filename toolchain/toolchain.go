@@ -137,6 +137,28 @@ type Options struct {
 	Pythons []Python
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
+	// Progress, when set, is told of a build's progress as each of its
+	// parts (a Debian package and what it depends on, repacked as
+	// wheels) is done, from 0 of Total to Total of Total.
+	Progress func(Progress)
+}
+
+// Progress is how far a toolchain build is.
+type Progress struct {
+	Done, Total int
+	Elapsed     time.Duration
+	// Part is what was just done ("trixie python3-pytest").
+	Part string
+}
+
+// Left estimates the time the build still takes, from the pace so far
+// (0 before the first part is done: no pace yet). Parts repacked once
+// serve every later recipe, so it tends to overstate.
+func (p Progress) Left() time.Duration {
+	if p.Done == 0 || p.Done >= p.Total {
+		return 0
+	}
+	return p.Elapsed / time.Duration(p.Done) * time.Duration(p.Total-p.Done)
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/pysmoke/toolchain, else

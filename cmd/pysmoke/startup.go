@@ -109,10 +109,34 @@ func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.
 	}
 	start := time.Now()
 	w, err := toolchain.Ensure(ctx, toolchain.Options{CacheDir: t.dir, Pythons: pys,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Progress: toolchainProgress(stderr)})
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "pysmoke: toolchain %s (%d wheels, ready in %s)\n", w.Dir, len(w.Wheels), time.Since(start).Round(time.Millisecond))
 	return w, nil
+}
+
+// toolchainProgress says on w how a toolchain build goes (a first build
+// takes minutes): when it starts, then at most every 5 s and at the end.
+func toolchainProgress(w io.Writer) func(toolchain.Progress) {
+	var last time.Time
+	return func(p toolchain.Progress) {
+		switch {
+		case p.Done == 0:
+			fmt.Fprintf(w, "pysmoke: building the offline toolchain from Debian's packages: %d parts (once; cached after)\n", p.Total)
+			last = time.Now()
+			return
+		case p.Done < p.Total && time.Since(last) < 5*time.Second:
+			return
+		}
+		last = time.Now()
+		line := fmt.Sprintf("pysmoke: toolchain %d of %d parts (%d%%) in %s, %.1f parts/min", p.Done, p.Total,
+			100*p.Done/max(p.Total, 1), p.Elapsed.Round(time.Second), float64(p.Done)/max(p.Elapsed.Minutes(), 1e-9))
+		if left := p.Left(); left > 0 {
+			line += fmt.Sprintf(", about %s left", left.Round(time.Second))
+		}
+		fmt.Fprintf(w, "%s (%s)\n", line, p.Part)
+	}
 }
