@@ -268,6 +268,22 @@ func (q *Queue) takeBack(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// Drop deletes the builds of project that wait (not one that runs: it
+// ends as it would), and returns how many went.
+func (q *Queue) Drop(ctx context.Context, project string) (int64, error) {
+	query := `DELETE FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending')
+		AND kind = 'pysmoke.build' AND json_extract(args, '$.project') = ?`
+	if q.postgres {
+		query = `DELETE FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending')
+		AND kind = 'pysmoke.build' AND args->>'project' = $1`
+	}
+	res, err := q.db.ExecContext(ctx, query, project)
+	if err != nil {
+		return 0, fmt.Errorf("queue: drop the builds of %s: %w", project, err)
+	}
+	return res.RowsAffected()
+}
+
 // Stop waits for running builds to finish (until ctx ends, then cancels
 // them: River makes a build cut short by its client's stop available
 // again without spending its attempt, and the next start takes it up).

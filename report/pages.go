@@ -230,6 +230,12 @@ type projectView struct {
 	BadgeMarkdown     string
 	// Timeline is the history chart; nil without releases.
 	Timeline *timelineView
+	// Actions are what administrators did to the project, newest first.
+	Actions []actionView
+}
+
+type actionView struct {
+	When, Actor, Action, Detail, Reason string
 }
 
 type releaseView struct {
@@ -331,6 +337,17 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 		pys = append(pys, p.Python)
 	}
 	v.Timeline = timeline(pys, v.Releases)
+	if h.actions != nil {
+		acts, err := h.actions.Actions(r.Context(), name)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, a := range acts {
+			v.Actions = append(v.Actions, actionView{When: a.At.UTC().Format("2006-01-02 15:04 UTC"), Actor: a.Actor,
+				Action: a.Action, Detail: a.Detail, Reason: a.Reason})
+		}
+	}
 	h.render(w, r, "project", page{Title: name + " - pysmoke", Project: v})
 }
 

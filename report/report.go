@@ -61,6 +61,13 @@ type Source interface {
 
 var _ Source = (*store.Store)(nil)
 
+// ActionSource gives a project's administrative actions, newest first.
+type ActionSource interface {
+	Actions(ctx context.Context, project string) ([]store.Action, error)
+}
+
+var _ ActionSource = (*store.Store)(nil)
+
 // Options configure a Handler.
 type Options struct {
 	// BaseURL is the external URL of the handler's root, e.g.
@@ -86,6 +93,10 @@ type Options struct {
 	// allowlist, normalised names): the overview lists those with no
 	// release read from the index yet as not tested yet.
 	Watched func() []string
+	// Actions, when set, gives the administrative actions taken on each
+	// project (pysmoke rerun, remove), shown on its page; the store
+	// satisfies it.
+	Actions ActionSource
 	// Static makes every link one a static copy of the site can serve
 	// (Export): the overview's pages at /page/N/ instead of /?page=N, the
 	// diffs at /project/NAME/diff/A/B/ instead of ?a=A&b=B, and no link to
@@ -111,12 +122,14 @@ type Handler struct {
 	static  bool
 	state   func(ctx context.Context) (ServiceState, error)
 	watched func() []string
+	actions ActionSource
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
 	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
-		diffs: newDiffCache(1024), static: opts.Static, state: opts.State, watched: opts.Watched}
+		diffs: newDiffCache(1024), static: opts.Static, state: opts.State, watched: opts.Watched,
+		actions: opts.Actions}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

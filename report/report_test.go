@@ -808,3 +808,32 @@ func TestOverviewPages(t *testing.T) {
 		t.Errorf("/page/2/ of a static copy: %d\n%s", r.code, r.body)
 	}
 }
+
+// The administrative actions on a project are on its page, newest first,
+// with who, when and why, escaped; a project without any shows no such
+// section.
+func TestProjectPageActions(t *testing.T) {
+	st := standard(t)
+	ctx := context.Background()
+	for i, a := range []store.Action{
+		{Project: "foo", Action: "rerun", Detail: "1.1 on 3.12: 1 build queued", Actor: "ana@ci", Reason: "the runner was flaky", At: t0},
+		{Project: "foo", Action: "rerun", Detail: "every release on 2.7: 2 builds queued", Actor: "bo@ci", Reason: hostile, At: t0.Add(time.Hour)},
+	} {
+		if err := st.RecordAction(ctx, a); err != nil {
+			t.Fatalf("action %d: %v", i, err)
+		}
+	}
+	srv := serve(t, st, report.Options{BaseURL: base, Actions: st})
+	body := get(t, srv.URL+"/project/foo/").body
+	want := `<h2>Administration</h2>
+<ul class="actions">
+<li><time>2026-03-01 13:00 UTC</time>: bo@ci asked for a rerun (every release on 2.7: 2 builds queued): <q>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</q></li>
+<li><time>2026-03-01 12:00 UTC</time>: ana@ci asked for a rerun (1.1 on 3.12: 1 build queued): <q>the runner was flaky</q></li>
+</ul>`
+	if !strings.Contains(body, want) {
+		t.Errorf("foo's page lacks\n%s\n%s", want, body[max(0, strings.Index(body, "</table>")):])
+	}
+	if body := get(t, srv.URL+"/project/baz/").body; strings.Contains(body, "Administration") {
+		t.Errorf("baz, never touched, shows an administration section")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pysmoke/pysmoke/dist"
 	"github.com/pysmoke/pysmoke/outcome"
@@ -14,18 +15,33 @@ import (
 	"github.com/pysmoke/pysmoke/store"
 )
 
-// Rerun queues again, as runs of cause admin, the cells of a project
-// recorded in the service's database (database, or the data folder
-// dataDir's): of its release version ("" for every release) on pythons
-// (nil for every Python the service records). The service runs them, now
-// or when it next starts; it need not be stopped. It returns the builds
-// queued (a cell already waiting is not queued twice).
-func Rerun(ctx context.Context, dataDir, database, project, version string, pythons []string) ([]queue.Build, error) {
+// Admin says where a service's data is and who asks for an
+// administrative action, and why: both are recorded with it.
+type Admin struct {
+	// DataDir is the service's data folder; Database its Postgres URL
+	// when it is not the folder's SQLite file.
+	DataDir, Database string
+	Actor, Reason     string
+}
+
+func (a Admin) open(ctx context.Context) (*store.Store, error) {
+	if strings.TrimSpace(a.Reason) == "" || strings.TrimSpace(a.Actor) == "" {
+		return nil, errors.New("an administrative action needs who asks for it and why (--reason)")
+	}
+	return openExisting(ctx, a.DataDir, a.Database)
+}
+
+// Rerun queues again, as runs of cause admin, the cells of a project: of
+// its release version ("" for every release) on pythons (nil for every
+// Python the service records), and records the action. The service runs
+// them, now or when it next starts; it need not be stopped. It returns the
+// builds queued (a cell already waiting is not queued twice).
+func Rerun(ctx context.Context, a Admin, project, version string, pythons []string) ([]queue.Build, error) {
 	name, err := dist.NormalizeValid(project)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openExisting(ctx, dataDir, database)
+	st, err := a.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +94,57 @@ func Rerun(ctx context.Context, dataDir, database, project, version string, pyth
 	if err != nil {
 		return nil, err
 	}
-	return builds, q.Enqueue(ctx, builds...)
+	if err := q.Enqueue(ctx, builds...); err != nil {
+		return nil, err
+	}
+	what := "every release"
+	if version != "" {
+		what = version
+	}
+	return builds, st.RecordAction(ctx, store.Action{Project: name, Action: "rerun", Actor: a.Actor, Reason: a.Reason,
+		Detail: fmt.Sprintf("%s on %s: %s queued", what, strings.Join(pythons, ", "), count(len(builds), "build"))})
+}
+
+// Remove deletes everything stored of a project (store.RemoveProject) and
+// its waiting builds, records the action, which stays, and returns what
+// went ("1 release, 3 runs and 0 waiting builds deleted"). A project
+// still on the allowlist comes back with the next crawl.
+func Remove(ctx context.Context, a Admin, project string) (string, error) {
+	name, err := dist.NormalizeValid(project)
+	if err != nil {
+		return "", err
+	}
+	st, err := a.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	q, err := queue.Open(ctx, st.DB(), st.Dialect(), queue.Options{}) // insert-only
+	if err != nil {
+		return "", err
+	}
+	dropped, err := q.Drop(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	removed, err := st.RemoveProject(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if removed == (store.Removed{}) && dropped == 0 {
+		return "", fmt.Errorf("%s: nothing recorded of it", name)
+	}
+	detail := fmt.Sprintf("%s, %s and %s deleted", count(int(removed.Releases), "release"), count(int(removed.Runs), "run"),
+		count(int(dropped), "waiting build"))
+	return detail, st.RecordAction(ctx, store.Action{Project: name, Action: "remove", Actor: a.Actor, Reason: a.Reason, Detail: detail})
+}
+
+// count says n things, in the singular for one.
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // openExisting opens the store of a service that has run: database (a

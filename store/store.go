@@ -181,6 +181,7 @@ var migrations = []string{
 	// What the release claims of the Pythons it supports (outcome.Claims
 	// as JSON; '' when it claims nothing).
 	`ALTER TABLE runs ADD COLUMN claims TEXT NOT NULL DEFAULT '';`,
+	actionsMigration, // store/actions.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -23,9 +23,11 @@ Usage:
   pysmoke worker  [flags]          run a service's jobs on this machine, from
                                    the Postgres database it shares
   pysmoke run     [flags] SDIST    test one sdist here and print the matrix
-  pysmoke rerun   [flags] PROJECT [VERSION]
+  pysmoke rerun   --reason WHY [flags] PROJECT[==VERSION]
                                    queue a project's cells again in a service's
-                                   data folder (runs of cause "admin")
+                                   data (runs of cause "admin")
+  pysmoke remove  --reason WHY [flags] PROJECT
+                                   delete what a service recorded of a project
   pysmoke export  [flags] DIR      write a service's reports as a static site
   pysmoke experiment [flags] NAME [PROJECT[==VERSION] | SDIST ...]
                                    run releases with the baseline and with a
@@ -82,6 +84,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "rerun":
 		return cmdRerun(ctx, args[1:], stdout, stderr)
+	case "remove":
+		return cmdRemove(ctx, args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "experiment":

@@ -128,7 +128,7 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 
 	// An administrator asks for another run, while the service runs.
 	var out, errOut testenv.LogBuffer
-	if err := dispatch(ctx, []string{"rerun", "--data", data, "App", "1.0"}, &out, &errOut); err != nil || out.String() != "queued app 1.0 on 3.12\n" {
+	if err := dispatch(ctx, []string{"rerun", "--data", data, "--reason", "checking the dependency's fix", "--by", "ana@ci", "App==1.0"}, &out, &errOut); err != nil || out.String() != "queued app 1.0 on 3.12\n" {
 		t.Fatalf("rerun: %v, %q %q", err, out.String(), errOut.String())
 	}
 	rs = waitFor("the administrator's rerun", func(rs []store.Cell) bool { return len(rs) == 3 && rs[0].State == store.RunComplete })
@@ -136,11 +136,14 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 		t.Errorf("after pysmoke rerun: runs %s %v, %s %v", rs[0].Cause, rs[0].Current, rs[1].Cause, rs[1].Current)
 	}
 	for _, bad := range [][]string{
-		{"rerun", "--data", data, "nosuch"},
-		{"rerun", "--data", data, "app", "9.9"},
-		{"rerun", "--data", data, "--python", "3.99", "app"},
-		{"rerun", "--data", filepath.Join(tmp, "nowhere"), "app"},
-		{"rerun", "--data", data, "not a name!"},
+		{"rerun", "--data", data, "--reason", "r", "nosuch"},
+		{"rerun", "--data", data, "--reason", "r", "app", "9.9"},
+		{"rerun", "--data", data, "--reason", "r", "app==9.9"},
+		{"rerun", "--data", data, "--reason", "r", "--python", "3.99", "app"},
+		{"rerun", "--data", filepath.Join(tmp, "nowhere"), "--reason", "r", "app"},
+		{"rerun", "--data", data, "--reason", "r", "not a name!"},
+		{"rerun", "--data", data, "app"}, // no reason
+		{"remove", "--data", data, "app"},
 	} {
 		if err := dispatch(ctx, bad, &out, &errOut); err == nil {
 			t.Errorf("%v: no error", bad)
@@ -149,5 +152,26 @@ func TestServeRerunsOnDependencyRelease(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
+	}
+
+	// The project removed: its releases and runs go, the actions stay.
+	out.Reset()
+	if err := dispatch(context.Background(), []string{"remove", "--data", data, "--reason", "off the allowlist", "--by", "bo@ci", "app"}, &out, &errOut); err != nil ||
+		out.String() != "removed app: 1 release, 3 runs and 0 waiting builds deleted\n" {
+		t.Fatalf("remove: %v, %q %q", err, out.String(), errOut.String())
+	}
+	st, err := store.Open(context.Background(), filepath.Join(data, "pysmoke.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if rs, err := st.Releases(context.Background(), "app"); err != nil || len(rs) != 0 {
+		t.Errorf("app's releases after remove: %v, %v", rs, err)
+	}
+	acts, err := st.Actions(context.Background(), "app")
+	if err != nil || len(acts) != 2 || acts[0].Action != "remove" || acts[0].Actor != "bo@ci" || acts[0].Reason != "off the allowlist" ||
+		acts[1].Action != "rerun" || acts[1].Actor != "ana@ci" || acts[1].Reason != "checking the dependency's fix" ||
+		acts[1].Detail != "1.0 on 3.12: 1 build queued" || acts[0].Detail != "1 release, 3 runs and 0 waiting builds deleted" {
+		t.Errorf("app's actions: %+v, %v", acts, err)
 	}
 }
