@@ -145,8 +145,36 @@ func testsStep(res runner.Result) runner.StepResult {
 
 // depSetup is what the dependency tests share: the namespace sandbox, the
 // interpreters, the toolchain, the hand-written expected-dependencies.txt
-// and a scratch folder.
-func depSetup(t *testing.T) (sandbox.Backend, []interpreter.Interpreter, *toolchain.Wheelhouse, expected.Table, string) {
+// and a scratch folder. Given samples, make test keeps the interpreters
+// where those samples' expected outcomes change (expected.Table.Changes:
+// either side of a change, the oldest and the newest); make test-full
+// keeps all nine.
+func depSetup(t *testing.T, samples ...string) (sandbox.Backend, []interpreter.Interpreter, *toolchain.Wheelhouse, expected.Table, string) {
+	t.Helper()
+	backend, ins, tc, want, scratch := depSetupAll(t)
+	if len(samples) == 0 || os.Getenv("PYSMOKE_TEST_FULL") != "" {
+		return backend, ins, tc, want, scratch
+	}
+	var minors []string
+	for _, in := range ins {
+		minors = append(minors, in.Minor)
+	}
+	keep := map[string]bool{}
+	for _, s := range samples {
+		for _, py := range want.Changes(s, minors) {
+			keep[py] = true
+		}
+	}
+	var some []interpreter.Interpreter
+	for _, in := range ins {
+		if keep[in.Minor] {
+			some = append(some, in)
+		}
+	}
+	return backend, some, tc, want, scratch
+}
+
+func depSetupAll(t *testing.T) (sandbox.Backend, []interpreter.Interpreter, *toolchain.Wheelhouse, expected.Table, string) {
 	t.Helper()
 	backend := sandboxtest.Namespace(t)
 	ins := testenv.Pythons(t)
@@ -165,7 +193,7 @@ func depSetup(t *testing.T) (sandbox.Backend, []interpreter.Interpreter, *toolch
 // installed, and removing a dependency from the index turns the cells
 // that need it into "dependency unavailable" naming it.
 func TestDependencies(t *testing.T) {
-	backend, ins, tc, want, scratch := depSetup(t)
+	backend, ins, tc, want, scratch := depSetup(t, "depapp")
 	start := time.Now()
 	builder := runner.New(runner.Options{Backend: backend, Toolchain: tc, ScratchDir: scratch})
 	d := newDepIndex(t)
@@ -311,7 +339,7 @@ func TestDependencies(t *testing.T) {
 // removed from the index, their tests are dependency-unavailable naming
 // it, not failed.
 func TestDeclaredTestEnvironments(t *testing.T) {
-	backend, ins, tc, want, scratch := depSetup(t)
+	backend, ins, tc, want, scratch := depSetup(t, "toxapp", "groupapp")
 	d := newDepIndex(t)
 	sdist, err := localindex.WriteSdist(t.TempDir(), "../testdata/dependencies/depsdist", "depsdist", "1.0")
 	if err != nil {
