@@ -27,9 +27,9 @@ import (
 // expected-classes.txt. make test runs each sample on the Pythons where
 // its expected outcomes change (both sides of each change), those its
 // expected diffs and classes name, and the oldest and the newest, with
-// smokegood and cext on every Python (each interpreter's toolchain
-// building a pure and a C package): about half the matrix, each
-// interpreter still run. make test-full runs every sample on every Python.
+// smokegood on every Python (each interpreter's toolchain building a
+// package): about half the matrix, each interpreter still run. make
+// test-full runs every sample on every Python.
 func TestSamplesMatchExpected(t *testing.T) {
 	backend := sandboxtest.Namespace(t)
 	ins := testenv.Pythons(t)
@@ -44,7 +44,7 @@ func TestSamplesMatchExpected(t *testing.T) {
 	plan := map[string][]string{}
 	for _, s := range want.Samples() {
 		plan[s] = minors
-		if os.Getenv("PYSMOKE_TEST_FULL") == "" && s != "smokegood" && s != "cext" {
+		if os.Getenv("PYSMOKE_TEST_FULL") == "" && s != "smokegood" {
 			plan[s] = namedPythons(t, s, want.Changes(s, minors), minors)
 		}
 	}

@@ -70,7 +70,8 @@ type Options struct {
 	NoJobs bool
 	// JobsOnly makes a worker (pysmoke worker): it runs the jobs of a
 	// service sharing its database, and neither crawls nor serves the
-	// reports (Run's listener, if any, serves /healthz and /readyz).
+	// reports (Run's listener, if any, serves /healthz, /readyz and
+	// /metrics).
 	JobsOnly bool
 	// StepTimeout is each step's wall-clock limit; default 10 minutes.
 	StepTimeout time.Duration
@@ -245,7 +246,8 @@ func (s *Service) Close() error { return s.store.Close() }
 // Handler serves the reports.
 func (s *Service) Handler() http.Handler { return s.reports }
 
-// Routes serves what Run serves: the reports, /healthz and /readyz.
+// Routes serves what Run serves: the reports, /healthz, /readyz and
+// /metrics.
 func (s *Service) Routes() http.Handler { return s.routes() }
 
 // Run runs the service until ctx ends: the queue's workers, the reruns of

@@ -32,6 +32,7 @@ sealed sandbox per interpreter, stores the outcomes, and serves reports:
   /api/v1/project/NAME/runs/VERSION/PYTHON   every run of a cell
   /api/v1/project/NAME/diff?a=..&b=..        the diff, as JSON
   /healthz, /readyz             alive; ready (database, queue and sandbox answer)
+  /metrics                      Prometheus metrics (queue, jobs, steps, index, artifacts)
 
 Every run is kept (why it ran, where, its logs and archives). A failure is
 rerun (--confirm) before the badge and the feeds count it; a cell is rerun

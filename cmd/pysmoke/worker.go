@@ -28,13 +28,13 @@ service recorded. The allowlist file must say what the service's says
 
 A worker that was killed cleans up after itself as it next starts (its step
 groups, its jobs' scratch and containers; the builds it was running are
-taken back at once). --listen serves /healthz and /readyz.`
+taken back at once). --listen serves /healthz, /readyz and /metrics.`
 
 func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("worker", workerSynopsis+configHelp, stderr)
 	var jf jobFlags
 	jf.register(fs, runtime.NumCPU(), "how many jobs run at once")
-	listen := fs.String("listen", "", "address to serve /healthz and /readyz on (default: none)")
+	listen := fs.String("listen", "", "address to serve /healthz, /readyz and /metrics on (default: none)")
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
