@@ -333,3 +333,38 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 		t.Fatal("the stopped build never ran again")
 	}
 }
+
+// Drop deletes a project's waiting builds and nothing else: not another
+// project's, not one that runs.
+func TestDrop(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var builds []Build
+	for _, p := range []string{"foo", "bar"} {
+		for _, py := range []string{"3.11", "3.12"} {
+			builds = append(builds, Build{Project: p, Version: "1.0", SdistFile: p + "-1.0.tar.gz", SdistSHA256: "ab", Python: py})
+		}
+	}
+	if err := q.Enqueue(ctx, builds...); err != nil {
+		t.Fatal(err)
+	}
+	// One of foo's builds runs (as far as the table says).
+	mark := `UPDATE river_job SET state = 'running' WHERE id = (SELECT MIN(id) FROM river_job WHERE json_extract(args, '$.project') = 'foo')`
+	if st.Dialect() == store.Postgres {
+		mark = `UPDATE river_job SET state = 'running' WHERE id = (SELECT MIN(id) FROM river_job WHERE args->>'project' = 'foo')`
+	}
+	if _, err := st.DB().ExecContext(ctx, mark); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.Drop(ctx, "foo")
+	if err != nil || n != 1 {
+		t.Fatalf("Drop: %d, %v; want foo's one waiting build", n, err)
+	}
+	if d, err := q.Depth(ctx); err != nil || d["available"] != 2 || d["running"] != 1 {
+		t.Errorf("after the drop: %v, %v; want bar's two waiting and foo's running one", d, err)
+	}
+}
