@@ -60,12 +60,10 @@ sandbox-image: build
 		$(BIN) image >/dev/null; \
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
-# About 41 minutes on a 2-core machine at f234e3c (the runner's tests
-# 2,015 s, the command's 1,443 s with the experiment over the samples, the
-# seeded corpus 348 s, sharing the cores), more than the 30 minutes this
-# project allows itself; since then make test runs each sample only on
-# the Pythons where its outcomes change and the experiment over 13
-# samples. The timeout leaves room for a busy machine.
+# About 25 minutes on a 2-core machine at 2bc097c (a fresh clone under
+# .ci/run: the runner's tests 1,445 s from the start, the command's 995 s
+# and then the seeded corpus 347 s beside them), within the 30 minutes this
+# project allows itself. The timeout leaves room for a busy machine.
 # Screenshots and other files the tests keep are written under
 # test-artifacts/_artifacts/ (go test -artifacts; a folder per test).
 # go test runs packages in the order named, two at a time on two cores:
