@@ -108,13 +108,24 @@ func (s *Store) Usage() (Usage, error) {
 // recorded it yet, is spared by a before far enough back (longer than a
 // job). It returns what it freed.
 func (s *Store) Prune(keep func(sha256 string) bool, before time.Time) (Usage, error) {
+	return s.prune(keep, before, true)
+}
+
+// Unused counts what Prune(keep, before) would remove, removing nothing.
+func (s *Store) Unused(keep func(sha256 string) bool, before time.Time) (Usage, error) {
+	return s.prune(keep, before, false)
+}
+
+func (s *Store) prune(keep func(sha256 string) bool, before time.Time, remove bool) (Usage, error) {
 	var freed Usage
 	err := s.walk(func(p string, sum string, fi fs.FileInfo) error {
 		if keep(sum) || !fi.ModTime().Before(before) {
 			return nil
 		}
-		if err := os.Remove(p); err != nil {
-			return err
+		if remove {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
 		}
 		freed.Files++
 		freed.Bytes += fi.Size()

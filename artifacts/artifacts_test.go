@@ -79,6 +79,14 @@ func TestPrune(t *testing.T) {
 		age(sum)
 	}
 	put("put again") // by a job running now
+	// Unused says what Prune would free, and frees nothing.
+	would, err := s.Unused(func(sum string) bool { return sum == wanted }, time.Now().Add(-24*time.Hour))
+	if err != nil || would.Files != 1 || would.Bytes != int64(len("a dropped release's wheel")) {
+		t.Fatalf("Unused: %+v, %v", would, err)
+	}
+	if _, err := s.Path(unwanted); err != nil {
+		t.Fatalf("Unused removed %s: %v", unwanted, err)
+	}
 	freed, err := s.Prune(func(sum string) bool { return sum == wanted }, time.Now().Add(-24*time.Hour))
 	if err != nil || freed.Files != 1 || freed.Bytes != int64(len("a dropped release's wheel")) {
 		t.Fatalf("Prune freed %+v, %v; want the dropped release's wheel only", freed, err)

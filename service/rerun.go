@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/pysmoke/pysmoke/artifacts"
 	"github.com/pysmoke/pysmoke/dist"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/queue"
@@ -159,4 +161,64 @@ func openExisting(ctx context.Context, dataDir, database string) (*store.Store, 
 		return nil, fmt.Errorf("no service data in %s: %w", dataDir, err)
 	}
 	return store.Open(ctx, path)
+}
+
+// RetentionReport is what retention would free, or freed, and what stays.
+type RetentionReport struct {
+	Freed, Kept artifacts.Usage
+	Applied     bool
+}
+
+// Retention applies the service's retention to its artifact store (in the
+// data folder): the archives no run of each project's keepReleases latest
+// releases recorded go, except those put within two jobs' time (a running
+// job's, not recorded yet; stepTimeout is the service's). Without apply it
+// only says what would go; with apply it frees it and records the action.
+func Retention(ctx context.Context, a Admin, keepReleases int, stepTimeout time.Duration, apply bool) (RetentionReport, error) {
+	var rep RetentionReport
+	if keepReleases <= 0 || stepTimeout <= 0 {
+		return rep, fmt.Errorf("retention: keep %d releases with steps of %s: both must be positive", keepReleases, stepTimeout)
+	}
+	var st *store.Store
+	var err error
+	if apply {
+		st, err = a.open(ctx)
+	} else {
+		st, err = openExisting(ctx, a.DataDir, a.Database) // a look needs no reason
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer st.Close()
+	arts, err := artifacts.Open(filepath.Join(a.DataDir, "artifacts"))
+	if err != nil {
+		return rep, err
+	}
+	inUse, err := st.ArtifactsInUse(ctx, keepReleases)
+	if err != nil {
+		return rep, err
+	}
+	keep := func(sum string) bool { return inUse[sum] }
+	before := time.Now().Add(-2 * time.Duration(len(outcome.Steps)+1) * stepTimeout)
+	if apply {
+		rep.Freed, err = arts.Prune(keep, before)
+	} else {
+		rep.Freed, err = arts.Unused(keep, before)
+	}
+	if err != nil {
+		return rep, err
+	}
+	if rep.Kept, err = arts.Usage(); err != nil {
+		return rep, err
+	}
+	if !apply {
+		// Nothing went: what stays is every file less what would go.
+		rep.Kept.Files -= rep.Freed.Files
+		rep.Kept.Bytes -= rep.Freed.Bytes
+		return rep, nil
+	}
+	rep.Applied = true
+	return rep, st.RecordAction(ctx, store.Action{Action: "retention", Actor: a.Actor, Reason: a.Reason,
+		Detail: fmt.Sprintf("kept the archives of each project's %d latest releases: freed %s (%d bytes), kept %s (%d bytes)",
+			keepReleases, count(rep.Freed.Files, "file"), rep.Freed.Bytes, count(rep.Kept.Files, "file"), rep.Kept.Bytes)})
 }

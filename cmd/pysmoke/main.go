@@ -28,6 +28,9 @@ Usage:
                                    data (runs of cause "admin")
   pysmoke remove  --reason WHY [flags] PROJECT
                                    delete what a service recorded of a project
+  pysmoke retention [--apply --reason WHY] [flags]
+                                   what the artifact retention would free;
+                                   with --apply, free it
   pysmoke export  [flags] DIR      write a service's reports as a static site
   pysmoke experiment [flags] NAME [PROJECT[==VERSION] | SDIST ...]
                                    run releases with the baseline and with a
@@ -86,6 +89,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdRerun(ctx, args[1:], stdout, stderr)
 	case "remove":
 		return cmdRemove(ctx, args[1:], stdout, stderr)
+	case "retention":
+		return cmdRetention(ctx, args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "experiment":

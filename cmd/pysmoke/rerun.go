@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/pysmoke/pysmoke/service"
 )
@@ -102,5 +103,41 @@ func cmdRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "removed %s: %s\n", fs.Arg(0), detail)
+	return nil
+}
+
+const retentionSynopsis = `Usage: pysmoke retention [--apply --reason WHY] [flags]
+
+Says what the service's retention would free in its data folder's artifact
+store: the archives the steps built (kept for diffs) that no run of each
+project's --keep-releases latest releases recorded, except those put within
+two jobs' time (a running job's, not recorded yet). With --apply it frees
+them, and records the action with who (--by) and why (--reason). The
+service applies the same retention hourly; it need not be stopped.`
+
+func cmdRetention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("retention", retentionSynopsis+configHelp, stderr)
+	var a adminFlags
+	a.register(fs)
+	keep := fs.Int("keep-releases", 3, "how many of each project's latest releases keep their archives (as pysmoke serve --keep-releases)")
+	stepTimeout := fs.Duration("step-timeout", 10*time.Minute, "the service's step limit: archives younger than two jobs' time are kept")
+	apply := fs.Bool("apply", false, "free what would be freed (without it: only say)")
+	if err := parseSettings(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitError{2}
+	}
+	rep, err := service.Retention(ctx, a.admin(), *keep, *stepTimeout, *apply)
+	if err != nil {
+		return err
+	}
+	verb := "would free"
+	if rep.Applied {
+		verb = "freed"
+	}
+	fmt.Fprintf(stdout, "retention (the archives of each project's %d latest releases kept): %s %d files (%d bytes); %d files (%d bytes) stay\n",
+		*keep, verb, rep.Freed.Files, rep.Freed.Bytes, rep.Kept.Files, rep.Kept.Bytes)
 	return nil
 }
