@@ -199,7 +199,7 @@ func Retention(ctx context.Context, a Admin, keepReleases int, stepTimeout time.
 		return rep, err
 	}
 	keep := func(sum string) bool { return inUse[sum] }
-	before := time.Now().Add(-2 * time.Duration(len(outcome.Steps)+1) * stepTimeout)
+	before := retentionSpares(stepTimeout)
 	if apply {
 		rep.Freed, err = arts.Prune(keep, before)
 	} else {

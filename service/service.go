@@ -501,8 +501,7 @@ func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error)
 	if err != nil {
 		return freed, err
 	}
-	grace := 2 * time.Duration(len(outcome.Steps)+1) * s.opts.StepTimeout
-	freed, err = s.arts.Prune(func(sum string) bool { return inUse[sum] }, time.Now().Add(-grace))
+	freed, err = s.arts.Prune(func(sum string) bool { return inUse[sum] }, retentionSpares(s.opts.StepTimeout))
 	if err != nil {
 		return freed, err
 	}
@@ -513,6 +512,13 @@ func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error)
 	s.log.Info("artifact retention", "keep_releases", s.opts.KeepReleases, "kept_files", kept.Files, "kept_bytes", kept.Bytes,
 		"freed_files", freed.Files, "freed_bytes", freed.Bytes)
 	return freed, nil
+}
+
+// retentionSpares is the time after which retention spares an archive no
+// run records yet: two jobs' time (every step, and making the sandbox),
+// so that a running job's archives stay until it records them.
+func retentionSpares(stepTimeout time.Duration) time.Time {
+	return time.Now().Add(-2 * time.Duration(len(outcome.Steps)+1) * stepTimeout)
 }
 
 // job is the runner's job for a build, with the project's allowlist
