@@ -249,16 +249,19 @@ func (q *Queue) Start(ctx context.Context) error {
 // available again, before its workers start: no build of this name runs
 // (IDs are unique among live processes), so those were cut short by a
 // crash or a kill. The attempt they spent is given back: the machinery
-// failed, not the build, and repeated crashes must not discard it.
+// failed, not the build, and repeated crashes must not discard it. They
+// keep the time they were scheduled for, so that they go before the
+// builds queued since (River takes the earliest first): a build a crash
+// interrupted is not sent to the back of a backfill's queue.
 func (q *Queue) takeBack(ctx context.Context) (int64, error) {
 	// attempted_by lists the workers of each attempt, the last one last:
 	// a JSON array on SQLite, an array of text on Postgres.
 	query := `UPDATE river_job
-		SET state = 'available', scheduled_at = datetime('now', 'subsec'), attempt = MAX(attempt - 1, 0)
+		SET state = 'available', attempt = MAX(attempt - 1, 0)
 		WHERE state = 'running' AND json_extract(attempted_by, '$[#-1]') = ?`
 	if q.postgres {
 		query = `UPDATE river_job
-		SET state = 'available', scheduled_at = now(), attempt = GREATEST(attempt - 1, 0)
+		SET state = 'available', attempt = GREATEST(attempt - 1, 0)
 		WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`
 	}
 	res, err := q.db.ExecContext(ctx, query, q.id)

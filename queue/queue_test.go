@@ -196,8 +196,8 @@ func TestMain(m *testing.M) {
 // A worker killed with SIGKILL mid-build leaves it running in River; the
 // next start of a worker of the same name takes it back at once, not
 // after River's rescue window (an hour past the timeout), with the
-// killed attempt given back. Another worker's running build is not
-// touched.
+// killed attempt given back, and before a build queued since. Another
+// worker's running build is not touched.
 func TestTakeBackAfterKill(t *testing.T) {
 	ctx := context.Background()
 	db := database(t)
@@ -249,7 +249,13 @@ func TestTakeBackAfterKill(t *testing.T) {
 		t.Fatalf("bar's build marked running: %d rows", n)
 	}
 
-	ran := make(chan Build, 2)
+	// A build queued since, waiting: it goes after the taken-back one.
+	later := Build{Project: "baz", Version: "1.0", SdistFile: "baz-1.0.tar.gz", SdistSHA256: "ef", Python: "3.12"}
+	if err := ins.Enqueue(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+
+	ran := make(chan Build, 3)
 	started := time.Now()
 	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
 		ran <- b
@@ -270,6 +276,14 @@ func TestTakeBackAfterKill(t *testing.T) {
 		t.Logf("the killed build ran again %s after the start", time.Since(started).Round(time.Millisecond))
 	case <-time.After(30 * time.Second):
 		t.Fatal("the killed build was not taken back")
+	}
+	select {
+	case b := <-ran:
+		if b.Project != "baz" {
+			t.Errorf("%s ran second; want baz, the build that waited", b.Project)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("baz, the build that waited, never ran")
 	}
 	select {
 	case b := <-ran:
