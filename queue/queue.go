@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -96,12 +98,18 @@ type Queue struct {
 	working  bool
 	id       string
 	log      *slog.Logger
+	worker   *worker // nil for an insert-only queue
 }
 
 type worker struct {
 	river.WorkerDefaults[Build]
 	handle  Handler
 	timeout time.Duration
+
+	// stopped holds the builds a stop cut short, by job id, with the time
+	// each was scheduled for (Stop puts them back in their place).
+	mu      sync.Mutex
+	stopped map[int64]time.Time
 }
 
 // ErrElsewhere is what a Handler returns for a build this worker cannot
@@ -114,6 +122,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Build]) error {
 	b := job.Args
 	b.Attempt = job.Attempt
 	err := w.handle(ctx, b)
+	if err != nil && ctx.Err() != nil {
+		w.mu.Lock()
+		w.stopped[job.ID] = job.ScheduledAt
+		w.mu.Unlock()
+	}
 	if errors.Is(err, ErrElsewhere) {
 		// A snooze gives the attempt back. The longer no worker has taken
 		// it, the longer it waits out of this worker's way (up to 30 s).
@@ -169,9 +182,11 @@ func Open(ctx context.Context, db *sql.DB, dialect string, opts Options) (*Queue
 		PollOnly: true,
 		ID:       opts.ID,
 	}
+	var w *worker
 	if opts.Handler != nil {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &worker{handle: opts.Handler, timeout: opts.JobTimeout})
+		w = &worker{handle: opts.Handler, timeout: opts.JobTimeout, stopped: map[int64]time.Time{}}
+		river.AddWorker(workers, w)
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 	}
@@ -183,7 +198,7 @@ func Open(ctx context.Context, db *sql.DB, dialect string, opts Options) (*Queue
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Queue{client: client, db: db, postgres: dialect == "postgres", working: opts.Handler != nil, id: opts.ID, log: log}, nil
+	return &Queue{client: client, db: db, postgres: dialect == "postgres", working: opts.Handler != nil, id: opts.ID, log: log, worker: w}, nil
 }
 
 // Depth counts the builds in each of River's job states ("available",
@@ -208,6 +223,93 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
+// Backlog is how far the builds in hand have got: those waiting or
+// running, and those finished since the oldest of them was queued (a
+// backfill, a rerun of stale cells, an experiment's candidate: whatever
+// filled the queue). It is read from the queue's table, so it survives
+// restarts and counts every worker sharing the database.
+type Backlog struct {
+	// Left counts the builds waiting (available, scheduled, retryable,
+	// pending) or running.
+	Left int
+	// Began is when the oldest build left was queued (zero when none is
+	// left); Done counts the builds finished (completed, discarded,
+	// cancelled) since then.
+	Began time.Time
+	Done  int
+	// Recent counts the builds finished in the last Window (the shorter
+	// of BacklogWindow and the time since Began): the pace.
+	Recent int
+	Window time.Duration
+}
+
+// BacklogWindow is how far back the pace of a Backlog is measured.
+const BacklogWindow = 10 * time.Minute
+
+// PerMinute is the pace of the builds in hand (0 before one finished).
+func (b Backlog) PerMinute() float64 {
+	if b.Window <= 0 {
+		return 0
+	}
+	return float64(b.Recent) / b.Window.Minutes()
+}
+
+// Remaining estimates how long the builds left take at the recent pace
+// (0 when there is no pace yet or nothing left).
+func (b Backlog) Remaining() time.Duration {
+	pace := b.PerMinute()
+	if pace == 0 || b.Left == 0 {
+		return 0
+	}
+	return time.Duration(float64(b.Left) / pace * float64(time.Minute))
+}
+
+// riverSQLiteTime is how River's SQLite driver writes times (UTC, as text:
+// compared as text, so a query's bound must be written the same way).
+const riverSQLiteTime = "2006-01-02 15:04:05.000"
+
+// Backlog reads how far the builds in hand have got, at now.
+func (q *Queue) Backlog(ctx context.Context, now time.Time) (Backlog, error) {
+	var b Backlog
+	var oldest any
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM river_job
+		WHERE kind = 'pysmoke.build' AND state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`).Scan(&b.Left, &oldest)
+	if err != nil {
+		return b, fmt.Errorf("queue backlog: %w", err)
+	}
+	if b.Left == 0 {
+		return b, nil
+	}
+	switch v := oldest.(type) {
+	case time.Time:
+		b.Began = v
+	case string:
+		if b.Began, err = time.Parse("2006-01-02 15:04:05.999999999", v); err != nil {
+			return b, fmt.Errorf("queue backlog: the oldest build's time %q: %w", v, err)
+		}
+	case []byte:
+		if b.Began, err = time.Parse("2006-01-02 15:04:05.999999999", string(v)); err != nil {
+			return b, fmt.Errorf("queue backlog: the oldest build's time %q: %w", v, err)
+		}
+	default:
+		return b, fmt.Errorf("queue backlog: the oldest build's time is a %T", oldest)
+	}
+	b.Window = min(BacklogWindow, now.Sub(b.Began))
+	query := `SELECT COUNT(*), COALESCE(SUM(CASE WHEN finalized_at >= ? THEN 1 ELSE 0 END), 0)
+		FROM river_job WHERE kind = 'pysmoke.build' AND state IN ('completed', 'discarded', 'cancelled') AND finalized_at >= ?`
+	began, recent := any(b.Began), any(now.Add(-b.Window))
+	if q.postgres {
+		query = strings.Replace(strings.Replace(query, "?", "$1", 1), "?", "$2", 1)
+	} else {
+		began, recent = b.Began.UTC().Format(riverSQLiteTime), now.Add(-b.Window).UTC().Format(riverSQLiteTime)
+	}
+	err = q.db.QueryRowContext(ctx, query, recent, began).Scan(&b.Done, &b.Recent)
+	if err != nil {
+		return b, fmt.Errorf("queue backlog: %w", err)
+	}
+	return b, nil
+}
+
 // quiet keeps River's routine chatter out of pysmoke's log.
 func quiet(l *slog.Logger) *slog.Logger {
 	if l == nil {
@@ -225,7 +327,8 @@ func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= f.min && f.Handler.Enabled(ctx, l)
 }
 
-// Start starts the workers (a no-op for an insert-only queue).
+// Start starts the workers (a no-op for an insert-only queue); they run
+// until Stop, whatever becomes of ctx.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
@@ -239,7 +342,12 @@ func (q *Queue) Start(ctx context.Context) error {
 			q.log.Warn("builds left running by a dead process of this worker taken back", "worker", q.id, "builds", n)
 		}
 	}
-	if err := q.client.Start(ctx); err != nil {
+	// River takes the end of Start's context for a hard stop whose
+	// builds fail as errors: retried later, their attempt spent. A
+	// service's context ends at its signal, before it calls Stop; only
+	// Stop ends the workers, so that a build a stop cuts short is given
+	// back as such.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	return nil
@@ -298,6 +406,34 @@ func (q *Queue) Stop(ctx context.Context) error {
 		if err := q.client.StopAndCancel(context.Background()); err != nil {
 			return fmt.Errorf("queue: stop: %w", err)
 		}
+	}
+	return q.putBackStopped()
+}
+
+// putBackStopped gives the builds the stop cut short their place in the
+// queue back: River makes them available as scheduled now, behind every
+// build queued since, and a backfill's would wait for all of it.
+func (q *Queue) putBackStopped() error {
+	q.worker.mu.Lock()
+	defer q.worker.mu.Unlock()
+	query := `UPDATE river_job SET scheduled_at = ? WHERE id = ? AND state = 'available'`
+	if q.postgres {
+		query = `UPDATE river_job SET scheduled_at = $1 WHERE id = $2 AND state = 'available'`
+	}
+	var errs []error
+	for id, at := range q.worker.stopped {
+		var when any = at
+		if !q.postgres {
+			when = at.UTC().Format(riverSQLiteTime)
+		}
+		// A fresh context: the stop's may have ended, and this is quick.
+		if _, err := q.db.ExecContext(context.Background(), query, when, id); err != nil {
+			errs = append(errs, err)
+		}
+		delete(q.worker.stopped, id)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("queue: put the builds the stop cut short back in their place: %w", err)
 	}
 	return nil
 }

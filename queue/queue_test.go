@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -139,7 +140,7 @@ const dialectEnv = "PYSMOKE_QUEUE_TEST_DIALECT"
 
 // database returns where a test's store goes: a SQLite file, or a Postgres
 // database of its own in the Postgres run.
-func database(t *testing.T) string {
+func database(t testing.TB) string {
 	t.Helper()
 	if os.Getenv(dialectEnv) == store.Postgres {
 		return testenv.Postgres(t)
@@ -294,7 +295,9 @@ func TestTakeBackAfterKill(t *testing.T) {
 
 // A build cut short by a graceful stop does not spend its attempt: the
 // next start runs it again as the same attempt, at once (River's soft
-// stop; kept here because the service relies on it).
+// stop; kept here because the service relies on it), before a build
+// queued since; and so when the context the queue was started with ends
+// first, as a signal ends the service's.
 func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -310,7 +313,10 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 	if err := q.Enqueue(ctx, Build{Project: "foo", Version: "1.0", SdistFile: "foo-1.0.tar.gz", SdistSHA256: "ab", Python: "3.12"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
+	// The service starts its queue with the context a SIGTERM cancels,
+	// before it calls Stop.
+	running, stopping := context.WithCancel(ctx)
+	if err := q.Start(running); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -318,16 +324,23 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the build never started")
 	}
+	stopping()
+	// A build queued since, waiting: it goes after the stopped one.
+	if err := q.Enqueue(ctx, Build{Project: "baz", Version: "1.0", SdistFile: "baz-1.0.tar.gz", SdistSHA256: "ef", Python: "3.12"}); err != nil {
+		t.Fatal(err)
+	}
 	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if err := q.Stop(stopCtx); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := q.Depth(ctx); err != nil || d["available"] != 1 {
-		t.Errorf("after the stop: %v, %v; want the build available", d, err)
+	if d, err := q.Depth(ctx); err != nil || d["available"] != 2 {
+		t.Errorf("after the stop: %v, %v; want both builds available", d, err)
 	}
-	again := make(chan int, 1)
+	again := make(chan int, 2)
+	var order []string
 	q2, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, ID: "w1", Handler: func(ctx context.Context, b Build) error {
+		order = append(order, b.Project)
 		again <- b.Attempt
 		return nil
 	}})
@@ -345,6 +358,14 @@ func TestGracefulStopKeepsTheAttempt(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the stopped build never ran again")
+	}
+	select {
+	case <-again:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the build queued since never ran")
+	}
+	if want := []string{"foo", "baz"}; !slices.Equal(order, want) {
+		t.Errorf("ran %v; want %v (the stopped build in its place, first)", order, want)
 	}
 }
 
@@ -380,5 +401,100 @@ func TestDrop(t *testing.T) {
 	}
 	if d, err := q.Depth(ctx); err != nil || d["available"] != 2 || d["running"] != 1 {
 		t.Errorf("after the drop: %v, %v; want bar's two waiting and foo's running one", d, err)
+	}
+}
+
+// TestBacklog: the builds in hand are those waiting or running, and those
+// finished since the oldest of them was queued; a build finished before
+// that is not counted, and an empty queue has no backlog.
+func TestBacklog(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	finished := make(chan string, 10)
+	release := make(chan struct{})
+	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, Handler: func(ctx context.Context, b Build) error {
+		if b.Project == "held" {
+			<-release
+		}
+		finished <- b.Project
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := q.Backlog(ctx, time.Now()); err != nil || b != (Backlog{}) {
+		t.Fatalf("empty queue: %+v, %v; want no backlog", b, err)
+	}
+	build := func(project string) Build {
+		return Build{Project: project, Version: "1.0", SdistFile: project + "-1.0.tar.gz", SdistSHA256: "ab", Python: "3.12"}
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	wait := func(want string) {
+		t.Helper()
+		select {
+		case got := <-finished:
+			if got != want {
+				t.Fatalf("%s finished; want %s", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s never finished", want)
+		}
+	}
+	if err := q.Enqueue(ctx, build("old")); err != nil {
+		t.Fatal(err)
+	}
+	wait("old")
+	// River records the completion just after the handler returns.
+	waitState(t, q, "completed", 1)
+	time.Sleep(20 * time.Millisecond) // the next builds are queued after old finished
+	queued := time.Now()
+	// Queued one by one, so that held is the oldest and runs first.
+	for _, p := range []string{"held", "a", "b"} {
+		if err := q.Enqueue(ctx, build(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := q.Backlog(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Left != 3 || b.Done != 0 || b.Recent != 0 || b.Began.Before(queued.Add(-time.Second)) || b.Began.After(time.Now()) {
+		t.Errorf("three queued, old finished before: %+v; want 3 left, none done, begun at %s", b, queued.Format(time.StampMilli))
+	}
+	close(release)
+	wait("held")
+	wait("a")
+	waitState(t, q, "completed", 3)
+	if b, err = q.Backlog(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// b is left, or running; held and a are done (old is not counted:
+	// it finished before b was queued).
+	if b.Left != 1 || b.Done != 2 || b.Recent != 2 || b.PerMinute() <= 0 || b.Remaining() <= 0 {
+		t.Errorf("held and a finished: %+v (%.1f a minute, %s left); want 1 left, 2 done, 2 recent", b, b.PerMinute(), b.Remaining())
+	}
+	wait("b")
+	waitState(t, q, "completed", 4)
+	if b, err = q.Backlog(ctx, time.Now()); err != nil || b != (Backlog{}) {
+		t.Errorf("all finished: %+v, %v; want no backlog", b, err)
+	}
+}
+
+// waitState waits until n builds are in state.
+func waitState(t *testing.T, q *Queue, state string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if d, _ := q.Depth(context.Background()); d[state] == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			d, _ := q.Depth(context.Background())
+			t.Fatalf("queue %v; want %d %s", d, n, state)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
