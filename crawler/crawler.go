@@ -102,6 +102,7 @@ type Crawler struct {
 	missing     map[string]bool // allowlisted projects the index did not have
 	hints       map[string]int  // "project version" named by the feed but not found yet -> tries left
 	uploadTried map[string]bool // "project version" whose upload time was looked up
+	first       FirstReads      // the first reads in hand (schedule.go)
 
 	polls, notModified, stale, overflows, errors atomic.Int64
 }

@@ -222,3 +222,44 @@ func TestPackagesFeed(t *testing.T) {
 		t.Error("packages feed read with nothing missing")
 	}
 }
+
+// TestFirstReads: a new allowlist's first reads are counted as they go
+// (done and left always adding up to the projects in hand), and once all
+// are read there are none in hand.
+func TestFirstReads(t *testing.T) {
+	var names []string
+	for i := range 20 {
+		names = append(names, fmt.Sprintf("proj%02d", i))
+	}
+	// 10 requests a second, with a burst of 10: about a second of reads.
+	f := newFixture(t, modes[0], names, func(o *crawler.Options, io *index.Options) {
+		o.Interval = time.Hour
+		o.HintInterval = -1
+		io.RateLimit = 10
+	})
+	for _, n := range names {
+		f.Publish(t, n, "1.0", ".tar.gz")
+	}
+	if fr := f.c.FirstReads(); fr != (crawler.FirstReads{}) {
+		t.Fatalf("before the run: %+v", fr)
+	}
+	f.run(t)
+	var midway []crawler.FirstReads
+	waitFor(t, "the first reads", 30*time.Second, func() bool {
+		fr := f.c.FirstReads()
+		if fr.Left > 0 {
+			if fr.Done+fr.Left != len(names) || fr.Began.IsZero() {
+				t.Errorf("midway: %+v; want done and left adding up to %d", fr, len(names))
+			}
+			if fr.Done > 0 {
+				midway = append(midway, fr)
+			}
+		}
+		return f.queuedCount() == len(names) && fr == crawler.FirstReads{}
+	})
+	if len(midway) == 0 {
+		t.Errorf("no first read was seen midway")
+	} else {
+		t.Logf("midway: %+v ... %+v", midway[0], midway[len(midway)-1])
+	}
+}

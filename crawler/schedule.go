@@ -62,6 +62,9 @@ func (c *Crawler) Run(ctx context.Context) {
 		if len(s.h) > 0 && !s.h[0].due.After(now) {
 			e := heap.Pop(&s.h).(slot)
 			if s.member[e.name] != e.gen {
+				if e.first {
+					c.firstRead(false)
+				}
 				continue // left the allowlist (and maybe came back with a new slot)
 			}
 			// First reads all fall due at once (a new allowlist's backfill
@@ -75,6 +78,9 @@ func (c *Crawler) Run(ctx context.Context) {
 				c.log.Warn("poll project", "project", e.name, "err", err)
 			}
 			synced[e.name] = true
+			if e.first {
+				c.firstRead(true)
+			}
 			next := e.due.Add(s.interval)
 			if e.first || next.Before(time.Now()) {
 				next = s.slotAfter(e.name, time.Now())
@@ -114,6 +120,7 @@ func (c *Crawler) refreshSchedule(s *schedule, synced map[string]bool, now time.
 			heap.Push(&s.h, slot{name: n, due: s.slotAfter(n, now), gen: s.gen})
 		} else {
 			heap.Push(&s.h, slot{name: n, due: now, first: true, gen: s.gen})
+			c.firstQueued()
 		}
 	}
 	for n := range s.member {
@@ -127,6 +134,45 @@ func (c *Crawler) refreshSchedule(s *schedule, synced map[string]bool, now time.
 			c.log.Warn("the interval is too short for this many projects at the rate limit; polls will run late",
 				"projects", len(names), "interval", c.opts.Interval, "rate_limit", rate)
 		}
+	}
+}
+
+// FirstReads is how far the crawler is through the projects it has never
+// read whole (a new allowlist's backfill, polled at once, one after
+// another): Done of them read since Began, Left still to read. The zero
+// value: none in hand.
+type FirstReads struct {
+	Done, Left int
+	Began      time.Time
+}
+
+// FirstReads says how far the first reads in hand have got.
+func (c *Crawler) FirstReads() FirstReads {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first
+}
+
+func (c *Crawler) firstQueued() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first.Left == 0 {
+		c.first = FirstReads{Began: time.Now()}
+	}
+	c.first.Left++
+}
+
+// firstRead counts a first read done (read) or dropped (the project left
+// the allowlist before it).
+func (c *Crawler) firstRead(read bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.first.Left--
+	if read {
+		c.first.Done++
+	}
+	if c.first.Left <= 0 {
+		c.first = FirstReads{}
 	}
 }
 

@@ -15,9 +15,12 @@ import (
 func TestOverviewServiceState(t *testing.T) {
 	s := standard(t)
 	state := report.ServiceState{Queue: map[string]int{"available": 3, "running": 2, "completed": 40, "retryable": 1, "pending": 4},
-		LastCrawl: time.Date(2026, 12, 3, 12, 3, 4, 0, time.UTC), Worker: "host-a", Workers: 2, Sandbox: "namespace"}
+		LastCrawl: time.Date(2026, 12, 3, 12, 3, 4, 0, time.UTC), Worker: "host-a", Workers: 2, Sandbox: "namespace",
+		Builds: report.Work{Done: 40, Left: 10, PerMinute: 2.5, Remaining: 4 * time.Minute},
+		Reads:  report.Work{Done: 120, Left: 4880, PerMinute: 290, Remaining: 16*time.Minute + 50*time.Second}}
 	srv := serve(t, s, report.Options{State: func(context.Context) (report.ServiceState, error) { return state, nil }})
-	want := `<p class="service">Service: builds: 2 running, 3 waiting, 1 to retry, 4 pending; the index last read 2026-12-03 12:03:04 UTC; worker host-a runs 2 at once (namespace sandbox).</p>`
+	want := `<p class="service">Service: builds: 2 running, 3 waiting, 1 to retry, 4 pending; 40 of 50 builds done, 2.5 a minute, about 4 minutes left; ` +
+		`first reads: 120 of 5000 projects done, 290.0 a minute, about 17 minutes left; the index last read 2026-12-03 12:03:04 UTC; worker host-a runs 2 at once (namespace sandbox).</p>`
 	if body := get(t, srv.URL+"/").body; !strings.Contains(body, want) {
 		t.Errorf("the overview lacks %s", want)
 	}
@@ -31,6 +34,19 @@ func TestOverviewServiceState(t *testing.T) {
 	broken := serve(t, standard(t), report.Options{State: func(context.Context) (report.ServiceState, error) {
 		return report.ServiceState{}, errors.New("database is locked")
 	}})
+	// A pace without an estimate yet, and an estimate under two minutes.
+	for _, c := range []struct {
+		w    report.Work
+		want string
+	}{
+		{report.Work{Left: 3}, "0 of 3 builds done"},
+		{report.Work{Done: 1, Left: 2, PerMinute: 0.5, Remaining: 90 * time.Second}, "1 of 3 builds done, 0.5 a minute, about 90 seconds left"},
+		{report.Work{Done: 1, Left: 200, PerMinute: 0.1, Remaining: 2000 * time.Minute}, "1 of 201 builds done, 0.1 a minute, about 33.3 hours left"},
+	} {
+		if got := c.w.Phrase("builds"); got != c.want {
+			t.Errorf("%+v: %q; want %q", c.w, got, c.want)
+		}
+	}
 	if body := get(t, broken.URL+"/").body; !strings.Contains(body, "Service: its state could not be read.") || strings.Contains(body, "locked") {
 		t.Errorf("a state that cannot be read: %s", body)
 	}

@@ -96,6 +96,9 @@ type Options struct {
 	Worker string
 	// HTTP bounds what a client can hold of the report server.
 	HTTP HTTPLimits
+	// ProgressEvery is how often the log says how far the work in hand
+	// has got, while there is any (service/progress.go); default 30 s.
+	ProgressEvery time.Duration
 }
 
 // Service is the running service.
@@ -236,8 +239,12 @@ func (s *Service) state(ctx context.Context) (report.ServiceState, error) {
 	if err != nil {
 		return report.ServiceState{}, err
 	}
+	builds, reads, err := s.progress(ctx, time.Now())
+	if err != nil {
+		return report.ServiceState{}, err
+	}
 	return report.ServiceState{Queue: depth, LastCrawl: last, Worker: s.opts.Worker, Workers: s.workers(),
-		Sandbox: s.sandboxName()}, nil
+		Sandbox: s.sandboxName(), Builds: builds, Reads: reads}, nil
 }
 
 // Close releases the store.
@@ -280,6 +287,11 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		go s.watchDependencies(ctx, s.crawlInterval())
+		every := s.opts.ProgressEvery
+		if every <= 0 {
+			every = 30 * time.Second
+		}
+		go s.logProgress(ctx, every)
 		// Projects never read are read at once (their backfill), the
 		// rest in their slots of the schedule.
 		go s.crawler.Run(ctx)

@@ -104,19 +104,9 @@ func (w *world) lifeWith(tc *toolchain.Wheelhouse, before func(http.Handler), do
 	t := w.t
 	t.Helper()
 	var logs testenv.LogBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	allow, err := allowlist.NewWatcher(w.allowPath, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := service.New(ctx, service.Options{IndexURL: w.index, DataDir: w.data, Allowlist: allow,
-		Interpreters: []interpreter.Interpreter{testenv.Python(t, "3.12")}, Backend: sandboxtest.Namespace(t), Toolchain: tc,
-		Workers: 1, Logger: log, Crawl: crawler.Options{Interval: 2 * time.Second, HintInterval: time.Second}, Worker: "w1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := w.service(ctx, tc, &logs, nil)
 	defer svc.Close()
 	if before != nil {
 		before(svc.Routes())
@@ -141,6 +131,30 @@ func (w *world) lifeWith(tc *toolchain.Wheelhouse, before func(http.Handler), do
 	if err := <-stopped; err != nil {
 		t.Fatalf("service: %v", err)
 	}
+}
+
+// service makes a service on the world (one worker, Python 3.12, the
+// namespace sandbox, toolchain tc), logging to logs, with tweak's changes
+// to its options.
+func (w *world) service(ctx context.Context, tc *toolchain.Wheelhouse, logs *testenv.LogBuffer, tweak func(*service.Options)) *service.Service {
+	t := w.t
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	allow, err := allowlist.NewWatcher(w.allowPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := service.Options{IndexURL: w.index, DataDir: w.data, Allowlist: allow,
+		Interpreters: []interpreter.Interpreter{testenv.Python(t, "3.12")}, Backend: sandboxtest.Namespace(t), Toolchain: tc,
+		Workers: 1, Logger: log, Crawl: crawler.Options{Interval: 2 * time.Second, HintInterval: time.Second}, Worker: "w1"}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	svc, err := service.New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // TestToolchainChangeKeepsBothRuns runs smokegood 1.0 on 3.12, then starts
