@@ -103,6 +103,11 @@ func (t *toolchainFlags) register(fs flagSet) {
 // full run instead of building its own), building it when missing.
 func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.Writer) (*toolchain.Wheelhouse, error) {
 	all, _ := interpreter.Discover(ctx, pf.options())
+	if err := ctx.Err(); err != nil {
+		// Stopped while it looked: what it found is partial, and a
+		// partial set of interpreters names another wheelhouse.
+		return nil, err
+	}
 	var pys []toolchain.Python
 	for _, in := range all {
 		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
