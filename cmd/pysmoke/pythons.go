@@ -41,23 +41,29 @@ func (p *pythonFlags) options() interpreter.DiscoverOptions {
 	return o
 }
 
-func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) ([]interpreter.Interpreter, error) {
+// discover returns the interpreters selected (--python) and every one
+// found (the toolchain is built for all of them).
+func (p *pythonFlags) discover(ctx context.Context, stderr io.Writer) (selected, all []interpreter.Interpreter, err error) {
 	var only []string
 	if p.only != "" {
 		only = strings.Split(p.only, ",")
 	}
-	ins, problems := interpreter.Discover(ctx, p.options())
+	all, problems := interpreter.Discover(ctx, p.options())
+	if err := ctx.Err(); err != nil {
+		// Stopped while it looked: what it found is partial.
+		return nil, nil, err
+	}
 	for _, err := range problems {
 		fmt.Fprintln(stderr, "pysmoke: warning:", err)
 	}
-	ins, err := interpreter.SelectMinors(ins, only)
+	selected, err = interpreter.SelectMinors(all, only)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(ins) == 0 {
-		return nil, fmt.Errorf("no Python interpreter to run on")
+	if len(selected) == 0 {
+		return nil, nil, fmt.Errorf("no Python interpreter to run on")
 	}
-	return ins, nil
+	return selected, all, nil
 }
 
 func cmdPythons(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,7 +74,7 @@ func cmdPythons(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ins, err := pf.discover(ctx, stderr)
+	ins, _, err := pf.discover(ctx, stderr)
 	if err != nil {
 		return err
 	}

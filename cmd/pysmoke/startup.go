@@ -53,10 +53,11 @@ type started struct {
 // no job) and ensures the toolchain, saying on stderr what it chose.
 func (s *startup) start(ctx context.Context, stderr io.Writer) (*started, error) {
 	var out started
-	var err error
-	if out.pythons, err = s.py.discover(ctx, stderr); err != nil {
+	pythons, all, err := s.py.discover(ctx, stderr)
+	if err != nil {
 		return nil, err
 	}
+	out.pythons = pythons
 	if s.pythonsOnly {
 		return &out, nil
 	}
@@ -65,7 +66,7 @@ func (s *startup) start(ctx context.Context, stderr io.Writer) (*started, error)
 			return nil, err
 		}
 	}
-	if out.toolchain, err = s.tc.ensure(ctx, &s.py, stderr); err != nil {
+	if out.toolchain, err = s.tc.ensure(ctx, all, stderr); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -98,16 +99,10 @@ func (t *toolchainFlags) register(fs flagSet) {
 	fs.StringVar(&t.dir, "toolchain-dir", "", "cache folder of the offline toolchain (default "+toolchain.DefaultCacheDir()+")")
 }
 
-// ensure returns the wheelhouse for every interpreter pf finds (not only
-// the selected ones, so that "--python 3.12" reuses the wheelhouse of a
-// full run instead of building its own), building it when missing.
-func (t *toolchainFlags) ensure(ctx context.Context, pf *pythonFlags, stderr io.Writer) (*toolchain.Wheelhouse, error) {
-	all, _ := interpreter.Discover(ctx, pf.options())
-	if err := ctx.Err(); err != nil {
-		// Stopped while it looked: what it found is partial, and a
-		// partial set of interpreters names another wheelhouse.
-		return nil, err
-	}
+// ensure returns the wheelhouse for every interpreter found (all: not
+// only the selected ones, so that "--python 3.12" reuses the wheelhouse
+// of a full run instead of building its own), building it when missing.
+func (t *toolchainFlags) ensure(ctx context.Context, all []interpreter.Interpreter, stderr io.Writer) (*toolchain.Wheelhouse, error) {
 	var pys []toolchain.Python
 	for _, in := range all {
 		pys = append(pys, toolchain.Python{Minor: in.Minor, Prefix: in.Prefix})
