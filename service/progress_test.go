@@ -63,7 +63,7 @@ func TestProgress(t *testing.T) {
 	} else {
 		t.Logf("the overview said: %s", sawOverview)
 	}
-	logged := regexp.MustCompile(`msg=progress builds="` + midway.String() + `"`).FindAllString(logs.String(), -1)
+	logged := regexp.MustCompile(`msg=progress builds="`+midway.String()+`"`).FindAllString(logs.String(), -1)
 	if len(logged) == 0 {
 		t.Errorf("the log never said how far the builds were:\n%s", logs.String())
 	} else {
