@@ -123,7 +123,7 @@ var (
 // output into the file logPath. When the test ends it is stopped as an
 // operator would: SIGTERM, then SIGKILL after 30 s; if the test failed,
 // the log's tail is shown.
-func startLogged(t *testing.T, logPath string, env []string, bin string, args ...string) *exec.Cmd {
+func startLogged(t testing.TB, logPath string, env []string, bin string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -156,7 +156,7 @@ func startLogged(t *testing.T, logPath string, env []string, bin string, args ..
 
 // buildPysmoke builds the binary once per test process, into a folder
 // TestMain removes.
-func buildPysmoke(t *testing.T) string {
+func buildPysmoke(t testing.TB) string {
 	t.Helper()
 	builtOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pysmoke-bin-")
