@@ -160,8 +160,8 @@ func Open(ctx context.Context, db *sql.DB, dialect string, opts Options) (*Queue
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("queue: migrate: %w", err)
+	if err := migrate(ctx, db, dialect, migrator); err != nil {
+		return nil, err
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 1
@@ -221,6 +221,35 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 		out[state] = n
 	}
 	return out, rows.Err()
+}
+
+// migrationLock is the key of the Postgres advisory lock under which
+// River's tables are migrated ("pysmoke:queue").
+const migrationLock int64 = 0x70797371756575
+
+// migrate brings River's tables up to date. On Postgres, processes that
+// start at once (a service and its workers) take turns: River's migrator
+// does not, and the second to create a function of the same migration
+// failed at start ("duplicate key value violates unique constraint
+// pg_proc_proname_args_nsp_index"). On SQLite one process owns the file.
+func migrate(ctx context.Context, db *sql.DB, dialect string, migrator *rivermigrate.Migrator[*sql.Tx]) error {
+	if dialect == "postgres" {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("queue: migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("queue: migrate: wait for the other processes' migration: %w", err)
+		}
+		// A session lock: given back before the connection returns to
+		// the pool (and by the server, should this process die).
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	return nil
 }
 
 // Backlog is how far the builds in hand have got: those waiting or

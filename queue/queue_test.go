@@ -498,3 +498,34 @@ func waitState(t *testing.T, q *Queue, state string, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOpenAtOnce: processes that start at once on a fresh database (a
+// service and its workers) each migrate River's tables without failing
+// on another's half-done migration. Four stores, four pools, at once.
+// On Postgres in both passes: processes share a database there; a SQLite
+// file is one service's.
+func TestOpenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			st, err := store.Open(ctx, db)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			_, err = Open(ctx, st.DB(), st.Dialect(), Options{})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
