@@ -94,14 +94,22 @@ bench: deps toolchain sandbox-image bench-deps
 # The report server against nginx serving the same bytes, wrk -t1 -c32,
 # 5,000 projects (about 2.5 minutes; needs Debian's nginx and wrk).
 	PYSMOKE_BENCH_SERVE=1 $(GO) test -run '^$$' -bench ServeVsNginx -benchtime 1x -timeout 30m ./service/
+# The same with wrk and the servers on separate CPUs (taskset).
+	PYSMOKE_BENCH_SERVE=1 PYSMOKE_BENCH_SERVE_PIN=1 $(GO) test -run '^$$' -bench ServeVsNginx -benchtime 1x -timeout 30m ./service/
 # An experiment over the samples on two Pythons against the same cells
 # with pysmoke run one after another, two rounds (about 50 minutes).
 	PYSMOKE_BENCH_EXPERIMENT=1 $(GO) test -run '^$$' -bench ExperimentVsRuns -benchtime 1x -timeout 90m ./cmd/pysmoke/
+# The queue's own time per build on SQLite and on Postgres (a few
+# seconds), and a backfill's builds a minute with one pysmoke worker
+# process against two on Postgres, two rounds (about 5 minutes).
+	PYSMOKE_BENCH_QUEUE=1 $(GO) test -run '^$$' -bench QueueOverhead -benchtime 1x -timeout 10m ./queue/
+	PYSMOKE_BENCH_WORKERS=1 $(GO) test -run '^$$' -bench Workers -benchtime 1x -timeout 60m ./cmd/pysmoke/
 
 bench-deps:
 	@command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 		echo "installing nginx and wrk (the report server's benchmark)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; }
+	@bash scripts/postgres.sh
 
 # Every fuzz target of the parsers of untrusted input, one after another,
 # FUZZTIME each (the list is in scripts/fuzz.sh); a crash fails it and

@@ -57,15 +57,32 @@ func BenchmarkServeVsNginx(b *testing.B) {
 	fillStore(b, st, projects)
 	b.Logf("store: %d projects on nine Pythons written in %s", projects, time.Since(start).Round(time.Second))
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+	// Pinned (PYSMOKE_BENCH_SERVE_PIN=1): wrk on CPU 0, each server on
+	// CPU 1 (the report server in a child process, so that all its
+	// threads are there and Go sizes itself to one CPU), so that the
+	// load and the server under it do not share a core. Otherwise all
+	// three share both.
+	var wrkPrefix, serverPrefix []string
+	if os.Getenv("PYSMOKE_BENCH_SERVE_PIN") != "" {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			b.Fatalf("taskset: %v", err)
+		}
+		wrkPrefix, serverPrefix = []string{"taskset", "-c", "0"}, []string{"taskset", "-c", "1"}
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st}), ln, HTTPLimits{}, quiet)
-	go srv.Serve(lln)
-	defer srv.Close()
-	ours := "http://" + ln.Addr().String()
+	var ours string
+	if serverPrefix != nil {
+		ours = serveChild(b, filepath.Join(dir, "pysmoke.db"), serverPrefix)
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st}), ln, HTTPLimits{}, quiet)
+		go srv.Serve(lln)
+		defer srv.Close()
+		ours = "http://" + ln.Addr().String()
+	}
 
 	// The same bytes as files, under the same paths (a folder's page as
 	// its index.html), with the content types the server gave.
@@ -100,7 +117,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		}
 		b.Logf("%s: %d bytes, %s", u.path, len(body), resp.Header.Get("Content-Type"))
 	}
-	nginxURL := testenv.Nginx(b, root)
+	nginxURL := testenv.NginxUnder(b, root, serverPrefix...)
 
 	type figure struct{ rps, p99 []float64 }
 	results := map[string]*[2]figure{}
@@ -118,7 +135,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 				if side == 1 {
 					base = nginxURL
 				}
-				rps, p99 := runWrk(b, base+u.path, duration)
+				rps, p99 := runWrk(b, wrkPrefix, base+u.path, duration)
 				f := &results[u.label][side]
 				f.rps = append(f.rps, rps)
 				f.p99 = append(f.p99, p99)
@@ -204,8 +221,9 @@ var (
 // runWrk runs wrk -t1 -c32 against url: requests per second and the 99th
 // percentile latency in milliseconds. Any error response or socket error
 // fails the benchmark: a fast error is no figure.
-func runWrk(b *testing.B, url, duration string) (float64, float64) {
-	out, err := exec.Command("wrk", "-t1", "-c32", "-d"+duration, "--latency", url).CombinedOutput()
+func runWrk(b *testing.B, prefix []string, url, duration string) (float64, float64) {
+	argv := append(append([]string(nil), prefix...), "wrk", "-t1", "-c32", "-d"+duration, "--latency", url)
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}
@@ -229,4 +247,62 @@ func runWrk(b *testing.B, url, duration string) (float64, float64) {
 		p99 *= 1000
 	}
 	return rps, p99
+}
+
+// serveChildEnv names the store a child process of the benchmark serves
+// (serveChild); serveAddrEnv the address it listens on.
+const (
+	serveChildEnv = "PYSMOKE_BENCH_SERVE_CHILD"
+	serveAddrEnv  = "PYSMOKE_BENCH_SERVE_ADDR"
+)
+
+// TestMain: with serveChildEnv set, the test binary is the report server
+// of the pinned benchmark (until it is killed), not a test run.
+func TestMain(m *testing.M) {
+	if db := os.Getenv(serveChildEnv); db != "" {
+		ctx := context.Background()
+		st, err := store.Open(ctx, db)
+		if err != nil {
+			panic(err)
+		}
+		ln, err := net.Listen("tcp", os.Getenv(serveAddrEnv))
+		if err != nil {
+			panic(err)
+		}
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st}), ln, HTTPLimits{}, quiet)
+		panic(srv.Serve(lln))
+	}
+	os.Exit(m.Run())
+}
+
+// serveChild starts the report server of db in a child process (this
+// test binary) under prefix, and returns its URL once it answers.
+func serveChild(b *testing.B, db string, prefix []string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	argv := append(append([]string(nil), prefix...), os.Args[0])
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), serveChildEnv+"="+db, serveAddrEnv+"="+addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 200 {
+			b.Fatalf("the report server's child does not answer on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "http://" + addr
 }

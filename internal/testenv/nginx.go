@@ -18,6 +18,13 @@ import (
 // Without nginx the test skips (fails in CI).
 func Nginx(t testing.TB, root string) string {
 	t.Helper()
+	return NginxUnder(t, root)
+}
+
+// NginxUnder is Nginx started through the command prefix (taskset -c 1,
+// say, to keep it on one CPU).
+func NginxUnder(t testing.TB, root string, prefix ...string) string {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		bin, err = exec.LookPath("/usr/sbin/nginx")
@@ -81,7 +88,8 @@ http {
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", conf, "-p", dir)
+	argv := append(append([]string(nil), prefix...), bin, "-c", conf, "-p", dir)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
