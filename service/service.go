@@ -96,6 +96,9 @@ type Options struct {
 	Worker string
 	// HTTP bounds what a client can hold of the report server.
 	HTTP HTTPLimits
+	// StopGrace is how long a stop waits for the running builds before
+	// it cuts them short (their attempt not spent); default 10 s.
+	StopGrace time.Duration
 	// ProgressEvery is how often the log says how far the work in hand
 	// has got, while there is any (service/progress.go); default 30 s.
 	ProgressEvery time.Duration
@@ -319,7 +322,11 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("shutting down")
 	cancel()
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	grace := s.opts.StopGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), grace)
 	defer stopCancel()
 	if srv != nil {
 		srv.Shutdown(stopCtx)

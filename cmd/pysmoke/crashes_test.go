@@ -131,20 +131,20 @@ func (p *crashProc) log() string {
 // crashSamples are the samples of the crash test's backfill: quick ones,
 // with passing and failing cells. Each is published at three versions,
 // the backfill's three latest releases. Beside them, slowtest 1.0, whose
-// test takes 15 s: longer than a graceful stop waits for a build (10 s),
-// so that SIGTERMs cut builds short too.
+// test takes 6 s: longer than a graceful stop waits for a build here
+// (--stop-grace 3s), so that SIGTERMs cut builds short too.
 var crashSamples = []string{"smokegood", "py2only", "usesimp"}
 
 var crashVersions = []string{"1.0", "1.1", "1.2"}
 
-// writeSlowTest writes slowtest, whose one test sleeps 15 s and passes.
+// writeSlowTest writes slowtest, whose one test sleeps 6 s and passes.
 func writeSlowTest(t *testing.T, dir string) string {
 	t.Helper()
 	src := filepath.Join(dir, "slowtest")
 	testenv.WriteTree(t, src, map[string]string{
 		"setup.py":             "from setuptools import setup\nsetup(name='slowtest', version='1.0', packages=['slowtest'])\n",
 		"slowtest/__init__.py": "",
-		"tests/test_slow.py":   "import time, unittest\n\nclass Slow(unittest.TestCase):\n    def test_slow(self):\n        time.sleep(15)\n",
+		"tests/test_slow.py":   "import time, unittest\n\nclass Slow(unittest.TestCase):\n    def test_slow(self):\n        time.sleep(6)\n",
 	})
 	return src
 }
@@ -234,7 +234,7 @@ func crashBackfill(t *testing.T, postgres bool, sig syscall.Signal) {
 	pythons := []string{"2.7", "3.12"}
 
 	common := []string{"--index", srv, "--allowlist", allow, "--python", strings.Join(pythons, ","),
-		"--workers", "1", "--confirm", "0"}
+		"--workers", "1", "--confirm", "0", "--stop-grace", "3s"}
 	database := filepath.Join(tmp, "service", "pysmoke.db")
 	var env []string
 	if postgres {

@@ -101,7 +101,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type jobFlags struct {
 	indexURL, allowPath, dataDir string
 	database                     *string
-	stepTimeout                  time.Duration
+	stepTimeout, stopGrace       time.Duration
 	logLevel, logFormat, worker  string
 	workers, confirm, keep       int
 	st                           startup
@@ -114,6 +114,7 @@ func (j *jobFlags) register(fs *flag.FlagSet, workers int, workersHelp string) {
 	j.database = databaseFlag(fs)
 	fs.IntVar(&j.workers, "workers", workers, workersHelp)
 	fs.DurationVar(&j.stepTimeout, "step-timeout", 10*time.Minute, "wall-clock limit of each step")
+	fs.DurationVar(&j.stopGrace, "stop-grace", 10*time.Second, "how long a stop (SIGTERM, SIGINT) waits for the running builds before it cuts them short, to be run again at the next start")
 	fs.StringVar(&j.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&j.logFormat, "log-format", "text", "text (key=value) or json (one object a line)")
 	fs.IntVar(&j.confirm, "confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
@@ -145,7 +146,7 @@ func (j *jobFlags) options(ctx context.Context, stderr io.Writer) (service.Optio
 	return service.Options{
 		IndexURL: j.indexURL, DataDir: j.dataDir, Database: *j.database, Allowlist: allow,
 		Interpreters: env.pythons, Backend: env.backend, Toolchain: env.toolchain, NoJobs: noJobs,
-		Workers: j.workers, StepTimeout: j.stepTimeout, Logger: log, Worker: j.worker, KeepReleases: j.keep,
+		Workers: j.workers, StepTimeout: j.stepTimeout, StopGrace: j.stopGrace, Logger: log, Worker: j.worker, KeepReleases: j.keep,
 		Confirmations: confirmations(j.confirm),
 	}, nil
 }
