@@ -283,7 +283,7 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 		prevVer := ""
 		for i := len(rels) - 1; i >= 0; i-- {
 			c := byPy[i][py.Python]
-			if c == nil || !telling(c) {
+			if c == nil || !Telling(c) {
 				continue
 			}
 			if prev != nil && prev.Status != c.Status {
@@ -334,10 +334,10 @@ func buildItems(project, page string, pys []store.Python, rels []store.Release, 
 	return items, nil
 }
 
-// telling reports whether a cell's outcome says something of the
+// Telling reports whether a cell's outcome says something of the
 // package: not the machinery's, not a failure still being confirmed by
 // reruns, not one a rerun did not reproduce (flaky).
-func telling(c *store.Cell) bool {
+func Telling(c *store.Cell) bool {
 	return !c.Status.MachineryFault() && !c.Confirmation.Unsettled()
 }
 

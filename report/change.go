@@ -5,6 +5,13 @@ package report
 // ever passed on that Python: debci's REGRESSION against ALWAYSFAIL.
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+
+	"github.com/pysmoke/pysmoke/feeds"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/regression"
 	"github.com/pysmoke/pysmoke/store"
@@ -72,4 +79,89 @@ func annotate(pd *projectData) {
 			prev = rd
 		}
 	}
+}
+
+// The overview's recent changes: among the cells that finished last
+// (recentScan of them), those whose status differs from the same Python's
+// cell of the release before, both telling (neither the machinery's nor
+// still being confirmed), newest first, at most recentShown. They are the
+// changes the service-wide feed tells, found without reading every
+// project.
+const (
+	recentScan  = 200
+	recentShown = 10
+)
+
+type recentChange struct {
+	Name, Version, Python, URL string
+	Against                    string // the release before
+	From, FromClass            string
+	To, ToClass                string
+	When                       string
+}
+
+// recentChanges finds the overview's recent changes (nil without
+// Options.Recent).
+func (h *Handler) recentChanges(ctx context.Context) ([]recentChange, error) {
+	if h.recent == nil {
+		return nil, nil
+	}
+	cells, err := h.recent.RecentCells(ctx, recentScan)
+	if err != nil {
+		return nil, fmt.Errorf("recent cells: %w", err)
+	}
+	projects := map[string]*projectData{}
+	var out []recentChange
+	for _, c := range cells {
+		pd, ok := projects[c.Project]
+		if !ok {
+			if pd, err = loadProject(ctx, h.src, c.Project); errors.Is(err, errNoProject) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			projects[c.Project] = pd
+		}
+		cur, prev := pd.cellPair(c.Version, c.Python)
+		if cur == nil || prev == nil || cur.Cell.RunID != c.RunID || !feeds.Telling(cur.Cell) || !feeds.Telling(prev.Cell) ||
+			cur.Cell.Status == prev.Cell.Status {
+			continue
+		}
+		from, to := string(prev.Cell.Status), string(cur.Cell.Status)
+		out = append(out, recentChange{Name: c.Project, Version: c.Version, Python: c.Python, Against: cur.Change.Against,
+			URL:  h.prefix + projectPath(c.Project) + "#v" + url.PathEscape(c.Version),
+			From: from, FromClass: statusClass(from), To: to, ToClass: statusClass(to),
+			When: c.FinishedAt.UTC().Format("2006-01-02 15:04 UTC")})
+		if len(out) == recentShown {
+			break
+		}
+	}
+	return out, nil
+}
+
+// cellPair returns release version's cell on python and the cell it is
+// compared with (the previous release's with a cell there), or nils.
+func (pd *projectData) cellPair(version, python string) (cur, prev *cellData) {
+	col := slices.IndexFunc(pd.Pythons, func(p store.Python) bool { return p.Python == python })
+	if col < 0 {
+		return nil, nil
+	}
+	for i := range pd.Releases {
+		rd := &pd.Releases[i]
+		if rd.Version != version || col >= len(rd.Cells) {
+			continue
+		}
+		cur = &rd.Cells[col]
+		if cur.Cell == nil || cur.Change == nil {
+			return nil, nil
+		}
+		for j := range pd.Releases {
+			if pd.Releases[j].Version == cur.Change.Against && col < len(pd.Releases[j].Cells) {
+				if p := &pd.Releases[j].Cells[col]; p.Cell != nil {
+					return cur, p
+				}
+			}
+		}
+	}
+	return nil, nil
 }

@@ -72,8 +72,10 @@ type page struct {
 	// pages.
 	PythonLinks []pythonLink
 	Pager       *pager
-	// Service is the overview's line on the service ("" when not said).
+	// Service is the overview's line on the service ("" when not said);
+	// Recent its recent changes (first page only).
 	Service string
+	Recent  []recentChange
 }
 
 type pythonLink struct{ Python, URL string }
@@ -218,7 +220,14 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, py := range pys {
 		links = append(links, pythonLink{py.Python, h.prefix + "/python/" + url.PathEscape(py.Python) + "/"})
 	}
-	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links, Pager: pg, Service: h.serviceNote(ctx)})
+	var recent []recentChange
+	if pg.Page == 1 {
+		if recent, err = h.recentChanges(ctx); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.render(w, r, "overview", page{Title: "pysmoke", Overview: rows, PythonLinks: links, Pager: pg, Service: h.serviceNote(ctx), Recent: recent})
 }
 
 type projectView struct {

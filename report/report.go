@@ -68,6 +68,13 @@ type ActionSource interface {
 
 var _ ActionSource = (*store.Store)(nil)
 
+// RecentSource gives the cells' current runs, the latest finished first.
+type RecentSource interface {
+	RecentCells(ctx context.Context, limit int) ([]store.Cell, error)
+}
+
+var _ RecentSource = (*store.Store)(nil)
+
 // Options configure a Handler.
 type Options struct {
 	// BaseURL is the external URL of the handler's root, e.g.
@@ -97,6 +104,9 @@ type Options struct {
 	// project (pysmoke rerun, remove), shown on its page; the store
 	// satisfies it.
 	Actions ActionSource
+	// Recent, when set, gives the cells last finished, for the
+	// overview's recent changes; the store satisfies it.
+	Recent RecentSource
 	// Static makes every link one a static copy of the site can serve
 	// (Export): the overview's pages at /page/N/ instead of /?page=N, the
 	// diffs at /project/NAME/diff/A/B/ instead of ?a=A&b=B, and no link to
@@ -123,13 +133,14 @@ type Handler struct {
 	state   func(ctx context.Context) (ServiceState, error)
 	watched func() []string
 	actions ActionSource
+	recent  RecentSource
 }
 
 // New returns a Handler reading from src.
 func New(src Source, opts Options) *Handler {
 	h := &Handler{src: src, base: strings.TrimRight(opts.BaseURL, "/"), log: opts.Logger, runsSrc: opts.Runs, arts: opts.Artifacts,
 		diffs: newDiffCache(1024), static: opts.Static, state: opts.State, watched: opts.Watched,
-		actions: opts.Actions}
+		actions: opts.Actions, recent: opts.Recent}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

@@ -71,3 +71,22 @@ func TestOverviewListsWatchedProjectsNotTestedYet(t *testing.T) {
 		t.Errorf("rows out of order: aaa-first %d, foo %d, newproj %d, quux %d", a, f, n, q)
 	}
 }
+
+// The overview's recent changes: a cell whose status differs from the same
+// Python's cell of the release before (foo 1.1 on 3.12, passed in 1.0),
+// and nothing else (foo 1.1 on 2.7 passed both times; the others have one
+// release with cells). Without Options.Recent, none.
+func TestOverviewRecentChanges(t *testing.T) {
+	s := standard(t)
+	body := get(t, serve(t, s, report.Options{Recent: s}).URL+"/").body
+	want := `<h2>Recent changes</h2>
+<ul class="recent">
+<li><a href="/project/foo/#v1.1">foo 1.1</a> on Python 3.12: <span class="s-pass">passed</span> in 1.0, <span class="s-fail">failed</span> now <small>2026-03-01 12:01 UTC</small></li>
+</ul>`
+	if !strings.Contains(body, want) || strings.Count(body, "<li>") != 1 {
+		t.Errorf("the overview's recent changes: want one, %s\n%s", want, body)
+	}
+	if body := get(t, serve(t, s, report.Options{}).URL+"/").body; strings.Contains(body, "Recent changes") {
+		t.Errorf("recent changes without a source of them")
+	}
+}

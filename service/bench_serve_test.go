@@ -78,7 +78,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 			b.Fatal(err)
 		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st}), ln, HTTPLimits{}, quiet)
+		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st}), ln, HTTPLimits{}, quiet)
 		go srv.Serve(lln)
 		defer srv.Close()
 		ours = "http://" + ln.Addr().String()
@@ -270,7 +270,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st}), ln, HTTPLimits{}, quiet)
+		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st}), ln, HTTPLimits{}, quiet)
 		panic(srv.Serve(lln))
 	}
 	os.Exit(m.Run())

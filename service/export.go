@@ -25,7 +25,7 @@ func Export(ctx context.Context, dataDir, database, out, baseURL string, progres
 	if err != nil {
 		return report.ExportStats{}, err
 	}
-	h := report.New(st, report.Options{BaseURL: baseURL, Runs: st, Artifacts: arts, Static: true, Actions: st,
+	h := report.New(st, report.Options{BaseURL: baseURL, Runs: st, Artifacts: arts, Static: true, Actions: st, Recent: st,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return h.Export(ctx, out, progress)
 }

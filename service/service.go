@@ -227,7 +227,7 @@ func (s *Service) wire(ctx context.Context) error {
 		ScratchDir: filepath.Join(s.opts.DataDir, "scratch"), StepTimeout: s.opts.StepTimeout, Logger: s.log,
 		Artifacts: s.arts})
 	s.reports = report.New(s.store, report.Options{BaseURL: s.opts.BaseURL, Logger: s.log, Runs: s.store, Artifacts: s.arts,
-		State: s.state, Watched: func() []string { return s.opts.Allowlist.List().Names() }, Actions: s.store})
+		State: s.state, Watched: func() []string { return s.opts.Allowlist.List().Names() }, Actions: s.store, Recent: s.store})
 	s.metrics = newMetrics(s)
 	return nil
 }

@@ -309,6 +309,13 @@ func (s *Store) Runs(ctx context.Context, project, version, python string) ([]Ce
 		ORDER BY r.id DESC`, project, version, python)
 }
 
+// RecentCells returns the cells' current runs, the latest finished first,
+// at most limit of them.
+func (s *Store) RecentCells(ctx context.Context, limit int) ([]Cell, error) {
+	return s.queryRuns(ctx, `SELECT `+runColumns+runFrom+` WHERE cur.run_id = r.id
+		ORDER BY r.finished_at DESC, r.id DESC LIMIT ?`, limit)
+}
+
 // Run returns one run by its id.
 func (s *Store) Run(ctx context.Context, id int64) (Cell, error) {
 	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+runFrom+` WHERE r.id = ?`, id)

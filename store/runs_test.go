@@ -412,3 +412,44 @@ func TestRunClaims(t *testing.T) {
 		t.Errorf("claims read back: %+v", got)
 	}
 }
+
+// RecentCells lists the cells' current runs, the latest finished first: a
+// cell's earlier run is not listed, nor one still running or interrupted.
+func TestRecentCells(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	addRelease(t, s, "foo", "1.0")
+	addRelease(t, s, "foo", "1.1")
+	addRelease(t, s, "bar", "2.0")
+	t0 := time.UnixMilli(1_000_000).UTC()
+	save := func(project, version, python string, st outcome.Status, finished time.Duration) {
+		t.Helper()
+		c := Cell{Project: project, Version: version, Python: python, Status: st, Backend: "namespace", StartedAt: t0,
+			FinishedAt: t0.Add(finished), Steps: []Step{{Name: "tests", Status: st}}}
+		if err := s.SaveCell(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("foo", "1.0", "3.12", outcome.Passed, 1*time.Minute)
+	save("bar", "2.0", "3.12", outcome.Failed, 2*time.Minute)
+	save("foo", "1.1", "3.12", outcome.Failed, 3*time.Minute)
+	save("foo", "1.0", "3.12", outcome.Failed, 4*time.Minute) // a rerun: the passed run is no longer current
+	if _, err := s.BeginRun(ctx, RunStart{Project: "bar", Version: "2.0", Python: "2.7", Cause: outcome.CauseNew, Worker: "w1", StartedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	cells, err := s.RecentCells(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		got = append(got, fmt.Sprintf("%s %s %s %s", c.Project, c.Version, c.Python, c.Status))
+	}
+	want := "foo 1.0 3.12 failed, foo 1.1 3.12 failed, bar 2.0 3.12 failed"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("recent cells: %s\nwant %s", strings.Join(got, ", "), want)
+	}
+	if cells, _ := s.RecentCells(ctx, 1); len(cells) != 1 || cells[0].Version != "1.0" {
+		t.Errorf("the latest one: %+v", cells)
+	}
+}

@@ -182,6 +182,8 @@ var migrations = []string{
 	// as JSON; '' when it claims nothing).
 	`ALTER TABLE runs ADD COLUMN claims TEXT NOT NULL DEFAULT '';`,
 	actionsMigration, // store/actions.go
+	// The latest runs first (RecentCells, the overview's recent changes).
+	`CREATE INDEX runs_by_finish ON runs (finished_at, id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
