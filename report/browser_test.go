@@ -183,7 +183,7 @@ func TestHostileTextOnEveryPageAndFeed(t *testing.T) {
 	f.release("evil", nameJS, "1.1", t0.Add(24*time.Hour))
 	f.cell("evil", "1.1", "3.12", outcome.Passed, "", "")
 	f.cell("evil", "1.1", "3.13", outcome.Failed, outcome.ReasonExitStatus, detailJS)
-	srv := serve(t, f.s, report.Options{BaseURL: base, Runs: f.s})
+	srv := serve(t, f.s, report.Options{BaseURL: base, Runs: f.s, Recent: f.s})
 	eval := func(expr string) string { t.Helper(); return testenv.Eval(t, ctx, expr) }
 	for _, path := range []string{"/", "/?page=1", "/project/evil/", "/python/3.13/", "/python/3.12/", "/project/evil/1.1/3.13/tests.log"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path), chromedp.WaitReady("body")); err != nil {
