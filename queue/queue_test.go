@@ -411,10 +411,12 @@ func TestBacklog(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	finished := make(chan string, 10)
-	release := make(chan struct{})
+	// held and b wait to be let go, so that what the test reads in
+	// between stays put.
+	release := map[string]chan struct{}{"held": make(chan struct{}), "b": make(chan struct{})}
 	q, err := Open(ctx, st.DB(), st.Dialect(), Options{Workers: 1, Handler: func(ctx context.Context, b Build) error {
-		if b.Project == "held" {
-			<-release
+		if c, ok := release[b.Project]; ok {
+			<-c
 		}
 		finished <- b.Project
 		return nil
@@ -464,18 +466,19 @@ func TestBacklog(t *testing.T) {
 	if b.Left != 3 || b.Done != 0 || b.Recent != 0 || b.Began.Before(queued.Add(-time.Second)) || b.Began.After(time.Now()) {
 		t.Errorf("three queued, old finished before: %+v; want 3 left, none done, begun at %s", b, queued.Format(time.StampMilli))
 	}
-	close(release)
+	close(release["held"])
 	wait("held")
 	wait("a")
 	waitState(t, q, "completed", 3)
 	if b, err = q.Backlog(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	// b is left, or running; held and a are done (old is not counted:
-	// it finished before b was queued).
+	// b is left, running; held and a are done (old is not counted: it
+	// finished before b was queued).
 	if b.Left != 1 || b.Done != 2 || b.Recent != 2 || b.PerMinute() <= 0 || b.Remaining() <= 0 {
 		t.Errorf("held and a finished: %+v (%.1f a minute, %s left); want 1 left, 2 done, 2 recent", b, b.PerMinute(), b.Remaining())
 	}
+	close(release["b"])
 	wait("b")
 	waitState(t, q, "completed", 4)
 	if b, err = q.Backlog(ctx, time.Now()); err != nil || b != (Backlog{}) {

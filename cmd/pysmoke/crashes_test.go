@@ -299,10 +299,10 @@ func crashBackfill(t *testing.T, postgres bool, sig syscall.Signal) {
 	cells := (len(crashSamples)*len(crashVersions) + 1) * len(pythons)
 
 	// The stops: each at a random moment of a life of a random process,
-	// between 0.3 s (mid-start) and 8 s after the last stop.
+	// between 0.3 s (mid-start) and 6 s after the last stop.
 	var midStep int
 	for i := range stops {
-		time.Sleep(300*time.Millisecond + time.Duration(rng.Int64N(int64(7700*time.Millisecond))))
+		time.Sleep(300*time.Millisecond + time.Duration(rng.Int64N(int64(5700*time.Millisecond))))
 		if n := complete(); n == cells {
 			t.Fatalf("the backfill ended after %d stops of %d: too small a backfill to test them", i, stops)
 		}
