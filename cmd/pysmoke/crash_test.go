@@ -14,25 +14,24 @@ import (
 	"time"
 
 	"github.com/pysmoke/pysmoke/internal/sandboxtest"
+	"github.com/pysmoke/pysmoke/internal/testenv"
 	"github.com/pysmoke/pysmoke/store"
 )
 
 // writeSleeper writes a project whose one test sleeps for an hour.
-func writeSleeper(t *testing.T, dir string) string {
+func writeSleeper(t *testing.T, dir string) string { return writeSleepingTest(t, dir, "sleeper", 3600) }
+
+// writeSleepingTest writes project name, whose one test sleeps seconds
+// and passes.
+func writeSleepingTest(t *testing.T, dir, name string, seconds int) string {
 	t.Helper()
-	sleeper := filepath.Join(dir, "sleeper")
-	for name, text := range map[string]string{
-		"setup.py":            "from setuptools import setup\nsetup(name='sleeper', version='1.0', packages=['sleeper'])\n",
-		"sleeper/__init__.py": "",
-		"tests/test_sleep.py": "import time, unittest\n\nclass Sleep(unittest.TestCase):\n    def test_sleep(self):\n        time.sleep(3600)\n",
-	} {
-		p := filepath.Join(sleeper, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return sleeper
+	src := filepath.Join(dir, name)
+	testenv.WriteTree(t, src, map[string]string{
+		"setup.py":            fmt.Sprintf("from setuptools import setup\nsetup(name='%s', version='1.0', packages=['%s'])\n", name, name),
+		name + "/__init__.py": "",
+		"tests/test_sleep.py": fmt.Sprintf("import time, unittest\n\nclass Sleep(unittest.TestCase):\n    def test_sleep(self):\n        time.sleep(%d)\n", seconds),
+	})
+	return src
 }
 
 // stepGroupsOf lists, from outside, the step groups (v1 and v2) the

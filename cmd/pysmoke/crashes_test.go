@@ -137,18 +137,6 @@ var crashSamples = []string{"smokegood", "py2only", "usesimp"}
 
 var crashVersions = []string{"1.0", "1.1", "1.2"}
 
-// writeSlowTest writes slowtest, whose one test sleeps 6 s and passes.
-func writeSlowTest(t *testing.T, dir string) string {
-	t.Helper()
-	src := filepath.Join(dir, "slowtest")
-	testenv.WriteTree(t, src, map[string]string{
-		"setup.py":             "from setuptools import setup\nsetup(name='slowtest', version='1.0', packages=['slowtest'])\n",
-		"slowtest/__init__.py": "",
-		"tests/test_slow.py":   "import time, unittest\n\nclass Slow(unittest.TestCase):\n    def test_slow(self):\n        time.sleep(6)\n",
-	})
-	return src
-}
-
 // TestCrashes: during a backfill of the samples (three releases each, and
 // slowtest, on 2.7 and 3.12), the processes that run builds are stopped at 20 random
 // moments, each restarted at once: with SIGKILL, then in a second backfill
@@ -220,7 +208,7 @@ func crashBackfill(t *testing.T, postgres bool, sig syscall.Signal) {
 			}
 		}
 	}
-	if _, err := localindex.WriteSdist(indexDir, writeSlowTest(t, tmp), "slowtest", "1.0"); err != nil {
+	if _, err := localindex.WriteSdist(indexDir, writeSleepingTest(t, tmp, "slowtest", 6), "slowtest", "1.0"); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Rescan(); err != nil {
