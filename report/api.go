@@ -2,11 +2,9 @@ package report
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pysmoke/pysmoke/store"
@@ -93,6 +91,7 @@ type (
 		DurationMS   int64          `json:"duration_ms"`
 		MemoryPeak   int64          `json:"memory_peak_bytes"`
 		LogURL       string         `json:"log_url,omitempty"`
+		LogBytes     int64          `json:"log_bytes"`
 		LogTruncated bool           `json:"log_truncated"`
 		Artifacts    []artifactJSON `json:"artifacts"`
 	}
@@ -141,7 +140,7 @@ func dependenciesJSON(deps []store.Dependency) []dependencyJSON {
 func stepJSONOf(st store.Step) stepJSON {
 	return stepJSON{Name: st.Name, Status: string(st.Status), Reason: st.Reason, Detail: st.Detail,
 		ExitCode: st.ExitCode, DurationMS: st.Duration.Milliseconds(), MemoryPeak: st.MemoryPeak,
-		LogTruncated: st.LogTruncated, Artifacts: artifactsJSON(st.Artifacts)}
+		LogTruncated: st.LogTruncated, LogBytes: st.LogBytes, Artifacts: artifactsJSON(st.Artifacts)}
 }
 
 func rfc3339(t time.Time) string {
@@ -220,7 +219,7 @@ func (h *Handler) api(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
 	version, python := r.PathValue("version"), r.PathValue("python")
-	step, ok := strings.CutSuffix(r.PathValue("file"), ".log")
+	step, isPage, ok := logFile(r.PathValue("file"))
 	if !ok {
 		notFound(w)
 		return
@@ -229,26 +228,20 @@ func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid version, python or step", http.StatusBadRequest)
 		return
 	}
-	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return logPath(n, version, python, step) })
+	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string {
+		if isPage {
+			return logPagePath(n, version, python, step)
+		}
+		return logPath(n, version, python, step)
+	})
 	if !ok {
 		return
 	}
-	log, err := h.src.StepLog(r.Context(), name, version, python, step)
-	h.serveLog(w, r, log, err, "max-age=60")
-}
-
-// serveLog answers with a step's log, or its absence.
-func (h *Handler) serveLog(w http.ResponseWriter, r *http.Request, log []byte, err error, cacheControl string) {
-	if errors.Is(err, store.ErrNotFound) {
-		notFound(w)
-		return
+	log, err := h.src.StepLog(r.Context(), name, version, python, step, !isPage)
+	var v *logView
+	if isPage {
+		v = &logView{Project: name, ProjectURL: h.prefix + projectPath(name), Version: version, Python: python, Step: step,
+			WholeURL: h.prefix + logPath(name, version, python, step)}
 	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	// Logs are the package's output: never let a browser read them as
-	// anything but text.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	serve(w, r, "text/plain; charset=utf-8", cacheControl, log)
+	h.serveLog(w, r, log, err, v, "max-age=60")
 }

@@ -61,12 +61,13 @@ func TestProjectPageInBrowser(t *testing.T) {
 	if dir := os.Getenv("PYSMOKE_SCREENSHOTS"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "project-page.png"), shot, 0o644)
 	}
-	// The log link of the failing step leads to its log.
-	must(chromedp.Do(ctx,
-		chromedp.Click(`[id="v1.1"] td:nth-of-type(2) a[href$="test.log"]`),
-		chromedp.WaitReady("body"),
-	))
-	logText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	// The log link of the failing step leads to its log's page, and that
+	// page's link to the whole log.
+	testenv.Follow(t, ctx, `[id="v1.1"] td:nth-of-type(2) a[href$="test.html"]`)
+	logText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("pre.log").innerText`))
+	must(err)
+	testenv.Follow(t, ctx, `a.whole`)
+	wholeText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + "\n" + document.body.innerText`))
 	must(err)
 	// The badge renders as an image of the width it declares.
 	must(chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")))
@@ -84,8 +85,11 @@ func TestProjectPageInBrowser(t *testing.T) {
 	if scripts != 0 {
 		t.Errorf("page holds %d scripts; the hostile detail was not escaped", scripts)
 	}
-	if !strings.Contains(logText, `Traceback: <script>alert("x")</script>`) {
+	if logText != `Traceback: <script>alert("x")</script>`+"\n" {
 		t.Errorf("log page shows %q", logText)
+	}
+	if wholeText != "/project/foo/1.1/3.12/test.log\n"+`Traceback: <script>alert("x")</script>`+"\n" {
+		t.Errorf("the whole log shows %q", wholeText)
 	}
 	// foo's newest release fails on 3.12: the badge says so and the
 	// browser draws it at the width the SVG declares.
@@ -185,7 +189,7 @@ func TestHostileTextOnEveryPageAndFeed(t *testing.T) {
 	f.cell("evil", "1.1", "3.13", outcome.Failed, outcome.ReasonExitStatus, detailJS)
 	srv := serve(t, f.s, report.Options{BaseURL: base, Runs: f.s, Recent: f.s})
 	eval := func(expr string) string { t.Helper(); return testenv.Eval(t, ctx, expr) }
-	for _, path := range []string{"/", "/?page=1", "/project/evil/", "/python/3.13/", "/python/3.12/", "/project/evil/1.1/3.13/tests.log"} {
+	for _, path := range []string{"/", "/?page=1", "/project/evil/", "/python/3.13/", "/python/3.12/", "/project/evil/1.1/3.13/test.log", "/project/evil/1.1/3.13/test.html"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path), chromedp.WaitReady("body")); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

@@ -33,7 +33,7 @@ type RunSource interface {
 	Run(ctx context.Context, id int64) (store.Cell, error)
 	// RunStepLog returns the log of one step of a run; an error wrapping
 	// store.ErrNotFound when there is none.
-	RunStepLog(ctx context.Context, id int64, step string) ([]byte, error)
+	RunStepLog(ctx context.Context, id int64, step string, whole bool) (store.Log, error)
 }
 
 // ArtifactSource finds the kept file of an artifact by its SHA-256 (the
@@ -160,7 +160,7 @@ func (h *Handler) runs(w http.ResponseWriter, r *http.Request) {
 // runLog serves the log of one step of any run of the project.
 func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	step, ok := strings.CutSuffix(r.PathValue("file"), ".log")
+	step, isPage, ok := logFile(r.PathValue("file"))
 	if !ok {
 		notFound(w)
 		return
@@ -169,7 +169,12 @@ func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid run or step", http.StatusBadRequest)
 		return
 	}
-	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string { return runLogPath(n, id, step) })
+	name, ok := h.projectName(w, r, r.PathValue("name"), func(n string) string {
+		if isPage {
+			return runLogPagePath(n, id, step)
+		}
+		return runLogPath(n, id, step)
+	})
 	if !ok || !h.hasRuns(w) {
 		return
 	}
@@ -178,12 +183,17 @@ func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("run %d is not %s's: %w", id, name, store.ErrNotFound)
 	}
 	if err != nil {
-		h.serveLog(w, r, nil, err, "")
+		h.serveLog(w, r, store.Log{}, err, nil, "")
 		return
 	}
-	log, err := h.runsSrc.RunStepLog(r.Context(), id, step)
+	log, err := h.runsSrc.RunStepLog(r.Context(), id, step, !isPage)
+	var v *logView
+	if isPage {
+		v = &logView{Project: name, ProjectURL: h.prefix + projectPath(name), Version: c.Version, Python: c.Python, Step: step,
+			Run: fmt.Sprintf("run %d", id), WholeURL: h.prefix + runLogPath(name, id, step)}
+	}
 	// A run's log never changes once the run has ended.
-	h.serveLog(w, r, log, err, "max-age=86400")
+	h.serveLog(w, r, log, err, v, "max-age=86400")
 }
 
 // RunsSchema names the version of the runs JSON document.
@@ -392,5 +402,10 @@ func runsPath(name, version, python string) string {
 }
 func runLogPath(name string, id int64, step string) string {
 	return projectPath(name) + "run/" + strconv.FormatInt(id, 10) + "/" + url.PathEscape(step) + ".log"
+}
+
+// runLogPagePath is the page of a run's step's log.
+func runLogPagePath(name string, id int64, step string) string {
+	return strings.TrimSuffix(runLogPath(name, id, step), ".log") + ".html"
 }
 func diffPath(name string) string { return "/api/v1/project/" + url.PathEscape(name) + "/diff" }

@@ -36,6 +36,7 @@ var (
 		"project":  parsePage("project.html"),
 		"diff":     parsePage("diff.html"),
 		"python":   parsePage("python.html"),
+		"log":      parsePage("log.html"),
 	}
 )
 
@@ -68,6 +69,7 @@ type page struct {
 	Project  *projectView
 	Diff     *diffView
 	Python   *pythonView
+	Log      *logView
 	// PythonLinks are the interpreters' pages, on the overview; Pager its
 	// pages.
 	PythonLinks []pythonLink
@@ -333,7 +335,7 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 						Name: st.Name, Status: string(st.Status), Class: statusClass(string(st.Status)),
 						Reason: st.Reason, Detail: st.Detail, ExitCode: st.ExitCode, Truncated: st.LogTruncated,
 						Duration: st.Duration.Round(100 * time.Millisecond).String(),
-						LogURL:   h.prefix + logPath(name, rd.Version, c.Python, st.Name),
+						LogURL:   h.prefix + logPagePath(name, rd.Version, c.Python, st.Name),
 					})
 				}
 			}

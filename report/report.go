@@ -8,7 +8,8 @@
 //
 //	/                                          overview
 //	/project/{name}/                           release x Python matrix
-//	/project/{name}/{version}/{python}/{step}.log  one step's log, text/plain
+//	/project/{name}/{version}/{python}/{step}.log  one step's whole log, text/plain
+//	/project/{name}/{version}/{python}/{step}.html its tail, on a page
 //	/badge/{name}.svg                          flat SVG badge
 //	/feed/{name}.rss, /feed/{name}.atom        feeds
 //	/api/v1/project/{name}.json                everything the project page shows
@@ -54,9 +55,9 @@ type Source interface {
 	feeds.Source
 	// Projects returns the normalised names of all projects, sorted.
 	Projects(ctx context.Context) ([]string, error)
-	// StepLog returns one step's log; an error wrapping store.ErrNotFound
-	// when there is no such step.
-	StepLog(ctx context.Context, project, version, python, step string) ([]byte, error)
+	// StepLog returns one step's log (its tail; the whole too with whole
+	// set); an error wrapping store.ErrNotFound when there is no such step.
+	StepLog(ctx context.Context, project, version, python, step string, whole bool) (store.Log, error)
 }
 
 var _ Source = (*store.Store)(nil)
@@ -344,6 +345,11 @@ func atomPath(name string) string    { return "/feed/" + url.PathEscape(name) + 
 func jsonPath(name string) string    { return "/api/v1/project/" + url.PathEscape(name) + ".json" }
 func logPath(name, version, python, step string) string {
 	return projectPath(name) + url.PathEscape(version) + "/" + url.PathEscape(python) + "/" + url.PathEscape(step) + ".log"
+}
+
+// logPagePath is the page of a step's log, which links logPath.
+func logPagePath(name, version, python, step string) string {
+	return strings.TrimSuffix(logPath(name, version, python, step), ".log") + ".html"
 }
 
 // fail answers 500 and logs why.

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -181,6 +182,10 @@ func TestRoutes(t *testing.T) {
 		{"/project/nope/", 404, "", ""},
 		{"/project/foo/1.1/3.12/test.log", 200, "text/plain; charset=utf-8", ""},
 		{"/project/Foo/1.1/3.12/test.log", 301, "", "/project/foo/1.1/3.12/test.log"},
+		{"/project/foo/1.1/3.12/test.html", 200, "text/html; charset=utf-8", ""},
+		{"/project/Foo/1.1/3.12/test.html", 301, "", "/project/foo/1.1/3.12/test.html"},
+		{"/project/foo/1.1/3.12/nope.html", 404, "", ""},
+		{"/project/foo/1.1/3.12/test.txt", 404, "", ""},
 		{"/project/foo/1.1/3.12/nope.log", 404, "", ""},
 		{"/project/foo/9.9/3.12/test.log", 404, "", ""},
 		{"/project/nope/1.0/3.12/test.log", 404, "", ""},
@@ -284,10 +289,10 @@ func TestProjectPage(t *testing.T) {
 		`<thead><tr><th scope="col">Release</th><th scope="col" title="2.7.1">2.7</th><th scope="col" title="3.12.1">3.12</th></tr></thead>`,
 		`<tr id="v1.1">`,
 		`<tr id="v1.0">`,
-		`<td class="s-pass"><span class="status">passed</span><br><span class="logs">logs: <a class="s-pass" href="/project/foo/1.1/2.7/sdist.log" title="passed, exit 0, 1.5s">sdist</a> <a class="s-pass" href="/project/foo/1.1/2.7/test.log" title="passed, exit 0, 2s">test</a></span></td>`,
+		`<td class="s-pass"><span class="status">passed</span><br><span class="logs">logs: <a class="s-pass" href="/project/foo/1.1/2.7/sdist.html" title="passed, exit 0, 1.5s">sdist</a> <a class="s-pass" href="/project/foo/1.1/2.7/test.html" title="passed, exit 0, 2s">test</a></span></td>`,
 		`<td class="s-fail"><span class="status">failed</span><br><span class="reason">module-removed</span> <span class="step">in test</span>` +
 			`<br><span class="detail" title="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>`,
-		`<a class="s-fail" href="/project/foo/1.1/3.12/test.log" title="failed (module-removed), exit 1, 2s">test</a>`,
+		`<a class="s-fail" href="/project/foo/1.1/3.12/test.html" title="failed (module-removed), exit 1, 2s">test</a>`,
 		`<link rel="alternate" type="application/atom+xml" title="foo (Atom)" href="/feed/foo.atom">`,
 		`<code>[![smoke](https://smoke.example/badge/foo.svg)](https://smoke.example/project/foo/)</code>`,
 		// The history chart: 1.0 then 1.1 left to right, 2.7 above 3.12.
@@ -340,12 +345,90 @@ func TestPageCSPAllowsOnlyItsStyle(t *testing.T) {
 
 func TestStepLog(t *testing.T) {
 	srv := serve(t, standard(t), report.Options{})
-	r := get(t, srv.URL+"/project/foo/1.1/3.12/test.log")
-	if r.body != "Traceback: "+hostile+"\n" {
+	const want = "Traceback: " + hostile + "\n"
+	url := srv.URL + "/project/foo/1.1/3.12/test.log"
+	// Go's client asks for gzip and decodes it, as a browser does.
+	r := get(t, url)
+	if r.body != want {
 		t.Errorf("log %q", r.body)
 	}
-	if r.header.Get("Content-Type") != "text/plain; charset=utf-8" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+	if r.header.Get("Content-Type") != "text/plain; charset=utf-8" || r.header.Get("X-Content-Type-Options") != "nosniff" ||
+		r.header.Get("Vary") != "Accept-Encoding" {
 		t.Errorf("headers %v", r.header)
+	}
+	// The kept bytes go out as they are to a client that takes gzip, and
+	// decompressed to one that does not.
+	for _, c := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip", true},
+		{"deflate, gzip;q=0.5", true},
+		{"*", true},
+		{"identity", false},
+		{"gzip;q=0", false},
+		{"br, *;q=0", false},
+		{"gzip;q=0, *", false},
+	} {
+		r := do(t, "GET", url, map[string]string{"Accept-Encoding": c.accept})
+		body := r.body
+		if enc := r.header.Get("Content-Encoding"); (enc == "gzip") != c.gzip {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", c.accept, enc)
+			continue
+		}
+		if c.gzip {
+			zr, err := gzip.NewReader(strings.NewReader(r.body))
+			if err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", c.accept, err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(b)
+		}
+		if body != want {
+			t.Errorf("Accept-Encoding %q: log %q", c.accept, body)
+		}
+	}
+}
+
+// A log's page shows its tail as a terminal would: colours, cursor moves,
+// titles and links gone, a progress bar as it was last drawn, and the
+// package's text as text; it links the whole log.
+func TestStepLogPage(t *testing.T) {
+	f := newStore(t, "3.12")
+	f.release("tty", "tty", "1.0", t0)
+	log := "\x1b[1m\x1b[32m========== test session starts ==========\x1b[0m\n" +
+		"Downloading  10%\rDownloading  55%\rDownloading 100%\r\n" +
+		"\x1b]0;window title\x07\x1b]8;;https://evil.example/\x1b\\a link\x1b]8;;\x1b\\ \x1b[2K\x1b[1Gcleared\n" +
+		"bell\x07 back\x08space \xff\xfe " + hostile + "\n" +
+		"\x1b[31mFAILED\x1b[0m tests/test_x.py::test_y\n"
+	c := store.Cell{Project: "tty", Version: "1.0", Python: "3.12", Status: outcome.Failed, StartedAt: t0, FinishedAt: t0,
+		Steps: []store.Step{{Name: "tests", Status: outcome.Failed, ExitCode: 1}}}
+	if err := f.s.SaveCell(context.Background(), c, map[string][]byte{"tests": []byte(log)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, f.s, report.Options{})
+	r := get(t, srv.URL+"/project/tty/1.0/3.12/tests.html")
+	if r.code != 200 || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("%d %v", r.code, r.header)
+	}
+	pre := r.body[strings.Index(r.body, `<pre class="log">`)+len(`<pre class="log">`):]
+	pre = pre[:strings.Index(pre, "</pre>")]
+	want := "========== test session starts ==========\n" +
+		"Downloading 100%\n" +
+		"a link cleared\n" +
+		"bell backspace \ufffd &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;\n" +
+		"FAILED tests/test_x.py::test_y\n"
+	if pre != want {
+		t.Errorf("the page shows\n%q\nwant\n%q", pre, want)
+	}
+	if !strings.Contains(r.body, `The whole log: 270 bytes, 5 lines`) || !strings.Contains(r.body, `<a class="whole" href="/project/tty/1.0/3.12/tests.log">`) {
+		t.Errorf("the page does not say the log's size or link the whole log:\n%s", r.body)
+	}
+	if whole := get(t, srv.URL+"/project/tty/1.0/3.12/tests.log").body; whole != log {
+		t.Errorf("the whole log %q, want the bytes printed", whole)
 	}
 }
 
@@ -653,21 +736,21 @@ func (b brokenStore) Cells(ctx context.Context, project, version string) ([]stor
 	return b.Store.Cells(ctx, project, version)
 }
 
-func (b brokenStore) StepLog(ctx context.Context, project, version, python, step string) ([]byte, error) {
+func (b brokenStore) StepLog(ctx context.Context, project, version, python, step string, whole bool) (store.Log, error) {
 	if b.failLog {
-		return nil, errDisk
+		return store.Log{}, errDisk
 	}
-	return b.Store.StepLog(ctx, project, version, python, step)
+	return b.Store.StepLog(ctx, project, version, python, step, whole)
 }
 
 func TestStoreErrorIs500(t *testing.T) {
 	s := standard(t)
-	paths := []string{"/", "/project/foo/", "/badge/foo.svg", "/feed/foo.rss", "/feed/foo.atom", "/api/v1/project/foo.json", "/project/foo/1.1/3.12/test.log"}
+	paths := []string{"/", "/project/foo/", "/badge/foo.svg", "/feed/foo.rss", "/feed/foo.atom", "/api/v1/project/foo.json", "/project/foo/1.1/3.12/test.log", "/project/foo/1.1/3.12/test.html"}
 	for _, broken := range []brokenStore{{Store: s, failReleases: true}, {Store: s, failCells: true}, {Store: s, failLog: true}} {
 		var logs bytes.Buffer
 		srv := serve(t, broken, report.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		for _, path := range paths {
-			if broken.failLog != strings.HasSuffix(path, ".log") {
+			if broken.failLog != (strings.HasSuffix(path, ".log") || strings.HasSuffix(path, "test.html")) {
 				continue
 			}
 			logs.Reset()
@@ -835,5 +918,42 @@ func TestProjectPageActions(t *testing.T) {
 	}
 	if body := get(t, srv.URL+"/project/baz/").body; strings.Contains(body, "Administration") {
 		t.Errorf("baz, never touched, shows an administration section")
+	}
+}
+
+// Once retention has dropped an older release's whole log, its page
+// shows the tail and says so, with no link, and the whole log's URL says
+// it is gone; a log all in its tail is still served whole.
+func TestDroppedLog(t *testing.T) {
+	f := newStore(t, "3.12")
+	long := strings.Repeat("collected 1 item, and many lines like this one\n", 2000) + "the end\n"
+	for _, v := range []string{"1.0", "1.1"} {
+		f.release("old", "old", v, t0)
+		c := store.Cell{Project: "old", Version: v, Python: "3.12", Status: outcome.Passed, StartedAt: t0, FinishedAt: t0,
+			Steps: []store.Step{{Name: "tests", Status: outcome.Passed}, {Name: "sdist", Status: outcome.Passed}}}
+		if err := f.s.SaveCell(context.Background(), c, map[string][]byte{"tests": []byte(long), "sdist": []byte("running sdist\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.s.DropWholeLogs(context.Background(), 1, true); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, f.s, report.Options{})
+	page := get(t, srv.URL+"/project/old/1.0/3.12/tests.html")
+	if page.code != 200 || !strings.Contains(page.body, "The last 1395 lines of a log of 91.8 KiB") ||
+		!strings.Contains(page.body, "no longer kept") || strings.Contains(page.body, `class="whole"`) || !strings.Contains(page.body, "the end\n</pre>") {
+		t.Errorf("the page of a dropped log: %d\n%s", page.code, page.body)
+	}
+	if r := get(t, srv.URL+"/project/old/1.0/3.12/tests.log"); r.code != http.StatusGone || !strings.Contains(r.body, "no longer kept") {
+		t.Errorf("the dropped whole log: %d %q", r.code, r.body)
+	}
+	if r := get(t, srv.URL+"/project/old/1.0/3.12/sdist.log"); r.code != 200 || r.body != "running sdist\n" {
+		t.Errorf("a dropped log all in its tail: %d %q", r.code, r.body)
+	}
+	if r := get(t, srv.URL+"/project/old/1.1/3.12/tests.html"); !strings.Contains(r.body, `class="whole"`) || strings.Contains(r.body, "no longer kept") {
+		t.Errorf("the latest release's log page: %s", r.body)
+	}
+	if r := get(t, srv.URL+"/project/old/1.1/3.12/tests.log"); r.body != long {
+		t.Errorf("the latest release's whole log: %d bytes, want %d", len(r.body), len(long))
 	}
 }

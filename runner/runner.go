@@ -107,7 +107,10 @@ type Options struct {
 	Artifacts ArtifactKeeper
 	// StepTimeout is each step's wall-clock limit; default 10 minutes.
 	StepTimeout time.Duration
-	// LogLimit caps each step's kept log; default 1 MiB.
+	// LogLimit caps each step's kept log; default the output a step may
+	// print before it is ended (Limits.Output, 64 MiB by default), so
+	// that the log is whole. A running step's log is held in memory
+	// until the job's result is stored: up to that much per job.
 	LogLimit int64
 	// Unpack caps what an sdist may unpack to.
 	Unpack archive.Limits
@@ -163,7 +166,10 @@ func New(opts Options) *Runner {
 		opts.StepTimeout = 10 * time.Minute
 	}
 	if opts.LogLimit == 0 {
-		opts.LogLimit = 1 << 20
+		opts.LogLimit = opts.Limits.Output
+		if opts.LogLimit == 0 {
+			opts.LogLimit = sandbox.DefaultLimits.Output
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

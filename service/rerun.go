@@ -166,14 +166,18 @@ func openExisting(ctx context.Context, dataDir, database string) (*store.Store, 
 // RetentionReport is what retention would free, or freed, and what stays.
 type RetentionReport struct {
 	Freed, Kept artifacts.Usage
-	Applied     bool
+	// Logs are the whole logs dropped (or that would be), their tails kept.
+	Logs    store.LogUsage
+	Applied bool
 }
 
 // Retention applies the service's retention to its artifact store (in the
-// data folder): the archives no run of each project's keepReleases latest
-// releases recorded go, except those put within two jobs' time (a running
-// job's, not recorded yet; stepTimeout is the service's). Without apply it
-// only says what would go; with apply it frees it and records the action.
+// data folder) and its logs: the archives no run of each project's
+// keepReleases latest releases recorded go, except those put within two
+// jobs' time (a running job's, not recorded yet; stepTimeout is the
+// service's), and so do the whole logs of the older releases' runs, their
+// tails kept. Without apply it only says what would go; with apply it
+// frees it and records the action.
 func Retention(ctx context.Context, a Admin, keepReleases int, stepTimeout time.Duration, apply bool) (RetentionReport, error) {
 	var rep RetentionReport
 	if keepReleases <= 0 || stepTimeout <= 0 {
@@ -208,6 +212,9 @@ func Retention(ctx context.Context, a Admin, keepReleases int, stepTimeout time.
 	if err != nil {
 		return rep, err
 	}
+	if rep.Logs, err = st.DropWholeLogs(ctx, keepReleases, apply); err != nil {
+		return rep, err
+	}
 	if rep.Kept, err = arts.Usage(); err != nil {
 		return rep, err
 	}
@@ -219,6 +226,7 @@ func Retention(ctx context.Context, a Admin, keepReleases int, stepTimeout time.
 	}
 	rep.Applied = true
 	return rep, st.RecordAction(ctx, store.Action{Action: "retention", Actor: a.Actor, Reason: a.Reason,
-		Detail: fmt.Sprintf("kept the archives of each project's %d latest releases: freed %s (%d bytes), kept %s (%d bytes)",
-			keepReleases, count(rep.Freed.Files, "file"), rep.Freed.Bytes, count(rep.Kept.Files, "file"), rep.Kept.Bytes)})
+		Detail: fmt.Sprintf("kept the archives and whole logs of each project's %d latest releases: freed %s (%d bytes), kept %s (%d bytes); dropped %s (%d bytes compressed)",
+			keepReleases, count(rep.Freed.Files, "file"), rep.Freed.Bytes, count(rep.Kept.Files, "file"), rep.Kept.Bytes,
+			count(rep.Logs.Logs, "whole log"), rep.Logs.Bytes)})
 }

@@ -514,7 +514,8 @@ func (s *Service) retainEvery(ctx context.Context, period time.Duration) {
 
 // Retain drops the artifacts no run of each project's latest KeepReleases
 // releases recorded, sparing those put within two jobs' time (a running
-// job's, not recorded yet), and logs the store's size and what it freed.
+// job's, not recorded yet), and the whole logs of the older releases' runs
+// (their tails stay), and logs the store's size and what it freed.
 func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error) {
 	inUse, err := s.store.ArtifactsInUse(ctx, s.opts.KeepReleases)
 	if err != nil {
@@ -528,8 +529,12 @@ func (s *Service) Retain(ctx context.Context) (freed artifacts.Usage, err error)
 	if err != nil {
 		return freed, err
 	}
+	logs, err := s.store.DropWholeLogs(ctx, s.opts.KeepReleases, true)
+	if err != nil {
+		return freed, err
+	}
 	s.log.Info("artifact retention", "keep_releases", s.opts.KeepReleases, "kept_files", kept.Files, "kept_bytes", kept.Bytes,
-		"freed_files", freed.Files, "freed_bytes", freed.Bytes)
+		"freed_files", freed.Files, "freed_bytes", freed.Bytes, "dropped_whole_logs", logs.Logs, "dropped_log_bytes", logs.Bytes)
 	return freed, nil
 }
 

@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pysmoke/pysmoke/outcome"
@@ -139,18 +139,22 @@ func (s *Store) BeginRun(ctx context.Context, r RunStart) (int64, error) {
 // complete and makes it the cell's current run, all at once.
 func (s *Store) FinishRun(ctx context.Context, id int64, c Cell, logs map[string][]byte) error {
 	defer s.changed()
+	packed, err := packLogs(logs)
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := finishRun(ctx, tx, id, c, logs); err != nil {
+	if err := finishRun(ctx, tx, id, c, packed); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-func finishRun(ctx context.Context, tx *txn, id int64, c Cell, logs map[string][]byte) error {
+func finishRun(ctx context.Context, tx *txn, id int64, c Cell, logs map[string]packedLog) error {
 	claims := ""
 	if !c.Claims.Empty() {
 		b, err := json.Marshal(c.Claims)
@@ -171,6 +175,10 @@ func finishRun(ctx context.Context, tx *txn, id int64, c Cell, logs map[string][
 		return fmt.Errorf("finish run %d of %s %s on %s: no such running run", id, c.Project, c.Version, c.Python)
 	}
 	for i, st := range c.Steps {
+		lg, ok := logs[st.Name]
+		if !ok {
+			lg, _ = packLog(nil)
+		}
 		arts := []byte("[]")
 		if st.Artifacts != nil {
 			if arts, err = json.Marshal(st.Artifacts); err != nil {
@@ -178,10 +186,10 @@ func finishRun(ctx context.Context, tx *txn, id int64, c Cell, logs map[string][
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_steps
-			(run_id, seq, name, status, reason, detail, exit_code, duration_ms, log, log_truncated, artifacts, memory_peak)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(run_id, seq, name, status, reason, detail, exit_code, duration_ms, log, log_gzip, log_bytes, log_tail, log_truncated, artifacts, memory_peak)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+strconv.Itoa(logGzip)+`, ?, ?, ?, ?, ?)`,
 			id, i, st.Name, string(st.Status), st.Reason, st.Detail, st.ExitCode, st.Duration.Milliseconds(),
-			logs[st.Name], st.LogTruncated, string(arts), st.MemoryPeak); err != nil {
+			lg.gzip, lg.size, lg.tail, st.LogTruncated, string(arts), st.MemoryPeak); err != nil {
 			return fmt.Errorf("save step %s of run %d: %w", st.Name, id, err)
 		}
 	}
@@ -242,6 +250,10 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 	if c.Cause == "" {
 		c.Cause = outcome.CauseNew
 	}
+	packed, err := packLogs(logs)
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -253,7 +265,7 @@ func (s *Store) SaveCell(ctx context.Context, c Cell, logs map[string][]byte) er
 	if err != nil {
 		return fmt.Errorf("save cell %s %s %s: %w", c.Project, c.Version, c.Python, err)
 	}
-	if err := finishRun(ctx, tx, id, c, logs); err != nil {
+	if err := finishRun(ctx, tx, id, c, packed); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -358,7 +370,7 @@ func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]Cel
 
 // loadRun adds a run's steps and dependencies.
 func (s *Store) loadRun(ctx context.Context, c *Cell) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, status, reason, detail, exit_code, duration_ms, log_truncated, artifacts, memory_peak
+	rows, err := s.db.QueryContext(ctx, `SELECT name, status, reason, detail, exit_code, duration_ms, log_truncated, log_bytes, artifacts, memory_peak
 		FROM run_steps WHERE run_id = ? ORDER BY seq`, c.RunID)
 	if err != nil {
 		return err
@@ -368,7 +380,7 @@ func (s *Store) loadRun(ctx context.Context, c *Cell) error {
 		var st, arts string
 		var step Step
 		var ms int64
-		if err := rows.Scan(&step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &arts, &step.MemoryPeak); err != nil {
+		if err := rows.Scan(&step.Name, &st, &step.Reason, &step.Detail, &step.ExitCode, &ms, &step.LogTruncated, &step.LogBytes, &arts, &step.MemoryPeak); err != nil {
 			return err
 		}
 		step.Status, step.Duration = outcome.Status(st), time.Duration(ms)*time.Millisecond
@@ -381,28 +393,6 @@ func (s *Store) loadRun(ctx context.Context, c *Cell) error {
 		return err
 	}
 	return s.loadDependencies(ctx, c)
-}
-
-// StepLog returns the log of one step of a cell's current run.
-func (s *Store) StepLog(ctx context.Context, project, version, python, step string) ([]byte, error) {
-	var log []byte
-	err := s.db.QueryRowContext(ctx, `SELECT st.log FROM cells c JOIN run_steps st ON st.run_id = c.run_id
-		WHERE c.project = ? AND c.version = ? AND c.python = ? AND st.name = ?`,
-		project, version, python, step).Scan(&log)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("log of %s %s %s %s: %w", project, version, python, step, ErrNotFound)
-	}
-	return log, err
-}
-
-// RunStepLog returns the log of one step of any run.
-func (s *Store) RunStepLog(ctx context.Context, id int64, step string) ([]byte, error) {
-	var log []byte
-	err := s.db.QueryRowContext(ctx, `SELECT log FROM run_steps WHERE run_id = ? AND name = ?`, id, step).Scan(&log)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("log of run %d %s: %w", id, step, ErrNotFound)
-	}
-	return log, err
 }
 
 // ArtifactsInUse returns the SHA-256 of every artifact that a run of the

@@ -112,13 +112,13 @@ func TestRuns(t *testing.T) {
 	if err != nil || len(cells) != 1 || cells[0].RunID != fourth || !cells[0].Current || cells[0].Status != outcome.Passed {
 		t.Fatalf("cells %+v, %v; want run %d, passed", cells, err, fourth)
 	}
-	if l, err := s.StepLog(ctx, "foo", "1.0", "3.12", "tests"); err != nil || string(l) != "third log" {
-		t.Errorf("current log %q, %v", l, err)
+	if l, err := s.StepLog(ctx, "foo", "1.0", "3.12", "tests", true); err != nil || whole(t, l) != "third log" {
+		t.Errorf("current log %q, %v", l.Tail, err)
 	}
-	if l, err := s.RunStepLog(ctx, first, "tests"); err != nil || string(l) != "first log" {
-		t.Errorf("first run's log %q, %v", l, err)
+	if l, err := s.RunStepLog(ctx, first, "tests", true); err != nil || whole(t, l) != "first log" {
+		t.Errorf("first run's log %q, %v", l.Tail, err)
 	}
-	if _, err := s.RunStepLog(ctx, second, "tests"); err == nil {
+	if _, err := s.RunStepLog(ctx, second, "tests", false); err == nil {
 		t.Error("an interrupted run has a log")
 	}
 	if r, err := s.Run(ctx, first); err != nil || describe(r) != "new/complete/failed" || len(r.Steps) != 1 {
@@ -203,8 +203,9 @@ func TestRunsMigration(t *testing.T) {
 		t.Errorf("2.7 had no provenance, got %q", py27.ProvenanceDigest)
 	}
 	for _, want := range []struct{ py, step, log string }{{"2.7", "sdist", "sdist log"}, {"2.7", "tests", "tests log"}, {"3.12", "sdist", "3.12 log"}} {
-		if l, err := s.StepLog(ctx, "foo", "1.0", want.py, want.step); err != nil || string(l) != want.log {
-			t.Errorf("log of %s %s: %q, %v", want.py, want.step, l, err)
+		// Logs kept before whole logs were: raw, without a tail.
+		if l, err := s.StepLog(ctx, "foo", "1.0", want.py, want.step, true); err != nil || whole(t, l) != want.log || string(l.Tail) != want.log || l.Size != int64(len(want.log)) {
+			t.Errorf("log of %s %s: %q, %v", want.py, want.step, l.Tail, err)
 		}
 	}
 	if c, err := s.Cells(ctx, "foo", "1.1"); err != nil || len(c) != 1 || describe(c[0]) != "migrated/complete/machinery-error/current" {

@@ -184,6 +184,7 @@ var migrations = []string{
 	actionsMigration, // store/actions.go
 	// The latest runs first (RecentCells, the overview's recent changes).
 	`CREATE INDEX runs_by_finish ON runs (finished_at, id);`,
+	logsMigration, // store/logs.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -441,6 +442,7 @@ type Step struct {
 	ExitCode     int
 	Duration     time.Duration
 	LogTruncated bool
+	LogBytes     int64 // the length of the whole log kept
 	Artifacts    []Artifact
 	MemoryPeak   int64 // bytes; 0 when the backend could not tell
 }

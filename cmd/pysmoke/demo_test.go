@@ -275,17 +275,20 @@ func checkDemoInBrowser(t *testing.T, label, base string, pythons []string) {
 		t.Errorf("usesimp 1.0 on %s: %q, want failed module-removed in import, imports imp, on %s", last, got, red)
 	}
 
-	// The log page of that import step, from its link.
-	if err := chromedp.Do(ctx, chromedp.Click(fmt.Sprintf(`[id="v1.0"] td:nth-of-type(%d) a[href$="import.log"]`, col(last)+1)),
-		chromedp.WaitReady("body")); err != nil {
-		t.Fatal(err)
-	}
-	logText := eval(`document.body.innerText`)
+	// The log page of that import step, from its link: the tail as text,
+	// and from it the whole log.
+	testenv.Follow(t, ctx, fmt.Sprintf(`[id="v1.0"] td:nth-of-type(%d) a[href$="import.html"]`, col(last)+1))
+	logText := eval(`document.querySelector("pre.log").innerText`)
 	if !strings.Contains(logText, "No module named 'imp'") {
 		t.Errorf("the import log of usesimp on %s: %q", last, tail(logText, 10))
 	}
 	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		os.WriteFile(filepath.Join(shots, label+"-log-usesimp-import.png"), shot, 0o644)
+	}
+	testenv.Follow(t, ctx, "a.whole")
+	if whole := eval(`location.pathname + "\n" + document.body.innerText`); !strings.HasPrefix(whole, "/project/usesimp/1.0/"+last+"/import.log\n") ||
+		!strings.Contains(whole, "No module named 'imp'") {
+		t.Errorf("the whole import log of usesimp on %s: %q", last, tail(whole, 10))
 	}
 
 	// The interpreter's page: the failures before the passes.

@@ -111,7 +111,8 @@ const retentionSynopsis = `Usage: pysmoke retention [--apply --reason WHY] [flag
 Says what the service's retention would free in its data folder's artifact
 store: the archives the steps built (kept for diffs) that no run of each
 project's --keep-releases latest releases recorded, except those put within
-two jobs' time (a running job's, not recorded yet). With --apply it frees
+two jobs' time (a running job's, not recorded yet); and in its store, the
+whole logs of the older releases' runs (each log's last 64 KiB stays). With --apply it frees
 them, and records the action with who (--by) and why (--reason). The
 service applies the same retention hourly; it need not be stopped.`
 
@@ -139,5 +140,7 @@ func cmdRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "retention (the archives of each project's %d latest releases kept): %s %d files (%d bytes); %d files (%d bytes) stay\n",
 		*keep, verb, rep.Freed.Files, rep.Freed.Bytes, rep.Kept.Files, rep.Kept.Bytes)
+	fmt.Fprintf(stdout, "retention (the whole logs of each project's %d latest releases kept, the others' last 64 KiB): %s %d whole logs (%d bytes compressed)\n",
+		*keep, verb, rep.Logs.Logs, rep.Logs.Bytes)
 	return nil
 }

@@ -118,7 +118,7 @@ func (j *jobFlags) register(fs *flag.FlagSet, workers int, workersHelp string) {
 	fs.StringVar(&j.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&j.logFormat, "log-format", "text", "text (key=value) or json (one object a line)")
 	fs.IntVar(&j.confirm, "confirm", 3, "how many reruns must reproduce a failure or a resource limit before it is reported (one that does not makes it flaky); 0 reports at once")
-	fs.IntVar(&j.keep, "keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs")
+	fs.IntVar(&j.keep, "keep-releases", 3, "how many of each project's latest releases keep the archives their steps built, for diffs, and their whole logs (older ones keep the last 64 KiB)")
 	fs.StringVar(&j.worker, "worker", "", "this worker's name in the runs it records, unique among the workers sharing a database (default the host's name)")
 	j.st.register(fs)
 }

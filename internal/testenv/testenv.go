@@ -10,6 +10,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -121,4 +122,21 @@ func Eval(t testing.TB, ctx context.Context, expr string) string {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return v
+}
+
+// Follow opens the link that selector finds in the page of ctx (a
+// Browser's) as a click on it would, and waits for the new page to load:
+// it reads the link's address and navigates there, because a wait begun
+// right after a click can query the old document, or an execution context
+// the navigation has just destroyed.
+func Follow(t testing.TB, ctx context.Context, selector string) {
+	t.Helper()
+	js, _ := json.Marshal(selector)
+	href := Eval(t, ctx, fmt.Sprintf(`(a => a ? a.href : "")(document.querySelector(%s))`, js))
+	if href == "" {
+		t.Fatalf("no link %s on the page", selector)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(href)); err != nil {
+		t.Fatalf("%s: %v", href, err)
+	}
 }
