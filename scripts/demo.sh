@@ -3,7 +3,10 @@
 # on the embedded defaults (SQLite, River on SQLite, the namespace sandbox,
 # every Python found), reports on http://127.0.0.1:$PORT/. Once the first
 # results are in, one more release is published into the index, and the
-# service picks it up. Ctrl-C stops everything.
+# service picks it up: usesimp 1.1, which makes its plugin modules with
+# types.ModuleType instead of imp (removed in Python 3.12), so that it
+# passes where 1.0 failed, a change the overview lists. Ctrl-C stops
+# everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,8 +58,19 @@ for _ in $(seq 1 600); do
 	grep -q 'msg=tested project=smokegood version=1.0' "$DEMO_DIR/serve.log" 2>/dev/null && break
 	sleep 0.5
 done
-echo "== publishing smokegood 1.1 into the running index"
-"$PYSMOKE" index publish --dir "$DEMO_DIR/index" --version 1.1 testdata/samples/smokegood
+echo "== publishing usesimp 1.1, without imp, into the running index"
+rm -rf "$DEMO_DIR/fixed" && mkdir -p "$DEMO_DIR/fixed" && cp -R testdata/samples/usesimp "$DEMO_DIR/fixed/"
+cat >"$DEMO_DIR/fixed/usesimp/usesimp/__init__.py" <<'PY'
+"""Makes plugin modules on the fly with types.ModuleType (imp is gone in 3.12)."""
+import types
+
+
+def make_plugin(name, source):
+    module = types.ModuleType(name)
+    exec(source, module.__dict__)
+    return module
+PY
+"$PYSMOKE" index publish --dir "$DEMO_DIR/index" --version 1.1 "$DEMO_DIR/fixed/usesimp"
 echo
 echo "   reports: http://127.0.0.1:$PORT/   (Ctrl-C to stop)"
 wait "${pids[@]}"
