@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,7 +72,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 	}
 	var ours string
 	if serverPrefix != nil {
-		ours = serveChild(b, filepath.Join(dir, "pysmoke.db"), serverPrefix)
+		ours = serveChild(b, serveChildEnv, filepath.Join(dir, "pysmoke.db"), serverPrefix)
 	} else {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -117,33 +118,54 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		}
 		b.Logf("%s: %d bytes, %s", u.path, len(body), resp.Header.Get("Content-Type"))
 	}
-	nginxURL := testenv.NginxUnder(b, root, serverPrefix...)
+	nginxWorkers := 0
+	if serverPrefix != nil {
+		nginxWorkers = 1 // one per CPU it is given
+	}
+	nginxURL := testenv.NginxUnder(b, root, nginxWorkers, serverPrefix...)
+	// Go's own HTTP server with nothing of pysmoke's: the same bytes from
+	// a map, where it runs (pinned: a child on the same CPU).
+	var bareURL string
+	if serverPrefix != nil {
+		bareURL = serveChild(b, bareChildEnv, root, serverPrefix)
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := bareHandler(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		defer srv.Close()
+		bareURL = "http://" + ln.Addr().String()
+	}
+	sides := []string{"pysmoke", "go", "nginx"}
 
 	type figure struct{ rps, p99 []float64 }
-	results := map[string]*[2]figure{}
+	results := map[string]*[3]figure{}
 	for round := 0; round < 3; round++ {
 		for _, u := range urls {
-			order := []int{0, 1}
+			order := []int{0, 1, 2}
 			if round%2 == 1 {
-				order = []int{1, 0}
+				order = []int{2, 1, 0}
 			}
 			if results[u.label] == nil {
-				results[u.label] = &[2]figure{}
+				results[u.label] = &[3]figure{}
 			}
 			for _, side := range order {
-				base := ours
-				if side == 1 {
-					base = nginxURL
-				}
+				base := []string{ours, bareURL, nginxURL}[side]
 				rps, p99 := runWrk(b, wrkPrefix, base+u.path, duration)
 				f := &results[u.label][side]
 				f.rps = append(f.rps, rps)
 				f.p99 = append(f.p99, p99)
-				fmt.Fprintf(os.Stderr, "round %d %-26s %-7s %9.0f req/s  p99 %6.2f ms\n", round+1, u.label, []string{"pysmoke", "nginx"}[side], rps, p99)
+				fmt.Fprintf(os.Stderr, "round %d %-26s %-7s %9.0f req/s  p99 %6.2f ms\n", round+1, u.label, sides[side], rps, p99)
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "\n%-26s %28s %28s %s\n", "", "pysmoke req/s (p99 ms)", "nginx req/s (p99 ms)", "ratios per round")
+	fmt.Fprintf(os.Stderr, "\n%-26s %28s | %28s | %28s | %s\n", "", "pysmoke req/s (p99 ms)", "bare Go req/s (p99 ms)", "nginx req/s (p99 ms)", "pysmoke/nginx per round")
 	for _, u := range urls {
 		r := results[u.label]
 		var line, ratios []string
@@ -155,9 +177,9 @@ func BenchmarkServeVsNginx(b *testing.B) {
 			line = append(line, strings.Join(cells, ", "))
 		}
 		for i := range r[0].rps {
-			ratios = append(ratios, fmt.Sprintf("%.2f", r[0].rps[i]/r[1].rps[i]))
+			ratios = append(ratios, fmt.Sprintf("%.2f", r[0].rps[i]/r[2].rps[i]))
 		}
-		fmt.Fprintf(os.Stderr, "%-26s %s | %s | %s\n", u.label, line[0], line[1], strings.Join(ratios, " "))
+		fmt.Fprintf(os.Stderr, "%-26s %s | %s | %s | %s\n", u.label, line[0], line[1], line[2], strings.Join(ratios, " "))
 	}
 }
 
@@ -250,15 +272,58 @@ func runWrk(b *testing.B, prefix []string, url, duration string) (float64, float
 }
 
 // serveChildEnv names the store a child process of the benchmark serves
-// (serveChild); serveAddrEnv the address it listens on.
+// (serveChild), bareChildEnv the folder one serves with bareHandler;
+// serveAddrEnv the address it listens on.
 const (
 	serveChildEnv = "PYSMOKE_BENCH_SERVE_CHILD"
+	bareChildEnv  = "PYSMOKE_BENCH_BARE_CHILD"
 	serveAddrEnv  = "PYSMOKE_BENCH_SERVE_ADDR"
 )
 
-// TestMain: with serveChildEnv set, the test binary is the report server
-// of the pinned benchmark (until it is killed), not a test run.
+// bareHandler serves the files under root from memory with net/http and
+// nothing else (a content type by extension, the body): the floor of
+// what a Go server answers, to read pysmoke's figures against.
+func bareHandler(root string) (http.Handler, error) {
+	type file struct {
+		ctype string
+		body  []byte
+	}
+	files := map[string]file{}
+	types := map[string]string{".svg": "image/svg+xml", ".html": "text/html; charset=utf-8", ".json": "application/json"}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		u := "/" + filepath.ToSlash(rel)
+		files[strings.TrimSuffix(u, "index.html")] = file{types[filepath.Ext(p)], body}
+		return nil
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", f.ctype)
+		w.Write(f.body)
+	}), err
+}
+
+// TestMain: with serveChildEnv or bareChildEnv set, the test binary is a
+// server of the pinned benchmark (until it is killed), not a test run.
 func TestMain(m *testing.M) {
+	if root := os.Getenv(bareChildEnv); root != "" {
+		h, err := bareHandler(root)
+		if err != nil {
+			panic(err)
+		}
+		panic(http.ListenAndServe(os.Getenv(serveAddrEnv), h))
+	}
 	if db := os.Getenv(serveChildEnv); db != "" {
 		ctx := context.Background()
 		st, err := store.Open(ctx, db)
@@ -276,9 +341,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveChild starts the report server of db in a child process (this
-// test binary) under prefix, and returns its URL once it answers.
-func serveChild(b *testing.B, db string, prefix []string) string {
+// serveChild starts a server in a child process (this test binary) under
+// prefix, and returns its URL once it answers: with env serveChildEnv the
+// report server of the store arg, with bareChildEnv bareHandler of the
+// folder arg.
+func serveChild(b *testing.B, env, arg string, prefix []string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -287,14 +354,14 @@ func serveChild(b *testing.B, db string, prefix []string) string {
 	ln.Close()
 	argv := append(append([]string(nil), prefix...), os.Args[0])
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), serveChildEnv+"="+db, serveAddrEnv+"="+addr)
+	cmd.Env = append(os.Environ(), env+"="+arg, serveAddrEnv+"="+addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			resp.Body.Close()
 			break

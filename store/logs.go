@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Whole logs (issue 17). A step's log is kept whole, up to the output cap
@@ -63,12 +64,18 @@ type packedLog struct {
 	tail []byte
 }
 
+// gzipWriters are reused: a gzip.Writer's compressor state is about a
+// megabyte, allocated afresh for each new one, and a run has a log per step.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
 // packLog compresses a whole log and cuts its tail. It runs before the
 // transaction that records the run: compressing 64 MiB takes a while and
 // must not hold the writers' lock.
 func packLog(log []byte) (packedLog, error) {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	if _, err := zw.Write(log); err != nil {
 		return packedLog{}, err
 	}

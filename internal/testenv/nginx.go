@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,12 +20,14 @@ import (
 // Without nginx the test skips (fails in CI).
 func Nginx(t testing.TB, root string) string {
 	t.Helper()
-	return NginxUnder(t, root)
+	return NginxUnder(t, root, 0)
 }
 
-// NginxUnder is Nginx started through the command prefix (taskset -c 1,
-// say, to keep it on one CPU).
-func NginxUnder(t testing.TB, root string, prefix ...string) string {
+// NginxUnder is Nginx with the given number of worker processes (0: one
+// per CPU of the machine, nginx's "auto"), started through the command
+// prefix (taskset -c 1, say, to keep it on one CPU, with one worker:
+// "auto" counts the machine's CPUs, not those it may use).
+func NginxUnder(t testing.TB, root string, workers int, prefix ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -54,9 +57,13 @@ func NginxUnder(t testing.TB, root string, prefix ...string) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	procs := "auto"
+	if workers > 0 {
+		procs = strconv.Itoa(workers)
+	}
 	conf := filepath.Join(dir, "nginx.conf")
 	body := fmt.Sprintf(`daemon off;
-worker_processes auto;
+worker_processes %[4]s;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
 events { worker_connections 1024; }
@@ -85,7 +92,7 @@ http {
     root %[3]s;
   }
 }
-`, dir, addr, root)
+`, dir, addr, root, procs)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
