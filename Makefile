@@ -60,9 +60,9 @@ sandbox-image: build
 		$(BIN) image >/dev/null; \
 	else echo "no Docker engine answers: the docker backend's tests skip (and fail under CI)"; fi
 
-# About 31 minutes on a 2-core machine at 95595e4 (a fresh clone under
-# .ci/run: the runner's tests 1,726 s from the start, the command's 1,479 s
-# with the crash test, and then the seeded corpus 332 s beside them): over
+# About 30 minutes on a 2-core machine at 701b5fa (a fresh clone under
+# .ci/run: the runner's tests 1,599 s from the start, the command's 1,140 s
+# with the crash test, and then the seeded corpus 365 s beside them): at
 # the 30 minutes this project allows itself (25 before the crash test).
 # The timeout leaves room for a busy machine.
 # Screenshots and other files the tests keep are written under
