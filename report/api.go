@@ -239,9 +239,17 @@ func (h *Handler) stepLog(w http.ResponseWriter, r *http.Request) {
 	}
 	log, err := h.src.StepLog(r.Context(), name, version, python, step, !isPage)
 	var v *logView
-	if isPage {
+	if isPage && err == nil {
 		v = &logView{Project: name, ProjectURL: h.prefix + projectPath(name), Version: version, Python: python, Step: step,
 			WholeURL: h.prefix + logPath(name, version, python, step)}
+		var cells []store.Cell
+		if cells, err = h.src.Cells(r.Context(), name, version); err == nil {
+			for _, c := range cells {
+				if c.Python == python {
+					v.setStep(c.Steps)
+				}
+			}
+		}
 	}
 	h.serveLog(w, r, log, err, v, "max-age=60")
 }

@@ -66,6 +66,12 @@ func TestProjectPageInBrowser(t *testing.T) {
 	testenv.Follow(t, ctx, `[id="v1.1"] td:nth-of-type(2) a[href$="test.html"]`)
 	logText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("pre.log").innerText`))
 	must(err)
+	stepOutcome, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`(p => p.innerText + " | " + getComputedStyle(p).backgroundColor)(document.querySelector("p.outcome"))`))
+	must(err)
+	if want := "failed (module-removed), exit 1, 2s | rgb(251, 220, 214)"; stepOutcome != want {
+		t.Errorf("the log page says %q of the step, want %q", stepOutcome, want)
+	}
 	testenv.Follow(t, ctx, `a.whole`)
 	wholeText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + "\n" + document.body.innerText`))
 	must(err)

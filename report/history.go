@@ -191,6 +191,7 @@ func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
 	if isPage {
 		v = &logView{Project: name, ProjectURL: h.prefix + projectPath(name), Version: c.Version, Python: c.Python, Step: step,
 			Run: fmt.Sprintf("run %d", id), WholeURL: h.prefix + runLogPath(name, id, step)}
+		v.setStep(c.Steps)
 	}
 	// A run's log never changes once the run has ended.
 	h.serveLog(w, r, log, err, v, "max-age=86400")

@@ -125,13 +125,20 @@ func TestRunsAndDiff(t *testing.T) {
 		resp.header.Get("Content-Type") != "text/plain; charset=utf-8" || resp.header.Get("Cache-Control") != "max-age=86400" {
 		t.Errorf("first run's log: %d %q %v", resp.code, resp.body, resp.header)
 	}
+	// Its page: the run's step, how it ended, the log's tail.
+	page := get(t, srv.URL+"/project/pkg/run/"+itoa(first)+"/sdist.html")
+	if page.code != http.StatusOK || !strings.Contains(page.body, "sdist step's log <small>(run "+itoa(first)+")</small>") ||
+		!strings.Contains(page.body, `<p class="s-fail outcome">failed (exit-status), exit 0, 0s</p>`) || !strings.Contains(page.body, "The step printed nothing.") {
+		t.Errorf("first run's sdist log page: %d\n%s", page.code, page.body)
+	}
 	for path, code := range map[string]int{
-		"/project/pkg/run/" + itoa(first) + "/sdist.log": http.StatusOK,       // a step, its log empty
-		"/project/pkg/run/" + itoa(first) + "/tests.log": http.StatusNotFound, // no such step
-		"/project/pkg/run/999/wheel.log":                 http.StatusNotFound,
-		"/project/pkg/run/x/wheel.log":                   http.StatusBadRequest,
-		"/project/pkg/run/0/wheel.log":                   http.StatusBadRequest,
-		"/project/pkg/run/1/wheel.txt":                   http.StatusNotFound,
+		"/project/pkg/run/" + itoa(first) + "/tests.html": http.StatusNotFound,
+		"/project/pkg/run/" + itoa(first) + "/sdist.log":  http.StatusOK,       // a step, its log empty
+		"/project/pkg/run/" + itoa(first) + "/tests.log":  http.StatusNotFound, // no such step
+		"/project/pkg/run/999/wheel.log":                  http.StatusNotFound,
+		"/project/pkg/run/x/wheel.log":                    http.StatusBadRequest,
+		"/project/pkg/run/0/wheel.log":                    http.StatusBadRequest,
+		"/project/pkg/run/1/wheel.txt":                    http.StatusNotFound,
 	} {
 		if resp := get(t, srv.URL+path); resp.code != code {
 			t.Errorf("%s: %d, want %d", path, resp.code, code)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -22,8 +23,11 @@ import (
 type logView struct {
 	Project, ProjectURL, Version, Python, Step string
 	// Run names a run of the history; "" for the cell's current run.
-	Run      string
-	WholeURL string
+	Run string
+	// Outcome is how the step ended ("failed (module-removed), exit 1,
+	// 2s"), Class its colour; "" when not known.
+	Outcome, Class string
+	WholeURL       string
 	// Size is the whole log's, in words; Lines the lines shown, in words.
 	Size  string
 	Lines string
@@ -31,6 +35,21 @@ type logView struct {
 	// dropped the whole log, so that only the tail is left.
 	All, Dropped bool
 	Text         string
+}
+
+// setStep fills in how the step ended, from the run's steps.
+func (v *logView) setStep(steps []store.Step) {
+	for _, st := range steps {
+		if st.Name != v.Step {
+			continue
+		}
+		v.Outcome = string(st.Status)
+		if st.Reason != "" {
+			v.Outcome += " (" + st.Reason + ")"
+		}
+		v.Outcome += fmt.Sprintf(", exit %d, %s", st.ExitCode, st.Duration.Round(100*time.Millisecond))
+		v.Class = statusClass(string(st.Status))
+	}
 }
 
 // logFile splits a log URL's last segment into its step and whether it

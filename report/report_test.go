@@ -424,6 +424,9 @@ func TestStepLogPage(t *testing.T) {
 	if pre != want {
 		t.Errorf("the page shows\n%q\nwant\n%q", pre, want)
 	}
+	if !strings.Contains(r.body, `<p class="s-fail outcome">failed, exit 1, 0s</p>`) {
+		t.Errorf("the page does not say how the step ended:\n%s", r.body)
+	}
 	if !strings.Contains(r.body, `The whole log: 270 bytes, 5 lines`) || !strings.Contains(r.body, `<a class="whole" href="/project/tty/1.0/3.12/tests.log">`) {
 		t.Errorf("the page does not say the log's size or link the whole log:\n%s", r.body)
 	}

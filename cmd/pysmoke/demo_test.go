@@ -324,6 +324,9 @@ func checkDemoInBrowser(t *testing.T, label, base string, pythons []string, outc
 	if !strings.Contains(logText, "No module named 'imp'") {
 		t.Errorf("the import log of usesimp on %s: %q", last, tail(logText, 10))
 	}
+	if got := eval(`(p => p ? p.innerText + " | " + getComputedStyle(p).backgroundColor : "none")(document.querySelector("p.outcome"))`); !strings.HasPrefix(got, "failed (module-removed), exit 1, ") || !strings.HasSuffix(got, " | "+red) {
+		t.Errorf("the import log page of usesimp on %s says %q of the step, want failed (module-removed), exit 1, on %s", last, got, red)
+	}
 	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		os.WriteFile(filepath.Join(shots, label+"-log-usesimp-import.png"), shot, 0o644)
 	}
