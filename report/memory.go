@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,46 @@ type remembered struct {
 	// The headers that are this answer's own, formatted once: a badge
 	// served from memory allocates next to nothing.
 	lastModifiedHeader, contentLength []string
+	// answer is the same for a server outside net/http (Remembered).
+	answer *Answer
+}
+
+// An Answer is a response kept in memory, as a server that does not go
+// through net/http writes it (service's, whose badges and pages answered
+// from memory skip net/http's per-request work). It is shared by every
+// request and must not be changed.
+type Answer struct {
+	// Header is every header of the answer but Content-Length, sorted:
+	// the handler's, X-Content-Type-Options and Last-Modified.
+	Header [][2]string
+	Body   []byte
+	e      *remembered
+}
+
+// NotModified reports whether a GET or HEAD with these If-None-Match and
+// If-Modified-Since values (empty when absent) is answered 304.
+func (a *Answer) NotModified(ifNoneMatch, ifModifiedSince string) bool {
+	return notModifiedBy(ifNoneMatch, ifModifiedSince, a.e)
+}
+
+// Remembered returns the answer to a GET or HEAD of path (decoded, as
+// http.Request.URL.Path) with rawQuery when it is in memory and fresh, or
+// nil when the request is for ServeHTTP: not kept, kept but stale (which
+// ServeHTTP renders again), or an error. Only answers ServeHTTP gave a 200
+// for, to a path it accepted, are ever kept, so a path it would refuse is
+// never found here.
+func (h *Handler) Remembered(path, rawQuery string) *Answer {
+	if h.mem == nil {
+		return nil
+	}
+	count := h.mem.count.Changes()
+	h.mem.mu.RLock()
+	e := h.mem.byKey[path+"?"+rawQuery]
+	h.mem.mu.RUnlock()
+	if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
+		return nil
+	}
+	return e.answer
 }
 
 // remembers reports whether a request's response may be kept: a GET or
@@ -169,6 +210,21 @@ func (m *memory) render(plain *http.Request, next http.Handler, key string, coun
 	}
 	fresh.lastModifiedHeader = []string{fresh.lastModified.Format(http.TimeFormat)}
 	fresh.contentLength = []string{strconv.Itoa(len(fresh.body))}
+	// The memory answers no ranges (a request's Range is dropped with its
+	// conditions): it does not say it does. Content-Length is its own.
+	fresh.header.Del("Accept-Ranges")
+	fresh.answer = &Answer{Body: fresh.body, e: fresh}
+	for k, vs := range fresh.header {
+		if k == "Content-Length" || k == "X-Content-Type-Options" {
+			continue
+		}
+		for _, v := range vs {
+			fresh.answer.Header = append(fresh.answer.Header, [2]string{k, v})
+		}
+	}
+	fresh.answer.Header = append(fresh.answer.Header, [2]string{"X-Content-Type-Options", "nosniff"},
+		[2]string{"Last-Modified", fresh.lastModifiedHeader[0]})
+	slices.SortFunc(fresh.answer.Header, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(fresh.body) <= m.maxBytes { // a larger one is never kept
@@ -187,7 +243,11 @@ func (m *memory) render(plain *http.Request, next http.Handler, key string, coun
 // notModified answers a conditional GET (RFC 9110 13.2.2: If-None-Match
 // decides when present, else If-Modified-Since).
 func notModified(r *http.Request, e *remembered) bool {
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
+	return notModifiedBy(r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"), e)
+}
+
+func notModifiedBy(inm, ims string, e *remembered) bool {
+	if inm != "" {
 		for _, tag := range strings.Split(inm, ",") {
 			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
 			if tag == "*" || (e.etag != "" && tag == e.etag) {
@@ -196,7 +256,7 @@ func notModified(r *http.Request, e *remembered) bool {
 		}
 		return false
 	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+	if ims != "" {
 		if t, err := http.ParseTime(ims); err == nil && !e.lastModified.After(t) {
 			return true
 		}

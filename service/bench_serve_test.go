@@ -79,7 +79,8 @@ func BenchmarkServeVsNginx(b *testing.B) {
 			b.Fatal(err)
 		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st}), ln, HTTPLimits{}, quiet)
+		rep := report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st})
+		srv, lln := httpServer(rep, rep, ln, HTTPLimits{}, quiet)
 		go srv.Serve(lln)
 		defer srv.Close()
 		ours = "http://" + ln.Addr().String()
@@ -123,7 +124,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		nginxWorkers = 1 // one per CPU it is given
 	}
 	nginxURL := testenv.NginxUnder(b, root, nginxWorkers, serverPrefix...)
-	// Go's own HTTP server with nothing of pysmoke's: the same bytes from
+	// Go's net/http server with nothing of pysmoke's: the same bytes from
 	// a map, where it runs (pinned: a child on the same CPU).
 	var bareURL string
 	if serverPrefix != nil {
@@ -142,7 +143,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 		defer srv.Close()
 		bareURL = "http://" + ln.Addr().String()
 	}
-	sides := []string{"pysmoke", "go", "nginx"}
+	sides := []string{"pysmoke", "net/http", "nginx"}
 
 	type figure struct{ rps, p99 []float64 }
 	results := map[string]*[3]figure{}
@@ -165,7 +166,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "\n%-26s %28s | %28s | %28s | %s\n", "", "pysmoke req/s (p99 ms)", "bare Go req/s (p99 ms)", "nginx req/s (p99 ms)", "pysmoke/nginx per round")
+	fmt.Fprintf(os.Stderr, "\n%-26s %28s | %28s | %28s | %s\n", "", "pysmoke req/s (p99 ms)", "bare net/http req/s (p99 ms)", "nginx req/s (p99 ms)", "pysmoke/nginx per round")
 	for _, u := range urls {
 		r := results[u.label]
 		var line, ratios []string
@@ -186,7 +187,7 @@ func BenchmarkServeVsNginx(b *testing.B) {
 // fillStore records n projects, one release each, a cell on each of nine
 // Pythons with the seven steps and a wheel of a few members: the shape of
 // a real service's store, written through the store's own API.
-func fillStore(b *testing.B, st *store.Store, n int) {
+func fillStore(b testing.TB, st *store.Store, n int) {
 	ctx := context.Background()
 	pythons := []string{"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}
 	var pys []store.Python
@@ -282,7 +283,8 @@ const (
 
 // bareHandler serves the files under root from memory with net/http and
 // nothing else (a content type by extension, the body): the floor of
-// what a Go server answers, to read pysmoke's figures against.
+// what a net/http server answers, to read pysmoke's figures (served by
+// fasthttp, httpServer) against.
 func bareHandler(root string) (http.Handler, error) {
 	type file struct {
 		ctype string
@@ -335,7 +337,8 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, lln := httpServer(report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st}), ln, HTTPLimits{}, quiet)
+		rep := report.New(st, report.Options{BaseURL: "http://" + ln.Addr().String(), Logger: quiet, Runs: st, Recent: st})
+		srv, lln := httpServer(rep, rep, ln, HTTPLimits{}, quiet)
 		panic(srv.Serve(lln))
 	}
 	os.Exit(m.Run())

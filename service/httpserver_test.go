@@ -2,14 +2,24 @@ package service
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pysmoke/pysmoke/report"
+	"github.com/pysmoke/pysmoke/store"
 )
 
 // start serves h with lim on a loopback port until the test ends.
@@ -19,7 +29,7 @@ func start(t *testing.T, h http.Handler, lim HTTPLimits) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, capped := httpServer(h, ln, lim, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, capped := httpServer(h, nil, ln, lim, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go srv.Serve(capped)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
@@ -52,7 +62,7 @@ func TestHTTPLimits(t *testing.T) {
 		}
 	})
 	t.Run("a client trickling its headers is cut off", func(t *testing.T) {
-		addr := start(t, ok, HTTPLimits{ReadHeader: 100 * time.Millisecond})
+		addr := start(t, ok, HTTPLimits{Read: 100 * time.Millisecond})
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -80,21 +90,34 @@ func TestHTTPLimits(t *testing.T) {
 			t.Error("the idle connection stayed open")
 		}
 	})
-	t.Run("an answer not written in time is cut off", func(t *testing.T) {
-		release := make(chan struct{})
-		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			<-release
-			io.WriteString(w, strings.Repeat("x", 1<<20))
+	t.Run("a client that stops reading is cut off", func(t *testing.T) {
+		// 64 MiB, to a client whose receive buffer is small (else this
+		// machine's loopback takes in a whole answer unread): the
+		// server's writes block on the client, which reads nothing.
+		big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(make([]byte, 64<<20))
 		})
-		addr := start(t, slow, HTTPLimits{Write: 100 * time.Millisecond})
-		go func() { time.Sleep(500 * time.Millisecond); close(release) }()
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
+		addr := start(t, big, HTTPLimits{Write: 200 * time.Millisecond})
+		d := net.Dialer{Control: func(network, address string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		conn, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err == nil {
-			t.Error("the answer was written after the write timeout")
+		defer conn.Close()
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		time.Sleep(time.Second) // not reading, well past the limit
+		// Then the client reads what is there: the server gave up on the
+		// answer, so the connection ends before all of it.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the connection stayed open after %d bytes", n)
+		}
+		if n >= 64<<20 {
+			t.Errorf("the whole answer was written (%d bytes) to a client that stopped reading", n)
 		}
 	})
 	t.Run("connections past MaxConnections wait", func(t *testing.T) {
@@ -120,5 +143,165 @@ func TestHTTPLimits(t *testing.T) {
 			t.Fatalf("once one was released: %v", err)
 		}
 		resp.Body.Close()
+	})
+}
+
+// countingAnswerer counts the answers the memory gave the server.
+type countingAnswerer struct {
+	mem  answerer
+	hits atomic.Int64
+}
+
+func (c *countingAnswerer) Remembered(path, rawQuery string) *report.Answer {
+	a := c.mem.Remembered(path, rawQuery)
+	if a != nil {
+		c.hits.Add(1)
+	}
+	return a
+}
+
+// TestAnswersFromMemory: what the server writes from the reports' memory,
+// without net/http, is what net/http writes for the same request (the
+// same handler behind httptest), headers and conditions included; and a
+// path that is not its own decoded form, or is refused, goes to the
+// handler.
+func TestAnswersFromMemory(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pysmoke.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fillStore(t, st, 3)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rep := report.New(st, report.Options{BaseURL: "http://pysmoke.test", Logger: quiet, Runs: st, Recent: st})
+	mem := &countingAnswerer{mem: rep}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, capped := httpServer(rep, mem, ln, HTTPLimits{}, quiet)
+	go srv.Serve(capped)
+	t.Cleanup(func() { srv.Close() })
+	ours := "http://" + ln.Addr().String()
+	std := httptest.NewServer(rep)
+	defer std.Close()
+
+	do := func(base, method, path string, header ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = path // as written, escapes and dots kept
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	same := func(label string, a, b *http.Response, abody, bbody []byte) {
+		t.Helper()
+		if a.StatusCode != b.StatusCode || !bytes.Equal(abody, bbody) {
+			t.Errorf("%s: %d, %d bytes from memory; %d, %d bytes from net/http", label, a.StatusCode, len(abody), b.StatusCode, len(bbody))
+		}
+		for _, h := range []string{"Content-Type", "Content-Length", "ETag", "Cache-Control", "Last-Modified", "X-Content-Type-Options", "Vary"} {
+			if a.Header.Get(h) != b.Header.Get(h) {
+				t.Errorf("%s: %s %q from memory, %q from net/http", label, h, a.Header.Get(h), b.Header.Get(h))
+			}
+		}
+	}
+
+	for _, path := range []string{"/badge/project-0001.svg", "/project/project-0001/", "/api/v1/project/project-0001.json", "/", "/feed/project-0001.atom"} {
+		do(ours, "GET", path) // rendered, and kept
+		before := mem.hits.Load()
+		resp, body := do(ours, "GET", path)
+		if mem.hits.Load() != before+1 {
+			t.Fatalf("%s: not answered from memory the second time", path)
+		}
+		sresp, sbody := do(std.URL, "GET", path)
+		same(path, resp, sresp, body, sbody)
+		if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%s: %s, ETag %q, nosniff %q", path, resp.Status, resp.Header.Get("ETag"), resp.Header.Get("X-Content-Type-Options"))
+		}
+	}
+
+	const badge = "/badge/project-0001.svg"
+	resp, body := do(ours, "GET", badge)
+	etag, lastModified := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	t.Run("HEAD: the length, no body", func(t *testing.T) {
+		head, hbody := do(ours, "HEAD", badge)
+		if head.StatusCode != 200 || len(hbody) != 0 || head.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+			t.Errorf("%s, %d bytes, Content-Length %q (the body is %d)", head.Status, len(hbody), head.Header.Get("Content-Length"), len(body))
+		}
+	})
+	t.Run("conditional GETs", func(t *testing.T) {
+		for _, c := range []struct {
+			header, value string
+			status        int
+		}{
+			{"If-None-Match", etag, 304},
+			{"If-None-Match", `"other", ` + etag, 304},
+			{"If-None-Match", `W/` + etag, 304},
+			{"If-None-Match", `"other"`, 200},
+			{"If-Modified-Since", lastModified, 304},
+			{"If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT", 200},
+		} {
+			before := mem.hits.Load()
+			r, b := do(ours, "GET", badge, c.header, c.value)
+			if mem.hits.Load() != before+1 {
+				t.Errorf("%s: %s: not answered from memory", c.header, c.value)
+			}
+			sr, sb := do(std.URL, "GET", badge, c.header, c.value)
+			if r.StatusCode != c.status {
+				t.Errorf("%s: %s: %s, want %d", c.header, c.value, r.Status, c.status)
+			}
+			same(c.header+": "+c.value, r, sr, b, sb)
+			if c.status == 304 && (len(b) != 0 || r.Header.Get("Content-Type") != "") {
+				t.Errorf("%s: a 304 with %d bytes and Content-Type %q", c.header, len(b), r.Header.Get("Content-Type"))
+			}
+		}
+	})
+	t.Run("paths not their own decoded form go to the handler", func(t *testing.T) {
+		for _, c := range []struct {
+			path   string
+			status int
+		}{
+			{"/badge/%70roject-0001.svg", 200}, // decoded, the same badge
+			{"/badge/../badge/project-0001.svg", 400},
+			{"/badge/%2e%2e/badge/project-0001.svg", 400},
+			{"/badge/project-0001.svg%00", 400},
+			{"/badge/project-0001.svg?x=1", 200}, // a query it does not read: not kept
+		} {
+			before := mem.hits.Load()
+			r, b := do(ours, "GET", c.path)
+			if mem.hits.Load() != before {
+				t.Errorf("%s: answered from memory", c.path)
+			}
+			if r.StatusCode != c.status {
+				t.Errorf("%s: %s, want %d", c.path, r.Status, c.status)
+			}
+			sr, sb := do(std.URL, "GET", c.path)
+			same(c.path, r, sr, b, sb)
+		}
+	})
+	t.Run("a request body past the cap is refused", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", ours+badge, bytes.NewReader(make([]byte, maxRequestBody+1)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s, want 413", resp.Status)
+		}
 	})
 }

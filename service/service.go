@@ -268,9 +268,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	if s.opts.JobsOnly {
 		routes = s.healthRoutes()
 	}
-	var srv *http.Server
+	var srv *webServer
 	if ln != nil {
-		srv, ln = httpServer(routes, ln, s.opts.HTTP, s.log)
+		var mem answerer
+		if rep, ok := s.reports.(answerer); ok && !s.opts.JobsOnly {
+			mem = rep
+		}
+		srv, ln = httpServer(routes, mem, ln, s.opts.HTTP, s.log)
 	}
 	if !s.opts.NoJobs {
 		if err := s.startJobs(ctx); err != nil {

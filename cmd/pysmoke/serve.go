@@ -66,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	interval := fs.Duration("interval", 10*time.Minute, "how often every project's index page is checked")
 	hint := fs.Duration("hint-interval", time.Minute, "how often the index's updates feed is read")
 	backfill := fs.Int("backfill", 3, "how many latest releases of a newly allowlisted project are tested")
-	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for its headers, 30 s for its request, 60 s for the answer and 120 s idle")
+	maxConns := fs.Int("max-connections", 1024, "how many report connections are served at once (more wait); each has 10 s for a request, 60 s to take in an answer and 120 s idle between requests; a request's headers are capped at 16 KiB (431) and its body at 64 KiB (413)")
 	if err := parseSettings(fs, args); err != nil {
 		return err
 	}
