@@ -14,6 +14,7 @@ import (
 
 	"github.com/pysmoke/pysmoke/artifacts"
 	"github.com/pysmoke/pysmoke/diff"
+	"github.com/pysmoke/pysmoke/logtext"
 	"github.com/pysmoke/pysmoke/outcome"
 	"github.com/pysmoke/pysmoke/regression"
 )
@@ -199,7 +200,7 @@ func ref(dir string, r *Record, step string) RunRef {
 	st := stepOf(r, step)
 	out.Detail = st.Detail
 	if log, err := r.Log(step); err == nil {
-		out.LogTail = trimLines(string(bytes.ToValidUTF8(log, []byte("\uFFFD"))), logTailLines)
+		out.LogTail = logtext.Tail(log, logTailLines)
 		if rel, err := filepath.Rel(dir, filepath.Join(r.dir, step+".log")); err == nil {
 			out.Log = rel
 		}

@@ -14,8 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
+	"github.com/pysmoke/pysmoke/logtext"
 	"github.com/pysmoke/pysmoke/store"
 )
 
@@ -76,7 +75,7 @@ func (h *Handler) serveLog(w http.ResponseWriter, r *http.Request, l store.Log, 
 		return
 	}
 	if v != nil {
-		v.Text = terminalText(l.Tail)
+		v.Text = logtext.Terminal(l.Tail)
 		lines := strings.Count(v.Text, "\n")
 		if v.Text != "" && !strings.HasSuffix(v.Text, "\n") {
 			lines++
@@ -150,29 +149,6 @@ func acceptsGzip(header string) bool {
 		return gzip > 0
 	}
 	return star > 0
-}
-
-// terminalText is a log as a terminal would have left it on screen, for a
-// page: invalid UTF-8 replaced, escape sequences (colours, cursor moves,
-// titles, links) removed, and of a line redrawn with carriage returns (a
-// progress bar) what the last redraw wrote. Control characters other than
-// tabs and newlines are dropped.
-func terminalText(log []byte) string {
-	s := ansi.Strip(strings.ToValidUTF8(string(log), "\uFFFD"))
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		l = strings.TrimRight(l, "\r")
-		if j := strings.LastIndexByte(l, '\r'); j >= 0 {
-			l = l[j+1:]
-		}
-		lines[i] = strings.Map(func(r rune) rune {
-			if r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
-				return r
-			}
-			return -1
-		}, l)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // byteSize is a size in bytes as a person reads it.

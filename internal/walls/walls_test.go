@@ -31,6 +31,7 @@ var rules = []rule{
 	{[]string{"report", "feeds"}, []string{"runner", "crawler", "sandbox", "service"}, "the reports read results through the store and outcome"},
 	{[]string{"store"}, []string{"runner", "sandbox"}, "the store keeps its own rows"},
 	{[]string{"outcome"}, []string{"*"}, "the vocabulary is the bottom of the graph"},
+	{[]string{"logtext"}, []string{"*"}, "reading a log as text needs nothing of pysmoke"},
 	{[]string{"regression"}, []string{"store", "runner", "sandbox", "index", "report", "feeds", "crawler", "service", "queue"},
 		"classification reads statuses, whoever recorded them"},
 	{[]string{"experiment"}, []string{"store", "queue", "report", "feeds", "crawler", "service"},
