@@ -92,14 +92,17 @@ func (a *Answer) NotModified(ifNoneMatch, ifModifiedSince string) bool {
 // nil when the request is for ServeHTTP: not kept, kept but stale (which
 // ServeHTTP renders again), or an error. Only answers ServeHTTP gave a 200
 // for, to a path it accepted, are ever kept, so a path it would refuse is
-// never found here.
-func (h *Handler) Remembered(path, rawQuery string) *Answer {
+// never found here. Both are bytes as a server reads them off the wire: a
+// lookup allocates nothing.
+func (h *Handler) Remembered(path, rawQuery []byte) *Answer {
 	if h.mem == nil {
 		return nil
 	}
+	var buf [256]byte
+	key := append(append(append(buf[:0], path...), '?'), rawQuery...)
 	count := h.mem.count.Changes()
 	h.mem.mu.RLock()
-	e := h.mem.byKey[path+"?"+rawQuery]
+	e := h.mem.byKey[string(key)]
 	h.mem.mu.RUnlock()
 	if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
 		return nil

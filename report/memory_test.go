@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,5 +153,55 @@ func TestMemoryConcurrent(t *testing.T) {
 	}
 	if r := get(t, srv.URL+"/badge/foo.svg"); !strings.Contains(r.body, "failing 3.12") {
 		t.Errorf("after the last write (a failure): %s", r.body)
+	}
+}
+
+// TestRemembered: the answer a server outside net/http is given is the
+// one ServeHTTP keeps, fresh only (none for a page never rendered, a made-up
+// query, or after a write), and finding it allocates nothing: it is on the
+// path of every badge request.
+func TestRemembered(t *testing.T) {
+	// A name past the 32 bytes a Go string may keep on the stack: a key
+	// made as a string would be allocated.
+	const long = "a-project-with-a-rather-long-name"
+	f := newStore(t, "3.12")
+	f.release(long, long, "1.0", t0)
+	f.cell(long, "1.0", "3.12", outcome.Passed, "", "")
+	h := report.New(f.s, report.Options{})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	path := []byte("/badge/" + long + ".svg")
+	if a := h.Remembered(path, nil); a != nil {
+		t.Fatal("an answer before any render")
+	}
+	first := get(t, srv.URL+string(path))
+	a := h.Remembered(path, nil)
+	if a == nil || string(a.Body) != first.body {
+		t.Fatalf("after a render: %v", a)
+	}
+	var etag, lastModified string
+	for _, kv := range a.Header {
+		switch kv[0] {
+		case "Etag":
+			etag = kv[1]
+		case "Last-Modified":
+			lastModified = kv[1]
+		}
+	}
+	if etag != first.header.Get("ETag") || lastModified != first.header.Get("Last-Modified") {
+		t.Errorf("ETag %q, Last-Modified %q; ServeHTTP's %q, %q", etag, lastModified, first.header.Get("ETag"), first.header.Get("Last-Modified"))
+	}
+	if !a.NotModified(etag, "") || a.NotModified(`"other"`, "") || !a.NotModified("", lastModified) {
+		t.Error("NotModified does not answer as ServeHTTP does")
+	}
+	if h.Remembered(path, []byte("x=1")) != nil || h.Remembered([]byte("/badge/bar.svg"), nil) != nil {
+		t.Error("an answer for a request never rendered")
+	}
+	if n := testing.AllocsPerRun(100, func() { h.Remembered(path, nil) }); n != 0 {
+		t.Errorf("a lookup allocates %v times", n)
+	}
+	f.cell(long, "1.0", "3.12", outcome.Failed, outcome.ReasonExitStatus, "")
+	if h.Remembered(path, nil) != nil {
+		t.Error("an answer after a write that changes it")
 	}
 }

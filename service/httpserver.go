@@ -65,7 +65,7 @@ const maxRequestBody = 64 << 10
 // answerer is what the server asks first of every GET and HEAD: a response
 // the reports keep in memory (*report.Handler), written without net/http.
 type answerer interface {
-	Remembered(path, rawQuery string) *report.Answer
+	Remembered(path, rawQuery []byte) *report.Answer
 }
 
 // webServer serves the reports with fasthttp. net/http's server costs each
@@ -93,7 +93,7 @@ func httpServer(h http.Handler, mem answerer, ln net.Listener, lim HTTPLimits, l
 			// and only paths h accepted and answered are remembered.
 			path := ctx.URI().PathOriginal()
 			if bytes.IndexByte(path, '%') < 0 {
-				if a := mem.Remembered(string(path), string(ctx.URI().QueryString())); a != nil {
+				if a := mem.Remembered(path, ctx.URI().QueryString()); a != nil {
 					writeAnswer(ctx, a)
 					return
 				}

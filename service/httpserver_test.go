@@ -152,7 +152,7 @@ type countingAnswerer struct {
 	hits atomic.Int64
 }
 
-func (c *countingAnswerer) Remembered(path, rawQuery string) *report.Answer {
+func (c *countingAnswerer) Remembered(path, rawQuery []byte) *report.Answer {
 	a := c.mem.Remembered(path, rawQuery)
 	if a != nil {
 		c.hits.Add(1)
