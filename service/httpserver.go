@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -170,10 +171,16 @@ func (w *webServer) Close() error {
 	return nil
 }
 
-// fastLogger takes fasthttp's messages (a connection's errors) to the
-// service's log.
+// fastLogger takes fasthttp's messages to the service's log. A
+// connection's own error (a malformed request: the client's business, which
+// net/http does not log either) is at Debug, lest a client sending garbage
+// write a line per connection; the rest (the listener's errors) at Warn.
 type fastLogger struct{ log *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Warn("report server", "err", fmt.Sprintf(format, args...))
+	level := slog.LevelWarn
+	if strings.HasPrefix(format, "error when serving connection") {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, "report server", "err", fmt.Sprintf(format, args...))
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -304,4 +305,55 @@ func TestAnswersFromMemory(t *testing.T) {
 			t.Errorf("%s, want 413", resp.Status)
 		}
 	})
+}
+
+// TestGarbageIsNotLogged: a client sending garbage, connection after
+// connection, writes nothing to the service's log at its default level
+// (fasthttp reports each such connection; net/http never did).
+func TestGarbageIsNotLogged(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, nil))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, capped := httpServer(ok, nil, ln, HTTPLimits{}, log)
+	go srv.Serve(capped)
+	t.Cleanup(func() { srv.Close() })
+	for range 20 {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "\x00\x01 not http at all\r\n\r\n")
+		// The server answers 400 and closes.
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("garbage: %v %v", resp, err)
+		}
+		conn.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logged.Len() != 0 {
+		t.Errorf("garbage requests logged:\n%s", logged.String())
+	}
+	// The same message at Debug is there for who asks.
+	var debug bytes.Buffer
+	fastLogger{slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))}.Printf("error when serving connection %q<->%q: %v", "a", "b", "bad request")
+	if !strings.Contains(debug.String(), "level=DEBUG") {
+		t.Errorf("at Debug: %q", debug.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
