@@ -74,6 +74,21 @@ func checkAPIVersion(v string) error {
 }
 
 // parseSimpleJSON reads a PEP 691 project page.
+// resolveFileURL resolves a file's URL against its page's. net/url
+// resolves some references to a URL it then refuses to parse ("//::"
+// against an https page gives "https://::", whose port would be "::"):
+// such a URL is refused here, as malformed, not handed on to a download.
+func resolveFileURL(base *url.URL, ref string) (*url.URL, error) {
+	u, err := base.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := url.Parse(u.String()); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 func parseSimpleJSON(body []byte, base *url.URL) (page, error) {
 	var doc struct {
 		Meta struct {
@@ -107,7 +122,7 @@ func parseSimpleJSON(body []byte, base *url.URL) (page, error) {
 		if f.Filename == "" || f.URL == "" {
 			return page{}, fmt.Errorf("%w: a file without filename or url", ErrMalformed)
 		}
-		u, err := base.Parse(f.URL)
+		u, err := resolveFileURL(base, f.URL)
 		if err != nil {
 			return page{}, fmt.Errorf("%w: file %q: bad url %q", ErrMalformed, f.Filename, f.URL)
 		}
@@ -195,7 +210,7 @@ func parseSimpleHTML(body []byte, base *url.URL) (page, error) {
 	var bad error
 	doc.Find("a[href]").EachWithBreak(func(_ int, a *goquery.Selection) bool {
 		href, _ := a.Attr("href")
-		u, err := base.Parse(strings.TrimSpace(href))
+		u, err := resolveFileURL(base, strings.TrimSpace(href))
 		if err != nil {
 			bad = fmt.Errorf("%w: bad href %q", ErrMalformed, href)
 			return false

@@ -93,6 +93,8 @@ func FuzzParseSimpleHTML(f *testing.F) {
 `,
 		`<html><head><meta name="pypi:repository-version" content="2.0"></head><body></body></html>`,
 		`<html><body><a href="http://[::1">x</a></body></html>`,
+		// Resolves to "https://::", which net/url does not parse again.
+		`<html><body><a href="//::">x</a></body></html>`,
 		`<html><body><a href="x-1.0.tar.gz#sha256=00">x-1.0.tar.gz</a>`,
 		`<html><body><a href="//evil.example/x-1.0.tar.gz#sha256=00">x-1.0.tar.gz</a><!--SERIAL 99999999999999999999--></body></html>`,
 		`<HTML><a href="data:text/plain,hi" data-yanked data-core-metadata="SHA256=AB">&lt;x&gt;</a></HTML>`,
