@@ -104,10 +104,16 @@ func (h *Handler) Remembered(path, rawQuery []byte) *Answer {
 	h.mem.mu.RLock()
 	e := h.mem.byKey[string(key)]
 	h.mem.mu.RUnlock()
-	if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
+	if !e.fresh(count) {
 		return nil
 	}
 	return e.answer
+}
+
+// fresh reports whether e (nil: none) may be served as it is at the
+// store's change count: no write since, and younger than memoryTTL.
+func (e *remembered) fresh(count uint64) bool {
+	return e != nil && e.count == count && time.Since(e.born) <= memoryTTL
 }
 
 // remembers reports whether a request's response may be kept: a GET or
@@ -151,7 +157,7 @@ func (m *memory) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Han
 		// as it is while one render refreshes it, lest every reader wait.
 		plain := plainRequest(r)
 		m.renders.DoChan(flight(), func() (any, error) { return m.render(plain, next, key, count, e), nil })
-	} else if e == nil || e.count != count || time.Since(e.born) > memoryTTL {
+	} else if !e.fresh(count) {
 		plain := plainRequest(r)
 		v, _, _ := m.renders.Do(flight(), func() (any, error) {
 			return m.render(plain, next, key, count, e), nil
